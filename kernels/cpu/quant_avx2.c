@@ -1,0 +1,281 @@
+/* AVX2/FMA/F16C dot products for the weight formats. This file alone is compiled with
+ * -mavx2 -mfma -mf16c; seam_avx2_supported() guards every call so that the binary still
+ * runs on CPUs without them. The integer sums equal the scalar reference's exactly. */
+#include "quant.h"
+
+#include "../../runtime/error.h"
+
+#if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+
+bool seam_avx2_supported(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           __builtin_cpu_supports("f16c");
+}
+
+static inline float hsum_ps(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* 32 signed bytes times 32 signed bytes, summed in pairs to 8 int32 lanes. */
+static inline __m256i dot_i8(__m256i x, __m256i y)
+{
+    __m256i ax = _mm256_sign_epi8(x, x);
+    __m256i sy = _mm256_sign_epi8(y, x);
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
+}
+
+/* The 32 nibbles of 16 bytes as 32 bytes: low nibbles first, then high nibbles. */
+static inline __m256i unpack_nibbles(const uint8_t *qs)
+{
+    __m128i t = _mm_loadu_si128((const __m128i *)qs);
+    __m256i b = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+    return _mm256_and_si256(b, _mm256_set1_epi8(0x0F));
+}
+
+/* Byte i is 0xFF where bit i of the 32-bit word is set. */
+static inline __m256i bits_to_bytes(uint32_t bits)
+{
+    const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                           0x0101010101010101, 0x0000000000000000);
+    const __m256i mask = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+    __m256i b = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), shuf);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(b, mask), mask);
+}
+
+static float dot_q8_0(int64_t nb, const block_q8_0 *x, const block_q8_0 *y)
+{
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        __m256 d = _mm256_set1_ps(seam_f16_to_f32(x[i].d) * seam_f16_to_f32(y[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(qx, qy)), acc);
+    }
+    return hsum_ps(acc);
+}
+
+static float dot_q4_0(int64_t nb, const block_q4_0 *x, const block_q8_0 *y)
+{
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i qx = _mm256_sub_epi8(unpack_nibbles(x[i].qs), _mm256_set1_epi8(8));
+        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        __m256 d = _mm256_set1_ps(seam_f16_to_f32(x[i].d) * seam_f16_to_f32(y[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(qx, qy)), acc);
+    }
+    return hsum_ps(acc);
+}
+
+static float dot_q5_0(int64_t nb, const block_q5_0 *x, const block_q8_0 *y)
+{
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        uint32_t qh;
+        memcpy(&qh, x[i].qh, 4);
+        __m256i hi = _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10));
+        __m256i qx = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(x[i].qs), hi),
+                                     _mm256_set1_epi8(16));
+        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        __m256 d = _mm256_set1_ps(seam_f16_to_f32(x[i].d) * seam_f16_to_f32(y[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(qx, qy)), acc);
+    }
+    return hsum_ps(acc);
+}
+
+static void k4_scales(const uint8_t *q, uint8_t sc[8], uint8_t m[8])
+{
+    for (int j = 0; j < 4; j++) {
+        sc[j] = q[j] & 63;
+        m[j] = q[j + 4] & 63;
+        sc[j + 4] = (q[j + 8] & 0xF) | ((q[j] >> 6) << 4);
+        m[j + 4] = (q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4);
+    }
+}
+
+/* Q4_K (five == false) and Q5_K: nibbles times Q8_K bytes, weighted by the 6-bit scales,
+ * minus the mins times the Q8_K block sums. */
+static float dot_k45(int64_t nb, const uint8_t *blocks, size_t stride, bool five,
+                     const block_q8_K *y)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    __m256 acc = _mm256_setzero_ps();
+    float acc_m = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *b = blocks + (size_t)i * stride;
+        uint16_t dh, dminh;
+        memcpy(&dh, b, 2);
+        memcpy(&dminh, b + 2, 2);
+        uint8_t sc[8], m[8];
+        k4_scales(b + 4, sc, m);
+        const uint8_t *q = five ? b + 48 : b + 16;
+        int summ = 0;
+        for (int j = 0; j < 8; j++)
+            summ += m[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
+        __m256i hbits = five ? _mm256_loadu_si256((const __m256i *)(b + 16)) : _mm256_setzero_si256();
+        __m256i sumi = _mm256_setzero_si256();
+        for (int j = 0; j < 4; j++) {
+            __m256i bits = _mm256_loadu_si256((const __m256i *)(q + 32 * j));
+            __m256i lo = _mm256_and_si256(bits, m4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            if (five) {
+                lo = _mm256_add_epi8(lo, _mm256_slli_epi16(
+                         _mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j), one), 4));
+                hi = _mm256_add_epi8(hi, _mm256_slli_epi16(
+                         _mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j + 1), one), 4));
+            }
+            __m256i y0 = _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * j));
+            __m256i y1 = _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * j + 32));
+            __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, y0), _mm256_set1_epi16(sc[2 * j]));
+            __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, y1), _mm256_set1_epi16(sc[2 * j + 1]));
+            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+        }
+        float d = y[i].d * seam_f16_to_f32(dh);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        acc_m += y[i].d * seam_f16_to_f32(dminh) * summ;
+    }
+    return hsum_ps(acc) - acc_m;
+}
+
+static float dot_q6_K(int64_t nb, const block_q6_K *x, const block_q8_K *y)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *ql = x[i].ql, *qh = x[i].qh;
+        const int8_t *sc = x[i].scales, *q8 = y[i].qs;
+        __m256i sumi = _mm256_setzero_si256();
+        for (int n = 0; n < 2; n++) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i q[4] = {
+                _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4)),
+                _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4)),
+            };
+            for (int k = 0; k < 4; k++) {
+                __m256i yv = _mm256_loadu_si256((const __m256i *)(q8 + 32 * k));
+                /* (q - 32) * y computed as q*y - 32*y: q is unsigned 0..63 for maddubs. */
+                __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], yv), _mm256_maddubs_epi16(k32, yv));
+                __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
+            }
+            ql += 64;
+            qh += 32;
+            sc += 8;
+            q8 += 128;
+        }
+        float d = seam_f16_to_f32(x[i].d) * y[i].d;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(acc);
+}
+
+static float dot_f32(int64_t n, const float *x, const float *y)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
+    }
+    float s = hsum_ps(_mm256_add_ps(a0, a1));
+    for (; i < n; i++)
+        s += x[i] * y[i];
+    return s;
+}
+
+static inline __m256 load_f16(const uint16_t *p)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+
+static inline __m256 load_bf16(const uint16_t *p)
+{
+    __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+
+static float dot_f16(int64_t n, const uint16_t *x, const uint16_t *y)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(load_f16(x + i), load_f16(y + i), a0);
+        a1 = _mm256_fmadd_ps(load_f16(x + i + 8), load_f16(y + i + 8), a1);
+    }
+    float s = hsum_ps(_mm256_add_ps(a0, a1));
+    for (; i < n; i++)
+        s += seam_f16_to_f32(x[i]) * seam_f16_to_f32(y[i]);
+    return s;
+}
+
+static float dot_bf16(int64_t n, const uint16_t *x, const uint16_t *y)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(load_bf16(x + i), load_bf16(y + i), a0);
+        a1 = _mm256_fmadd_ps(load_bf16(x + i + 8), load_bf16(y + i + 8), a1);
+    }
+    float s = hsum_ps(_mm256_add_ps(a0, a1));
+    for (; i < n; i++)
+        s += seam_bf16_to_f32(x[i]) * seam_bf16_to_f32(y[i]);
+    return s;
+}
+
+
+static float adot_f32(int64_t n, const void *w, const void *a) { return dot_f32(n, w, a); }
+static float adot_f16(int64_t n, const void *w, const void *a) { return dot_f16(n, w, a); }
+static float adot_bf16(int64_t n, const void *w, const void *a) { return dot_bf16(n, w, a); }
+static float adot_q4_0(int64_t n, const void *w, const void *a) { return dot_q4_0(n / 32, w, a); }
+static float adot_q5_0(int64_t n, const void *w, const void *a) { return dot_q5_0(n / 32, w, a); }
+static float adot_q8_0(int64_t n, const void *w, const void *a) { return dot_q8_0(n / 32, w, a); }
+static float adot_q4_K(int64_t n, const void *w, const void *a)
+{
+    return dot_k45(n / QK_K, w, sizeof(block_q4_K), false, a);
+}
+static float adot_q5_K(int64_t n, const void *w, const void *a)
+{
+    return dot_k45(n / QK_K, w, sizeof(block_q5_K), true, a);
+}
+static float adot_q6_K(int64_t n, const void *w, const void *a) { return dot_q6_K(n / QK_K, w, a); }
+
+seam_vec_dot_fn seam_avx2_vec_dot_fn(seam_type_t t)
+{
+    switch (t) {
+    case SEAM_TYPE_F32: return adot_f32;
+    case SEAM_TYPE_F16: return adot_f16;
+    case SEAM_TYPE_BF16: return adot_bf16;
+    case SEAM_TYPE_Q4_0: return adot_q4_0;
+    case SEAM_TYPE_Q5_0: return adot_q5_0;
+    case SEAM_TYPE_Q8_0: return adot_q8_0;
+    case SEAM_TYPE_Q4_K: return adot_q4_K;
+    case SEAM_TYPE_Q5_K: return adot_q5_K;
+    case SEAM_TYPE_Q6_K: return adot_q6_K;
+    default: return NULL;
+    }
+}
+
+#else /* not x86-64 with AVX2: the scalar path is the only one */
+
+bool seam_avx2_supported(void) { return false; }
+
+seam_vec_dot_fn seam_avx2_vec_dot_fn(seam_type_t t)
+{
+    (void)t;
+    return NULL;
+}
+
+#endif

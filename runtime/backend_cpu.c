@@ -1,0 +1,246 @@
+/* The CPU backend: the op table of backend.h filled with kernels/cpu. Buffers are host
+ * memory, weights are used straight from the GGUF mapping, and the KV cache is host memory
+ * in f16 or f32. One backend serves one forward call at a time (its matmul scratch is
+ * shared). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/cpu/attention.h"
+#include "../kernels/cpu/glu.h"
+#include "../kernels/cpu/matmul.h"
+#include "../kernels/cpu/norm.h"
+#include "../kernels/cpu/quant.h"
+#include "../kernels/cpu/rope.h"
+#include "../kernels/cpu/threads.h"
+#include "backend.h"
+#include "error.h"
+
+typedef struct {
+    int n_threads;
+    void *scratch;
+    size_t scratch_size;
+} cpu_ctx_t;
+
+struct seam_kv {
+    bool f16;
+    int n_ctx;
+    int kv_dim;
+    void *k; /* (n_ctx, kv_dim) */
+    void *v;
+};
+
+static cpu_ctx_t *ctx_of(seam_backend_t *be) { return be->context; }
+
+static void cpu_destroy(seam_backend_t *be)
+{
+    free(ctx_of(be)->scratch);
+    free(be->context);
+}
+
+static float *cpu_alloc(seam_backend_t *be, size_t n)
+{
+    (void)be;
+    float *p = calloc(n ? n : 1, sizeof(float));
+    if (!p)
+        seam_error_set("cpu backend: out of memory for %zu floats", n);
+    return p;
+}
+
+static void cpu_free(seam_backend_t *be, float *p)
+{
+    (void)be;
+    free(p);
+}
+
+static int cpu_copy(seam_backend_t *be, float *dst, const float *src, size_t n)
+{
+    (void)be;
+    if (dst != src)
+        memmove(dst, src, n * sizeof(float));
+    return SEAM_OK;
+}
+
+static seam_kv_t *cpu_kv_new(seam_backend_t *be, int n_ctx, int kv_dim, seam_kv_type_t type)
+{
+    (void)be;
+    seam_kv_t *kv = calloc(1, sizeof *kv);
+    if (!kv)
+        return NULL;
+    kv->f16 = type == SEAM_KV_F16;
+    kv->n_ctx = n_ctx;
+    kv->kv_dim = kv_dim;
+    size_t bytes = (size_t)n_ctx * (size_t)kv_dim * (kv->f16 ? 2 : 4);
+    kv->k = calloc(1, bytes);
+    kv->v = calloc(1, bytes);
+    if (!kv->k || !kv->v) {
+        seam_error_set("cpu backend: out of memory for a KV cache of %zu bytes per layer",
+                       2 * bytes);
+        free(kv->k);
+        free(kv->v);
+        free(kv);
+        return NULL;
+    }
+    return kv;
+}
+
+static void cpu_kv_destroy(seam_backend_t *be, seam_kv_t *kv)
+{
+    (void)be;
+    if (!kv)
+        return;
+    free(kv->k);
+    free(kv->v);
+    free(kv);
+}
+
+static int cpu_embed(seam_backend_t *be, const seam_weight_t *table, const int32_t *ids, int n,
+                     float *out)
+{
+    (void)be;
+    size_t row = seam_type_row_bytes(table->type, table->cols);
+    for (int i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= table->rows) {
+            seam_error_set("embed: token id %d is outside the vocabulary [0, %lld)", ids[i],
+                           (long long)table->rows);
+            return SEAM_ERR_INVALID;
+        }
+        seam_cpu_dequantize_row(table->type, (const char *)table->host + (size_t)ids[i] * row,
+                                out + (size_t)i * table->cols, table->cols);
+    }
+    return SEAM_OK;
+}
+
+static int cpu_matmul(seam_backend_t *be, const seam_weight_t *w, const float *x, float *y,
+                      int n)
+{
+    cpu_ctx_t *c = ctx_of(be);
+    size_t need = seam_cpu_matmul_scratch(w->type, w->cols, n);
+    if (need > c->scratch_size) {
+        void *p = realloc(c->scratch, need);
+        if (!p) {
+            seam_error_set("cpu backend: out of memory for %zu bytes of matmul scratch", need);
+            return SEAM_ERR_NOMEM;
+        }
+        c->scratch = p;
+        c->scratch_size = need;
+    }
+    seam_cpu_matmul(w->type, w->host, w->rows, w->cols, x, y, n, c->scratch, c->n_threads);
+    return SEAM_OK;
+}
+
+static int cpu_rmsnorm(seam_backend_t *be, float *y, const float *x, const seam_weight_t *w,
+                       int rows, int dim, float eps)
+{
+    seam_cpu_rmsnorm(y, x, w->host, rows, dim, eps, ctx_of(be)->n_threads);
+    return SEAM_OK;
+}
+
+static int cpu_rope(seam_backend_t *be, float *x, int n, int n_head, int head_dim, int n_rot,
+                    int pos, float base, seam_rope_mode_t mode)
+{
+    (void)be;
+    seam_cpu_rope(x, n, n_head, head_dim, n_rot, pos, base, mode == SEAM_ROPE_NEOX);
+    return SEAM_OK;
+}
+
+static int cpu_kv_write(seam_backend_t *be, seam_kv_t *kv, const float *k, const float *v,
+                        int pos, int n)
+{
+    (void)be;
+    SEAM_ASSERT(pos >= 0 && pos + n <= kv->n_ctx);
+    size_t count = (size_t)n * kv->kv_dim, at = (size_t)pos * kv->kv_dim;
+    if (kv->f16) {
+        uint16_t *kd = (uint16_t *)kv->k + at, *vd = (uint16_t *)kv->v + at;
+        for (size_t i = 0; i < count; i++) {
+            kd[i] = seam_f32_to_f16(k[i]);
+            vd[i] = seam_f32_to_f16(v[i]);
+        }
+    } else {
+        memcpy((float *)kv->k + at, k, count * sizeof(float));
+        memcpy((float *)kv->v + at, v, count * sizeof(float));
+    }
+    return SEAM_OK;
+}
+
+static int cpu_attention(seam_backend_t *be, const seam_kv_t *kv, const float *q, float *out,
+                         int pos, int n, const seam_attn_params_t *p)
+{
+    if (seam_cpu_attention(kv->k, kv->v, kv->f16, q, out, pos, n, p->n_head, p->n_head_kv,
+                           p->head_dim, p->scale, p->window, ctx_of(be)->n_threads) != 0) {
+        seam_error_set("cpu backend: out of memory for attention scratch");
+        return SEAM_ERR_NOMEM;
+    }
+    return SEAM_OK;
+}
+
+static int cpu_glu(seam_backend_t *be, seam_glu_kind_t kind, float *gate, const float *up,
+                   size_t n)
+{
+    seam_cpu_glu(kind == SEAM_GLU_GELU, gate, up, n, ctx_of(be)->n_threads);
+    return SEAM_OK;
+}
+
+static int cpu_add(seam_backend_t *be, float *y, const float *x, size_t n)
+{
+    (void)be;
+    for (size_t i = 0; i < n; i++)
+        y[i] += x[i];
+    return SEAM_OK;
+}
+
+static int cpu_scale(seam_backend_t *be, float *x, size_t n, float s)
+{
+    (void)be;
+    for (size_t i = 0; i < n; i++)
+        x[i] *= s;
+    return SEAM_OK;
+}
+
+static const seam_backend_iface_t cpu_iface = {
+    .name = "cpu",
+    .destroy = cpu_destroy,
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .upload = cpu_copy,
+    .download = cpu_copy,
+    .weight_load = NULL, /* computes straight from the mapping */
+    .weight_unload = NULL,
+    .kv_new = cpu_kv_new,
+    .kv_destroy = cpu_kv_destroy,
+    .embed = cpu_embed,
+    .matmul = cpu_matmul,
+    .rmsnorm = cpu_rmsnorm,
+    .rope = cpu_rope,
+    .kv_write = cpu_kv_write,
+    .attention = cpu_attention,
+    .glu = cpu_glu,
+    .add = cpu_add,
+    .scale = cpu_scale,
+    .sync = NULL,
+};
+
+seam_backend_t *seam_backend_cpu_new(int n_threads)
+{
+    seam_backend_t *be = calloc(1, sizeof *be);
+    cpu_ctx_t *c = calloc(1, sizeof *c);
+    if (!be || !c) {
+        free(be);
+        free(c);
+        seam_error_set("cpu backend: out of memory");
+        return NULL;
+    }
+    c->n_threads = n_threads > 0 ? n_threads : seam_core_count();
+    be->iface = &cpu_iface;
+    be->context = c;
+    (void)seam_cpu_isa(); /* choose the ISA once, before any parallel region asks */
+    return be;
+}
+
+void seam_backend_destroy(seam_backend_t **bp)
+{
+    if (!bp || !*bp)
+        return;
+    (*bp)->iface->destroy(*bp);
+    free(*bp);
+    *bp = NULL;
+}

@@ -1,0 +1,21 @@
+/* The thread-local "why did that fail" buffer behind seam_last_error(). */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "error.h"
+#include "seam.h"
+
+static _Thread_local char last_error[1024];
+
+void seam_error_set(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+}
+
+const char *seam_last_error(void)
+{
+    return last_error[0] ? last_error : "no error recorded";
+}

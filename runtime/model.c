@@ -1,0 +1,335 @@
+/* Loading a model: reads the hyperparameters of a supported architecture from the GGUF
+ * metadata, finds every weight of the requested layer range, checks its shape and type, and
+ * hands it to the backend. Weights outside the range are never touched, so a process holding
+ * layers 4-15 pages in only those. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/cpu/quant.h"
+#include "../kernels/cpu/threads.h"
+#include "error.h"
+#include "model.h"
+
+seam_model_params_t seam_model_default_params(void)
+{
+    return (seam_model_params_t){
+        .layer_begin = 0, .layer_end = -1, .embed = true, .head = true, .n_threads = 0};
+}
+
+const char *seam_version(void) { return "0.1.0"; }
+
+static bool get_u32(const seam_gguf_t *g, const char *arch, const char *suffix, uint32_t *out,
+                    bool required)
+{
+    char key[160];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    if (seam_gguf_get_u32(g, key, out))
+        return true;
+    if (required)
+        seam_error_set("model: metadata key '%s' is missing or not an unsigned integer", key);
+    return false;
+}
+
+static bool get_f32(const seam_gguf_t *g, const char *arch, const char *suffix, float *out)
+{
+    char key[160];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    return seam_gguf_get_f32(g, key, out);
+}
+
+static bool read_hparams(seam_model_t *m)
+{
+    const seam_gguf_t *g = m->gguf;
+    seam_model_info_t *in = &m->info;
+    char arch[64];
+    if (!seam_gguf_get_str(g, "general.architecture", arch, sizeof arch)) {
+        seam_error_set("model: general.architecture is missing; is this a model GGUF?");
+        return false;
+    }
+    if (strcmp(arch, "llama") == 0) {
+        in->arch = SEAM_ARCH_LLAMA;
+        in->arch_name = "llama";
+    } else if (strcmp(arch, "gemma3") == 0) {
+        in->arch = SEAM_ARCH_GEMMA3;
+        in->arch_name = "gemma3";
+    } else {
+        seam_error_set("model: architecture '%s' is not supported; seam runs llama and gemma3",
+                       arch);
+        return false;
+    }
+    if (!seam_gguf_get_str(g, "general.name", in->name, sizeof in->name))
+        snprintf(in->name, sizeof in->name, "%s", arch);
+    uint32_t n_layer, d, d_ff, n_head, n_head_kv, head_dim, head_dim_v, n_ctx = 0, n_rot, swa = 0;
+    if (!get_u32(g, arch, "block_count", &n_layer, true) ||
+        !get_u32(g, arch, "embedding_length", &d, true) ||
+        !get_u32(g, arch, "feed_forward_length", &d_ff, true) ||
+        !get_u32(g, arch, "attention.head_count", &n_head, true))
+        return false;
+    if (!get_u32(g, arch, "attention.head_count_kv", &n_head_kv, false))
+        n_head_kv = n_head;
+    if (n_head == 0 || n_head_kv == 0 || n_head % n_head_kv != 0 || d == 0 || d_ff == 0 ||
+        n_layer == 0 || n_layer > 4096 || d > (1u << 16) || d_ff > (1u << 20) || n_head > 1024) {
+        seam_error_set("model: hyperparameters out of range: block_count=%u embedding_length=%u "
+                       "feed_forward_length=%u head_count=%u head_count_kv=%u (head_count must "
+                       "be a multiple of head_count_kv)",
+                       n_layer, d, d_ff, n_head, n_head_kv);
+        return false;
+    }
+    if (!get_u32(g, arch, "attention.key_length", &head_dim, false))
+        head_dim = d / n_head;
+    if (!get_u32(g, arch, "attention.value_length", &head_dim_v, false))
+        head_dim_v = head_dim;
+    if (!get_u32(g, arch, "rope.dimension_count", &n_rot, false))
+        n_rot = head_dim;
+    if (head_dim == 0 || head_dim > 2048 || head_dim % 2 || head_dim_v != head_dim ||
+        n_rot > head_dim || n_rot % 2) {
+        seam_error_set("model: head sizes key_length=%u value_length=%u rope.dimension_count=%u "
+                       "unsupported (expected equal, even, at most 2048)",
+                       head_dim, head_dim_v, n_rot);
+        return false;
+    }
+    get_u32(g, arch, "context_length", &n_ctx, false);
+    in->n_layer = (int)n_layer;
+    in->d_model = (int)d;
+    in->d_ff = (int)d_ff;
+    in->n_head = (int)n_head;
+    in->n_head_kv = (int)n_head_kv;
+    in->head_dim = (int)head_dim;
+    in->n_ctx_train = n_ctx ? (int)n_ctx : 4096;
+    m->n_rot = (int)n_rot;
+    in->rope_base = 10000.0f;
+    get_f32(g, arch, "rope.freq_base", &in->rope_base);
+    in->norm_eps = 1e-5f;
+    get_f32(g, arch, "attention.layer_norm_rms_epsilon", &in->norm_eps);
+    char scaling[32];
+    char key[160];
+    snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
+    float factor = 1.0f;
+    get_f32(g, arch, "rope.scaling.factor", &factor);
+    if (seam_gguf_get_str(g, key, scaling, sizeof scaling) && strcmp(scaling, "none") != 0 &&
+        factor != 1.0f) {
+        seam_error_set("model: rope scaling '%s' (factor %g) is not supported yet", scaling,
+                       factor);
+        return false;
+    }
+    m->attn_scale = 1.0f / sqrtf((float)head_dim);
+    m->embed_scale = 1.0f;
+    in->rope_base_swa = in->rope_base;
+    if (in->arch == SEAM_ARCH_LLAMA) {
+        m->rope_mode = SEAM_ROPE_NORM;
+        m->glu = SEAM_GLU_SILU;
+    } else {
+        /* Gemma 3: five sliding-window layers then one global, local RoPE base 10000, the
+         * embedding scaled by sqrt(d), QK-norm and post-norms (ref: llama.cpp gemma3). */
+        m->rope_mode = SEAM_ROPE_NEOX;
+        m->glu = SEAM_GLU_GELU;
+        m->qk_norm = true;
+        m->post_norms = true;
+        m->embed_scale = sqrtf((float)d);
+        in->rope_base_swa = 10000.0f;
+        get_u32(g, arch, "attention.sliding_window", &swa, false);
+        in->sliding_window = (int)swa;
+    }
+    return true;
+}
+
+/* Finds `name`, checks it is (rows, cols) and of a type seam computes on, and fills w.
+ * rows == 0 means a 1-D tensor of cols values, converted to F32 when stored otherwise. */
+static bool bind(seam_model_t *m, seam_weight_t *w, const char *name, int64_t rows, int64_t cols,
+                 bool optional)
+{
+    const seam_gguf_tensor_t *t = seam_gguf_find_tensor(m->gguf, name);
+    if (!t) {
+        if (!optional)
+            seam_error_set("model: tensor '%s' is missing from the file", name);
+        return optional;
+    }
+    bool shape_ok = rows == 0 ? (t->n_dims == 1 && t->ne[0] == cols)
+                              : (t->ne[0] == cols && t->ne[1] == rows && t->ne[2] == 1 &&
+                                 t->ne[3] == 1);
+    if (!shape_ok) {
+        seam_error_set("model: tensor '%s' has shape [%lld, %lld, %lld, %lld]; expected [%lld, "
+                       "%lld]",
+                       name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
+                       (long long)t->ne[3], (long long)cols, (long long)(rows ? rows : 1));
+        return false;
+    }
+    const seam_type_traits_t *tr = seam_type_traits(t->type);
+    if (!tr->computable) {
+        seam_error_set("model: tensor '%s' is %s, a type seam cannot compute with yet "
+                       "(supported: F32 F16 BF16 Q4_0 Q5_0 Q8_0 Q4_K Q5_K Q6_K)",
+                       name, tr->name);
+        return false;
+    }
+    w->type = (seam_type_t)t->type;
+    w->rows = rows ? rows : 1;
+    w->cols = cols;
+    w->host = t->data;
+    if (rows == 0 && t->type != SEAM_TYPE_F32) {
+        float *copy = malloc(sizeof(float) * (size_t)cols);
+        float **owned = realloc(m->owned, sizeof(float *) * (size_t)(m->n_owned + 1));
+        if (!copy || !owned) {
+            free(copy);
+            seam_error_set("model: out of memory");
+            return false;
+        }
+        m->owned = owned;
+        m->owned[m->n_owned++] = copy;
+        seam_cpu_dequantize_row(w->type, t->data, copy, cols);
+        w->type = SEAM_TYPE_F32;
+        w->host = copy;
+    }
+    if (m->be->iface->weight_load && m->be->iface->weight_load(m->be, w) != SEAM_OK)
+        return false;
+    return true;
+}
+
+static bool bind_layer(seam_model_t *m, int il)
+{
+    const seam_model_info_t *in = &m->info;
+    seam_layer_t *L = &m->layers[il - m->layer_begin];
+    int64_t d = in->d_model, q_dim = (int64_t)in->n_head * in->head_dim,
+            kv_dim = (int64_t)in->n_head_kv * in->head_dim, ff = in->d_ff;
+    char n[SEAM_GGUF_MAX_NAME];
+#define NAME(s) (snprintf(n, sizeof n, "blk.%d." s, il), n)
+    bool ok = bind(m, &L->attn_norm, NAME("attn_norm.weight"), 0, d, false) &&
+              bind(m, &L->wq, NAME("attn_q.weight"), q_dim, d, false) &&
+              bind(m, &L->wk, NAME("attn_k.weight"), kv_dim, d, false) &&
+              bind(m, &L->wv, NAME("attn_v.weight"), kv_dim, d, false) &&
+              bind(m, &L->wo, NAME("attn_output.weight"), d, q_dim, false) &&
+              bind(m, &L->ffn_norm, NAME("ffn_norm.weight"), 0, d, false) &&
+              bind(m, &L->gate, NAME("ffn_gate.weight"), ff, d, false) &&
+              bind(m, &L->up, NAME("ffn_up.weight"), ff, d, false) &&
+              bind(m, &L->down, NAME("ffn_down.weight"), d, ff, false);
+    if (ok && m->qk_norm)
+        ok = bind(m, &L->q_norm, NAME("attn_q_norm.weight"), 0, in->head_dim, false) &&
+             bind(m, &L->k_norm, NAME("attn_k_norm.weight"), 0, in->head_dim, false);
+    if (ok && m->post_norms)
+        ok = bind(m, &L->post_attn_norm, NAME("post_attention_norm.weight"), 0, d, false) &&
+             bind(m, &L->post_ffn_norm, NAME("post_ffw_norm.weight"), 0, d, false);
+#undef NAME
+    bool swa = in->arch == SEAM_ARCH_GEMMA3 && in->sliding_window > 0 && il % 6 < 5;
+    L->window = swa ? in->sliding_window : 0;
+    L->rope_base = swa ? in->rope_base_swa : in->rope_base;
+    return ok;
+}
+
+seam_model_t *seam_model_new(const char *path, const seam_model_params_t *params)
+{
+    seam_model_params_t p = params ? *params : seam_model_default_params();
+    seam_model_t *m = calloc(1, sizeof *m);
+    if (!m) {
+        seam_error_set("model: out of memory");
+        return NULL;
+    }
+    m->gguf = seam_gguf_open(path);
+    if (!m->gguf || !read_hparams(m))
+        goto fail;
+    seam_model_info_t *in = &m->info;
+    int end = p.layer_end < 0 ? in->n_layer : p.layer_end;
+    if (p.layer_begin < 0 || p.layer_begin > end || end > in->n_layer) {
+        seam_error_set("model: layer range [%d, %d) is not inside [0, %d)", p.layer_begin, end,
+                       in->n_layer);
+        goto fail;
+    }
+    m->layer_begin = p.layer_begin;
+    m->layer_end = end;
+    m->be = seam_backend_cpu_new(p.n_threads);
+    if (!m->be)
+        goto fail;
+    const seam_gguf_tensor_t *emb = seam_gguf_find_tensor(m->gguf, "token_embd.weight");
+    if (!emb || emb->n_dims != 2) {
+        seam_error_set("model: tensor 'token_embd.weight' is missing or not 2-D");
+        goto fail;
+    }
+    in->n_vocab = (int)emb->ne[1];
+    m->layers = calloc((size_t)(end - p.layer_begin) + 1, sizeof *m->layers);
+    if (!m->layers) {
+        seam_error_set("model: out of memory");
+        goto fail;
+    }
+    for (int il = p.layer_begin; il < end; il++)
+        if (!bind_layer(m, il))
+            goto fail;
+    m->has_embed = p.embed;
+    m->has_head = p.head;
+    if ((p.embed || p.head) &&
+        !bind(m, &m->tok_embd, "token_embd.weight", in->n_vocab, in->d_model, false))
+        goto fail;
+    if (p.head) {
+        if (!bind(m, &m->output_norm, "output_norm.weight", 0, in->d_model, false))
+            goto fail;
+        if (seam_gguf_find_tensor(m->gguf, "output.weight")) {
+            if (!bind(m, &m->output, "output.weight", in->n_vocab, in->d_model, false))
+                goto fail;
+        } else {
+            m->output = m->tok_embd; /* tied embedding */
+        }
+    }
+    if (seam_gguf_find(m->gguf, "tokenizer.ggml.model")) {
+        m->tok = seam_tokenizer_new(m->gguf);
+        if (!m->tok)
+            goto fail;
+    }
+    return m;
+fail:
+    seam_model_destroy(&m);
+    return NULL;
+}
+
+void seam_model_destroy(seam_model_t **mp)
+{
+    if (!mp || !*mp)
+        return;
+    seam_model_t *m = *mp;
+    for (int i = 0; i < m->n_owned; i++)
+        free(m->owned[i]);
+    free(m->owned);
+    free(m->layers);
+    seam_tokenizer_destroy(&m->tok);
+    seam_backend_destroy(&m->be);
+    seam_gguf_destroy(&m->gguf);
+    free(m);
+    *mp = NULL;
+}
+
+void seam_model_info(const seam_model_t *m, seam_model_info_t *info) { *info = m->info; }
+
+/* ---- tokenizer wrappers ------------------------------------------------------------------- */
+
+static bool has_vocab(const seam_model_t *m)
+{
+    if (!m->tok)
+        seam_error_set("model: the file has no tokenizer (tokenizer.ggml.model is missing)");
+    return m->tok != NULL;
+}
+
+int seam_tokenize(const seam_model_t *m, const char *text, size_t len, int32_t *out, int cap,
+                  bool add_special, bool parse_special)
+{
+    if (!has_vocab(m))
+        return SEAM_ERR_UNSUPPORTED;
+    return seam_tokenizer_encode(m->tok, text, len, out, cap, add_special, parse_special);
+}
+
+int seam_token_piece(const seam_model_t *m, int32_t token, char *buf, int cap)
+{
+    if (!has_vocab(m))
+        return SEAM_ERR_UNSUPPORTED;
+    int n = seam_tokenizer_piece(m->tok, token, buf, cap, false);
+    if (n < 0) {
+        seam_error_set("token id %d is outside the vocabulary of %d", token,
+                       seam_tokenizer_n_vocab(m->tok));
+        return SEAM_ERR_INVALID;
+    }
+    return n;
+}
+
+int32_t seam_token_bos(const seam_model_t *m) { return m->tok ? seam_tokenizer_bos(m->tok) : -1; }
+int32_t seam_token_eos(const seam_model_t *m) { return m->tok ? seam_tokenizer_eos(m->tok) : -1; }
+bool seam_token_is_eog(const seam_model_t *m, int32_t token)
+{
+    return m->tok && seam_tokenizer_is_eog(m->tok, token);
+}

@@ -1,0 +1,399 @@
+/* The `seam` command: run a generation, inspect a model file. Later issues add serve, plan,
+ * bench and keygen here. Every subcommand has --help; a wrong flag gets a message naming it
+ * and exit status 2. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../kernels/cpu/quant.h"
+#include "../runtime/dtype.h"
+#include "../runtime/gguf.h"
+#include "../runtime/seam.h"
+
+#define DEFAULT_MODEL "models/gemma-3-270m-q4_k_m.gguf"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static const char *default_model(void)
+{
+    const char *env = getenv("SEAM_MODEL");
+    return env && *env ? env : DEFAULT_MODEL;
+}
+
+static int parse_int(const char *flag, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < lo || v > hi) {
+        fprintf(stderr, "seam: %s expects an integer in [%ld, %ld], got '%s'\n", flag, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_float(const char *flag, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || end == s || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "seam: %s expects a number in [%g, %g], got '%s'\n", flag, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* ---- run ------------------------------------------------------------------------------ */
+
+static void run_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: seam run [-m MODEL] -p PROMPT [options]\n"
+            "\n"
+            "Generates text from PROMPT on this machine, streaming tokens as they come, and\n"
+            "ends with a summary line (prompt and generation tokens/s).\n"
+            "\n"
+            "  -m, --model PATH       GGUF model (default: $SEAM_MODEL or " DEFAULT_MODEL ")\n"
+            "  -p, --prompt TEXT      the prompt (required)\n"
+            "  -n, --n-predict N      tokens to generate (default 128)\n"
+            "  -t, --threads N        CPU threads (default: all cores)\n"
+            "  -c, --ctx N            context length (default 4096 or the model's, if less)\n"
+            "      --temp T           temperature; 0 = greedy (default 0.8)\n"
+            "      --top-k K          keep the K most likely tokens; 0 = off (default 40)\n"
+            "      --top-p P          nucleus sampling mass; 1 = off (default 0.95)\n"
+            "      --min-p P          drop tokens below P × the best; 0 = off (default 0.05)\n"
+            "      --repeat-penalty R penalise the last 64 tokens; 1 = off (default 1)\n"
+            "      --seed S           random seed (default: from the clock, printed at the end)\n"
+            "      --kv f16|f32       KV cache precision (default f16)\n"
+            "      --special          parse special tokens such as <start_of_turn> in PROMPT\n"
+            "      --no-stream        print the text only at the end\n"
+            "  -h, --help             this help\n");
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    const char *model_path = default_model(), *prompt = NULL;
+    long n_predict = 128, threads = 0, n_ctx = 0;
+    seam_sampler_params_t sp = seam_sampler_default_params();
+    seam_session_params_t sesp = seam_session_default_params();
+    bool seed_given = false, special = false, stream = true;
+    enum { O_TEMP = 256, O_TOPK, O_TOPP, O_MINP, O_REP, O_SEED, O_KV, O_SPECIAL, O_NOSTREAM };
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},   {"prompt", required_argument, 0, 'p'},
+        {"n-predict", required_argument, 0, 'n'}, {"threads", required_argument, 0, 't'},
+        {"ctx", required_argument, 0, 'c'},     {"temp", required_argument, 0, O_TEMP},
+        {"top-k", required_argument, 0, O_TOPK}, {"top-p", required_argument, 0, O_TOPP},
+        {"min-p", required_argument, 0, O_MINP}, {"repeat-penalty", required_argument, 0, O_REP},
+        {"seed", required_argument, 0, O_SEED}, {"kv", required_argument, 0, O_KV},
+        {"special", no_argument, 0, O_SPECIAL}, {"no-stream", no_argument, 0, O_NOSTREAM},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":m:p:n:t:c:h", opts, NULL)) != -1) {
+        double d;
+        long l;
+        switch (c) {
+        case 'm': model_path = optarg; break;
+        case 'p': prompt = optarg; break;
+        case 'n': if (parse_int("-n", optarg, 0, 1 << 20, &n_predict)) return 2; break;
+        case 't': if (parse_int("-t", optarg, 1, 1024, &threads)) return 2; break;
+        case 'c': if (parse_int("-c", optarg, 1, 1 << 24, &n_ctx)) return 2; break;
+        case O_TEMP: if (parse_float("--temp", optarg, 0, 100, &d)) return 2; sp.temperature = (float)d; break;
+        case O_TOPK: if (parse_int("--top-k", optarg, 0, 1 << 24, &l)) return 2; sp.top_k = (int)l; break;
+        case O_TOPP: if (parse_float("--top-p", optarg, 1e-6, 1, &d)) return 2; sp.top_p = (float)d; break;
+        case O_MINP: if (parse_float("--min-p", optarg, 0, 1, &d)) return 2; sp.min_p = (float)d; break;
+        case O_REP: if (parse_float("--repeat-penalty", optarg, 1e-3, 100, &d)) return 2; sp.repeat_penalty = (float)d; break;
+        case O_SEED: {
+            char *end;
+            errno = 0;
+            unsigned long long s = strtoull(optarg, &end, 10);
+            if (errno || *end || end == optarg) {
+                fprintf(stderr, "seam: --seed expects a non-negative integer, got '%s'\n", optarg);
+                return 2;
+            }
+            sp.seed = s;
+            seed_given = true;
+            break;
+        }
+        case O_KV:
+            if (strcmp(optarg, "f16") == 0) sesp.kv_type = SEAM_KV_F16;
+            else if (strcmp(optarg, "f32") == 0) sesp.kv_type = SEAM_KV_F32;
+            else { fprintf(stderr, "seam: --kv expects f16 or f32, got '%s'\n", optarg); return 2; }
+            break;
+        case O_SPECIAL: special = true; break;
+        case O_NOSTREAM: stream = false; break;
+        case 'h': run_usage(stdout); return 0;
+        case ':': fprintf(stderr, "seam run: option '%s' needs a value\n", argv[optind - 1]); return 2;
+        default:
+            fprintf(stderr, "seam run: unknown option '%s' (see seam run --help)\n", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "seam run: unexpected argument '%s' (see seam run --help)\n", argv[optind]);
+        return 2;
+    }
+    if (!prompt) {
+        fprintf(stderr, "seam run: -p PROMPT is required (see seam run --help)\n");
+        return 2;
+    }
+    if (access(model_path, R_OK) != 0) {
+        fprintf(stderr, "seam run: cannot read model '%s': %s\n%s", model_path, strerror(errno),
+                strcmp(model_path, DEFAULT_MODEL) == 0
+                    ? "  run `make model` to fetch the default model, or pass -m PATH\n" : "");
+        return 1;
+    }
+    if (!seed_given)
+        sp.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+
+    seam_model_params_t mp = seam_model_default_params();
+    mp.n_threads = (int)threads;
+    seam_model_t *m = seam_model_new(model_path, &mp);
+    if (!m) {
+        fprintf(stderr, "seam run: %s\n", seam_last_error());
+        return 1;
+    }
+    seam_model_info_t info;
+    seam_model_info(m, &info);
+    sesp.n_ctx = (int)n_ctx;
+    seam_session_t *s = seam_session_new(m, &sesp);
+    seam_sampler_t *smp = seam_sampler_new(&sp, info.n_vocab);
+    int32_t *toks = NULL;
+    float *logits = malloc(sizeof(float) * (size_t)info.n_vocab);
+    char *text = NULL;
+    size_t text_len = 0;
+    int rc = 1;
+    if (!s || !smp || !logits) {
+        fprintf(stderr, "seam run: %s\n", seam_last_error());
+        goto done;
+    }
+    int n_ctx_s = seam_session_n_ctx(s);
+    int n_prompt = seam_tokenize(m, prompt, strlen(prompt), NULL, 0, true, special);
+    if (n_prompt < 0) {
+        fprintf(stderr, "seam run: %s\n", seam_last_error());
+        goto done;
+    }
+    if (n_prompt == 0 || n_prompt + n_predict > n_ctx_s) {
+        fprintf(stderr, "seam run: the prompt (%d tokens) plus -n %ld does not fit the context of "
+                "%d tokens; shorten them or raise -c\n", n_prompt, n_predict, n_ctx_s);
+        goto done;
+    }
+    toks = malloc(sizeof *toks * (size_t)(n_prompt + n_predict + 1));
+    if (!toks)
+        goto done;
+    seam_tokenize(m, prompt, strlen(prompt), toks, n_prompt, true, special);
+    fprintf(stderr, "seam: %s (%s, %d layers, d=%d), %d prompt tokens, %s kernels\n", info.name,
+            info.arch_name, info.n_layer, info.d_model, n_prompt, seam_cpu_isa_name(seam_cpu_isa()));
+    if (stream) {
+        printf("%s", prompt);
+        fflush(stdout);
+    }
+    for (int i = 0; i < n_prompt; i++)
+        seam_sampler_accept(smp, toks[i]);
+    double t0 = now_ms();
+    if (seam_forward_tokens(s, toks, n_prompt, 0, logits) != SEAM_OK) {
+        fprintf(stderr, "\nseam run: %s\n", seam_last_error());
+        goto done;
+    }
+    double t1 = now_ms();
+    int n_gen = 0, pos = n_prompt;
+    for (; n_gen < n_predict; n_gen++) {
+        int32_t tok = seam_sampler_sample(smp, logits);
+        if (seam_token_is_eog(m, tok))
+            break;
+        seam_sampler_accept(smp, tok);
+        char piece[256];
+        int pn = seam_token_piece(m, tok, piece, sizeof piece);
+        if (pn > 0) {
+            char *grown = realloc(text, text_len + (size_t)pn + 1);
+            if (!grown)
+                goto done;
+            text = grown;
+            memcpy(text + text_len, piece, (size_t)pn);
+            text_len += (size_t)pn;
+            text[text_len] = '\0';
+            if (stream) {
+                fwrite(piece, 1, (size_t)pn, stdout);
+                fflush(stdout);
+            }
+        }
+        if (n_gen + 1 == n_predict)
+            {
+                n_gen++;
+                break;
+            }
+        if (seam_forward_tokens(s, &tok, 1, pos++, logits) != SEAM_OK) {
+            fprintf(stderr, "\nseam run: %s\n", seam_last_error());
+            goto done;
+        }
+    }
+    double t2 = now_ms();
+    if (!stream)
+        printf("%s%s", prompt, text ? text : "");
+    printf("\n");
+    double gen_ms = t2 - t1;
+    fprintf(stderr,
+            "seam: prompt %d tokens in %.0f ms (%.1f tok/s) | generated %d tokens in %.0f ms "
+            "(%.1f tok/s) | seed %" PRIu64 "\n",
+            n_prompt, t1 - t0, n_prompt * 1e3 / (t1 - t0), n_gen, gen_ms,
+            n_gen > 0 ? n_gen * 1e3 / gen_ms : 0.0, sp.seed);
+    rc = 0;
+done:
+    free(text);
+    free(toks);
+    free(logits);
+    seam_sampler_destroy(&smp);
+    seam_session_destroy(&s);
+    seam_model_destroy(&m);
+    return rc;
+}
+
+/* ---- inspect -------------------------------------------------------------------------- */
+
+static void inspect_usage(FILE *f)
+{
+    fprintf(f, "usage: seam inspect [MODEL]\n\n"
+               "Prints a GGUF model's architecture, hyperparameters, tokenizer, tensor types and\n"
+               "bytes per layer (default MODEL: $SEAM_MODEL or " DEFAULT_MODEL ").\n");
+}
+
+static int cmd_inspect(int argc, char **argv)
+{
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            inspect_usage(stdout);
+            return 0;
+        }
+        if (argv[i][0] == '-') {
+            fprintf(stderr, "seam inspect: unknown option '%s' (see seam inspect --help)\n", argv[i]);
+            return 2;
+        }
+        if (path) {
+            fprintf(stderr, "seam inspect: one model at a time ('%s' and '%s')\n", path, argv[i]);
+            return 2;
+        }
+        path = argv[i];
+    }
+    if (!path)
+        path = default_model();
+    seam_gguf_t *g = seam_gguf_open(path);
+    if (!g) {
+        fprintf(stderr, "seam inspect: %s\n", seam_last_error());
+        return 1;
+    }
+    printf("file        %s\n", path);
+    printf("gguf        version %u, %" PRIu64 " metadata keys, %" PRIu64 " tensors, alignment %zu\n",
+           g->version, g->n_kv, g->n_tensors, g->alignment);
+    seam_model_params_t mp = seam_model_default_params();
+    mp.n_threads = 1;
+    seam_model_t *m = seam_model_new(path, &mp);
+    if (m) {
+        seam_model_info_t in;
+        seam_model_info(m, &in);
+        printf("model       %s (architecture %s)\n", in.name, in.arch_name);
+        printf("layers      %d\n", in.n_layer);
+        printf("d_model     %d\nd_ff        %d\n", in.d_model, in.d_ff);
+        printf("heads       %d query, %d key/value, head_dim %d\n", in.n_head, in.n_head_kv, in.head_dim);
+        printf("vocab       %d\ncontext     %d (trained)\n", in.n_vocab, in.n_ctx_train);
+        printf("rope base   %g", in.rope_base);
+        if (in.sliding_window)
+            printf(" (sliding-window layers: %g, window %d)", in.rope_base_swa, in.sliding_window);
+        printf("\nnorm eps    %g\n", in.norm_eps);
+        char tk[32] = "none";
+        seam_gguf_get_str(g, "tokenizer.ggml.model", tk, sizeof tk);
+        printf("tokenizer   %s, bos %d, eos %d\n", tk, seam_token_bos(m), seam_token_eos(m));
+        seam_model_destroy(&m);
+    } else {
+        printf("model       not runnable by seam: %s\n", seam_last_error());
+    }
+    /* tensor types in all, then bytes per layer */
+    uint64_t count[SEAM_TYPE_COUNT] = {0}, bytes[SEAM_TYPE_COUNT] = {0}, total = 0;
+    int n_layer = -1;
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const seam_gguf_tensor_t *t = &g->tensors[i];
+        count[t->type]++;
+        bytes[t->type] += t->n_bytes;
+        total += t->n_bytes;
+        int il;
+        if (sscanf(t->name, "blk.%d.", &il) == 1 && il > n_layer)
+            n_layer = il;
+    }
+    printf("tensors     %.1f MiB in all:", total / 1048576.0);
+    for (int k = 0; k < SEAM_TYPE_COUNT; k++)
+        if (count[k])
+            printf(" %s×%" PRIu64 " (%.1f MiB)", seam_type_name((uint32_t)k), count[k], bytes[k] / 1048576.0);
+    printf("\n");
+    uint64_t outside = total;
+    printf("\n%-8s %12s  %s\n", "layer", "bytes", "tensors");
+    for (int il = 0; il <= n_layer; il++) {
+        char prefix[32];
+        int pl = snprintf(prefix, sizeof prefix, "blk.%d.", il);
+        uint64_t lb = 0;
+        char types[512] = "";
+        size_t tl = 0;
+        for (uint64_t i = 0; i < g->n_tensors; i++) {
+            const seam_gguf_tensor_t *t = &g->tensors[i];
+            if (strncmp(t->name, prefix, (size_t)pl) != 0)
+                continue;
+            lb += t->n_bytes;
+            if (tl < sizeof types - 64)
+                tl += (size_t)snprintf(types + tl, sizeof types - tl, "%s%s:%s", tl ? " " : "",
+                                       t->name + pl, seam_type_name(t->type));
+        }
+        outside -= lb;
+        printf("%-8d %12" PRIu64 "  %s\n", il, lb, types);
+    }
+    printf("%-8s %12" PRIu64 "  (embedding, output norm, LM head)\n", "other", outside);
+    seam_gguf_destroy(&g);
+    return 0;
+}
+
+/* ---- main ----------------------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: seam <command> [options]\n\n"
+               "commands:\n"
+               "  run       generate text with a model on this machine\n"
+               "  inspect   print a GGUF model's architecture, tensors and bytes per layer\n"
+               "\n'seam <command> --help' describes each. seam %s\n", seam_version());
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("seam %s\n", seam_version());
+        return 0;
+    }
+    if (!strcmp(cmd, "run"))
+        return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "inspect"))
+        return cmd_inspect(argc - 1, argv + 1);
+    fprintf(stderr, "seam: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}
