@@ -326,6 +326,8 @@ static bool parse(seam_gguf_t *g)
         if (!parse_tensor_info(&c, &g->tensors[i], i))
             return false;
     size_t data_offset = (c.pos + g->alignment - 1) / g->alignment * g->alignment;
+    if (g->n_tensors == 0 && data_offset > g->size)
+        data_offset = g->size; /* vocabulary-only files may end before the padding */
     if (data_offset > g->size) {
         seam_error_set("gguf: data section would start at offset %zu, past the end of the "
                        "%zu-byte file",

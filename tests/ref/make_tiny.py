@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Writes the tiny test models: a Llama-shaped and a Gemma-3-shaped GGUF, each in F32, F16,
+Q8_0 and Q4_K, with seeded random weights and a small SentencePiece vocabulary. Weights come
+from numpy's seeded generator; quantised types are written as random well-formed blocks (any
+bit pattern is a valid Q8_0/Q4_K tensor), so llama.cpp and seam read the very same numbers.
+
+usage: make_tiny.py OUTDIR      (make test runs it; versions pinned in requirements-fixtures.txt)
+"""
+import hashlib
+import os
+import sys
+
+import numpy as np
+import gguf
+from gguf import GGMLQuantizationType as QT
+
+D, FF, N_HEAD, N_KV, HEAD = 256, 512, 4, 2, 64
+N_VOCAB = 512
+WINDOW = 8  # gemma3 sliding window, small so that short tests cross it
+
+
+def vocab():
+    toks, scores, types = ["<pad>", "<eos>", "<bos>", "<unk>"], [0.0] * 4, [3, 3, 3, 2]
+    for b in range(256):
+        toks.append("<0x%02X>" % b); scores.append(0.0); types.append(6)
+    pieces = [chr(c) for c in range(ord('a'), ord('z') + 1)] + list("▁.,!?'0123456789")
+    words = ["▁the", "▁a", "▁of", "▁and", "▁to", "▁in", "▁is", "▁it", "▁that", "th", "he",
+             "in", "er", "an", "re", "on", "at", "en", "nd", "ti", "es", "or", "te", "of",
+             "ed", "is", "it", "al", "ar", "st", "to", "nt", "ng", "se", "ha", "as", "ou",
+             "io", "le", "ve", "co", "me", "de", "hi", "ri", "ro", "ic", "ne", "ea", "ra"]
+    for i, p in enumerate(pieces + words):
+        toks.append(p); scores.append(-float(i)); types.append(1)
+    i = len(toks)
+    while len(toks) < N_VOCAB:
+        toks.append("<unused%d>" % (len(toks) - i)); scores.append(-1e4); types.append(5)
+    return toks, scores, types
+
+
+def q_blocks(rng, qt, rows, cols):
+    """Random well-formed blocks: random quants, small positive f16 scales."""
+    block, size = gguf.GGML_QUANT_SIZES[qt]
+    nb = rows * cols // block
+    raw = rng.integers(0, 256, size=(nb, size), dtype=np.uint8)
+    d = (rng.uniform(0.5, 1.5, size=nb) / np.sqrt(cols)).astype(np.float16)
+    if qt == QT.Q8_0:
+        d = (d / 64).astype(np.float16)
+        raw[:, 0:2] = d.view(np.uint8).reshape(nb, 2)
+    elif qt == QT.Q4_K:
+        d = (d / 256).astype(np.float16)
+        dmin = (d / 2).astype(np.float16)
+        raw[:, 0:2] = d.view(np.uint8).reshape(nb, 2)
+        raw[:, 2:4] = dmin.view(np.uint8).reshape(nb, 2)
+    return raw.reshape(rows, cols // block * size)
+
+
+def write(path, arch, wtype, seed):
+    rng = np.random.default_rng(seed)
+    w = gguf.GGUFWriter(path, arch)
+    n_layer = 6 if arch == "gemma3" else 3
+    w.add_name("seam-tiny-%s-%s" % (arch, wtype.name.lower()))
+    w.add_context_length(256)
+    w.add_embedding_length(D)
+    w.add_block_count(n_layer)
+    w.add_feed_forward_length(FF)
+    w.add_head_count(N_HEAD)
+    w.add_head_count_kv(N_KV)
+    w.add_key_length(HEAD)
+    w.add_value_length(HEAD)
+    w.add_layer_norm_rms_eps(1e-6 if arch == "gemma3" else 1e-5)
+    w.add_rope_freq_base(1e6 if arch == "gemma3" else 1e4)
+    if arch == "gemma3":
+        w.add_sliding_window(WINDOW)
+    toks, scores, types = vocab()
+    w.add_tokenizer_model("llama")
+    w.add_tokenizer_pre("default")
+    w.add_token_list(toks)
+    w.add_token_scores(scores)
+    w.add_token_types(types)
+    w.add_bos_token_id(2)
+    w.add_eos_token_id(1)
+    w.add_unk_token_id(3)
+    w.add_add_bos_token(True)
+    w.add_add_space_prefix(arch == "llama")
+
+    def mat(name, rows, cols):
+        if wtype in (QT.Q8_0, QT.Q4_K):
+            w.add_tensor(name, q_blocks(rng, wtype, rows, cols), raw_dtype=wtype)
+            return
+        a = (rng.standard_normal((rows, cols)) / np.sqrt(cols)).astype(np.float32)
+        w.add_tensor(name, a.astype(np.float16) if wtype == QT.F16 else a)
+
+    def vec(name, n, around):
+        w.add_tensor(name, (around + 0.1 * rng.standard_normal(n)).astype(np.float32))
+
+    emb = (rng.standard_normal((N_VOCAB, D)) * (0.05 if arch == "gemma3" else 1.0)).astype(np.float32)
+    w.add_tensor("token_embd.weight", emb.astype(np.float16) if wtype != QT.F32 else emb)
+    vec("output_norm.weight", D, 1.0)
+    if arch == "llama":
+        mat("output.weight", N_VOCAB, D)  # untied; gemma3 ties the head to the embedding
+    for il in range(n_layer):
+        p = "blk.%d." % il
+        vec(p + "attn_norm.weight", D, 1.0)
+        mat(p + "attn_q.weight", N_HEAD * HEAD, D)
+        mat(p + "attn_k.weight", N_KV * HEAD, D)
+        mat(p + "attn_v.weight", N_KV * HEAD, D)
+        mat(p + "attn_output.weight", D, N_HEAD * HEAD)
+        vec(p + "ffn_norm.weight", D, 1.0)
+        mat(p + "ffn_gate.weight", FF, D)
+        mat(p + "ffn_up.weight", FF, D)
+        mat(p + "ffn_down.weight", D, FF)
+        if arch == "gemma3":
+            vec(p + "attn_q_norm.weight", HEAD, 1.0)
+            vec(p + "attn_k_norm.weight", HEAD, 1.0)
+            vec(p + "post_attention_norm.weight", D, 1.0)
+            vec(p + "post_ffw_norm.weight", D, 1.0)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+FIXTURES = [(arch, wt) for arch in ("llama", "gemma3") for wt in (QT.F32, QT.F16, QT.Q8_0, QT.Q4_K)]
+
+
+def main():
+    args = sys.argv[1:]
+    check = None
+    if len(args) >= 2 and args[0] == "--check":
+        check, args = args[1], args[2:]
+    out = args[0] if args else "build/fixtures"
+    os.makedirs(out, exist_ok=True)
+    expected = {}
+    if check:
+        import json
+        expected = {f["file"]: f["sha256"] for f in json.load(open(check))["fixtures"]}
+    bad = 0
+    for i, (arch, wt) in enumerate(FIXTURES):
+        name = "tiny-%s-%s.gguf" % (arch, wt.name.lower())
+        path = os.path.join(out, name)
+        write(path, arch, wt, seed=1000 + i)
+        digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+        print("%s %s" % (digest, path))
+        if check and expected.get(name) != digest:
+            print("fixture %s differs from the one the references were made from (sha256 %s, "
+                  "expected %s): check the gguf/numpy versions against "
+                  "requirements-fixtures.txt, or run `make refs`" % (name, digest, expected.get(name)),
+                  file=sys.stderr)
+            bad += 1
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+/* Weight formats: for every type seam computes on, random blocks are dequantised and dotted
+ * in double precision against activations that went through the same quantiser; the scalar
+ * and AVX2 dot products must both agree with that within a stated tolerance, and with each
+ * other. Also f16/bf16 conversions against exhaustive round trips. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../kernels/cpu/quant.h"
+
+static uint64_t rng = 0x1234567;
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 16);
+}
+static float frnd(void) { return (float)((rnd() % 2000001) / 1000000.0 - 1.0); }
+
+/* Random but well-formed blocks: random bytes, with scales set to small finite f16s. */
+static void random_weights(seam_type_t t, void *w, int64_t n)
+{
+    size_t bytes = seam_type_row_bytes(t, n);
+    uint8_t *p = w;
+    for (size_t i = 0; i < bytes; i++)
+        p[i] = (uint8_t)rnd();
+    const seam_type_traits_t *tr = seam_type_traits(t);
+    int64_t nb = n / tr->block_size;
+    for (int64_t b = 0; b < nb; b++) {
+        uint8_t *blk = p + b * tr->type_size;
+        uint16_t d = seam_f32_to_f16(0.001f + (rnd() % 1000) / 100000.0f);
+        uint16_t dm = seam_f32_to_f16((rnd() % 1000) / 200000.0f);
+        switch (t) {
+        case SEAM_TYPE_Q4_0: case SEAM_TYPE_Q5_0: case SEAM_TYPE_Q8_0: memcpy(blk, &d, 2); break;
+        case SEAM_TYPE_Q4_K: case SEAM_TYPE_Q5_K: memcpy(blk, &d, 2); memcpy(blk + 2, &dm, 2); break;
+        case SEAM_TYPE_Q6_K: memcpy(blk + 208, &d, 2); break;
+        default: break;
+        }
+    }
+    if (t == SEAM_TYPE_F32)
+        for (int64_t i = 0; i < n; i++)
+            ((float *)w)[i] = frnd();
+    if (t == SEAM_TYPE_F16)
+        for (int64_t i = 0; i < n; i++)
+            ((uint16_t *)w)[i] = seam_f32_to_f16(frnd());
+    if (t == SEAM_TYPE_BF16)
+        for (int64_t i = 0; i < n; i++)
+            ((uint16_t *)w)[i] = seam_f32_to_bf16(frnd());
+}
+
+static void check_type(seam_type_t t)
+{
+    const int64_t sizes[] = {256, 512, 2048, 4096 + 256};
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        int64_t n = sizes[si];
+        seam_type_t at = seam_cpu_vec_dot_type(t);
+        void *w = malloc(seam_type_row_bytes(t, n)), *a = malloc(seam_type_row_bytes(at, n));
+        float *x = malloc(sizeof(float) * (size_t)n), *wd = malloc(sizeof(float) * (size_t)n),
+              *ad = malloc(sizeof(float) * (size_t)n);
+        random_weights(t, w, n);
+        for (int64_t i = 0; i < n; i++)
+            x[i] = frnd() * 3.0f;
+        seam_cpu_quantize_row(at, x, a, n);
+        seam_cpu_dequantize_row(t, w, wd, n);
+        if (at == SEAM_TYPE_Q8_K) { /* dequantise Q8_K by hand: d × q */
+            const block_q8_K *q = a;
+            for (int64_t i = 0; i < n; i++)
+                ad[i] = q[i / QK_K].d * q[i / QK_K].qs[i % QK_K];
+        } else {
+            seam_cpu_dequantize_row(at, a, ad, n);
+        }
+        double ref = 0.0, mag = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            ref += (double)wd[i] * ad[i];
+            mag += fabs((double)wd[i] * ad[i]);
+        }
+        float s = seam_scalar_vec_dot_fn(t)(n, w, a);
+        double tol = 1e-5 * mag + 1e-6;
+        if (fabs(s - ref) > tol)
+            fail_msg("%s n=%lld scalar dot %.7g vs dequantised %.7g (tol %.3g)", seam_type_name(t),
+                     (long long)n, s, ref, tol);
+        if (seam_avx2_supported()) {
+            float v = seam_avx2_vec_dot_fn(t)(n, w, a);
+            if (fabs(v - ref) > tol)
+                fail_msg("%s n=%lld avx2 dot %.7g vs dequantised %.7g (tol %.3g)",
+                         seam_type_name(t), (long long)n, v, ref, tol);
+        }
+        /* the activation quantiser keeps the activations close to what went in */
+        double err = 0.0, xm = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            err = fmax(err, fabs(ad[i] - x[i]));
+            xm = fmax(xm, fabs(x[i]));
+        }
+        assert_true(err <= xm / 100.0);
+        free(w), free(a), free(x), free(wd), free(ad);
+    }
+}
+
+static void test_f32(void **st) { (void)st; check_type(SEAM_TYPE_F32); }
+static void test_f16(void **st) { (void)st; check_type(SEAM_TYPE_F16); }
+static void test_bf16(void **st) { (void)st; check_type(SEAM_TYPE_BF16); }
+static void test_q4_0(void **st) { (void)st; check_type(SEAM_TYPE_Q4_0); }
+static void test_q5_0(void **st) { (void)st; check_type(SEAM_TYPE_Q5_0); }
+static void test_q8_0(void **st) { (void)st; check_type(SEAM_TYPE_Q8_0); }
+static void test_q4_K(void **st) { (void)st; check_type(SEAM_TYPE_Q4_K); }
+static void test_q5_K(void **st) { (void)st; check_type(SEAM_TYPE_Q5_K); }
+static void test_q6_K(void **st) { (void)st; check_type(SEAM_TYPE_Q6_K); }
+
+static void test_half_round_trip(void **st)
+{
+    (void)st;
+    /* every finite half converts to float and back to itself */
+    for (uint32_t h = 0; h < 65536; h++) {
+        if ((h & 0x7c00) == 0x7c00)
+            continue;
+        float f = seam_f16_to_f32((uint16_t)h);
+        assert_int_equal(seam_f32_to_f16(f), h);
+    }
+    assert_true(seam_f16_to_f32(seam_f32_to_f16(65504.0f)) == 65504.0f);
+    assert_true(isinf(seam_f16_to_f32(seam_f32_to_f16(1e6f))));
+    /* round half to even at the midpoint between 1 and 1 + 2^-10 */
+    assert_int_equal(seam_f32_to_f16(1.0f + 0x1p-11f), 0x3c00);
+    assert_int_equal(seam_f32_to_f16(1.0f + 3 * 0x1p-11f), 0x3c02);
+    assert_true(seam_bf16_to_f32(seam_f32_to_bf16(1.5f)) == 1.5f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_f32),  cmocka_unit_test(test_f16),  cmocka_unit_test(test_bf16),
+        cmocka_unit_test(test_q4_0), cmocka_unit_test(test_q5_0), cmocka_unit_test(test_q8_0),
+        cmocka_unit_test(test_q4_K), cmocka_unit_test(test_q5_K), cmocka_unit_test(test_q6_K),
+        cmocka_unit_test(test_half_round_trip),
+    };
+    printf("quant: dot-product ISA available: %s\n", seam_avx2_supported() ? "avx2+fma" : "scalar only");
+    return cmocka_run_group_tests_name("quant", tests, NULL, NULL);
+}
