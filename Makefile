@@ -49,11 +49,14 @@ LIB     := $(BUILD)/libseam.a
 SEAM    := $(BUILD)/seam
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-TOOLS_EXTRA := $(BUILD)/gen_fixtures
 BENCH   := $(BUILD)/bench/bench_cpu
+FIXTURES := $(BUILD)/fixtures/.stamp
+BPE_VOCAB := $(BUILD)/vocab/ggml-vocab-llama-bpe.gguf
+LLAMA_CPP_PY := 0.3.36
 
-.PHONY: all deps venv model demo test test-unit test-asan fuzz bench refs clean info
-all: info $(LIB) $(SEAM) $(TESTS) $(TOOLS_EXTRA) $(BENCH)
+.PHONY: all deps venv model demo test test-data test-unit test-asan fuzz bench refs clean info
+.SECONDARY:
+all: info $(LIB) $(SEAM) $(TESTS) $(BENCH)
 
 info:
 	@echo "  $(OPENMP_MSG)"
@@ -76,10 +79,6 @@ $(LIB): $(LIB_OBJ)
 	$(Q)ar rcs $@ $^
 
 $(SEAM): $(BUILD)/tools/seam.o $(LIB)
-	@echo "  LD $@"
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
-
-$(BUILD)/gen_fixtures: $(BUILD)/tests/gen_fixtures.o $(LIB)
 	@echo "  LD $@"
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
@@ -110,6 +109,26 @@ $(MODEL): | $(PY)
 
 model: $(MODEL)
 
+# Tiny Llama / Gemma 3 test models, written with pinned gguf and numpy and checked against the
+# sha256 the llama.cpp references were made from.
+$(FIXTURES): tests/ref/make_tiny.py tests/ref/requirements-fixtures.txt tests/ref/tiny_logits.json | $(PY)
+	@echo "  FIXTURES $(BUILD)/fixtures"
+	$(Q)$(VENV)/bin/pip install -q -r tests/ref/requirements-fixtures.txt
+	$(Q)$(PY) tests/ref/make_tiny.py --check tests/ref/tiny_logits.json $(BUILD)/fixtures >/dev/null
+	$(Q)touch $@
+
+# A byte-level BPE vocabulary (Llama 3) for the tokenizer test: llama.cpp ships it in its
+# source tree, which the llama-cpp-python source distribution on PyPI carries.
+$(BPE_VOCAB): | $(PY)
+	@echo "  VOCAB $@ (from the llama-cpp-python $(LLAMA_CPP_PY) sdist on PyPI)"
+	$(Q)mkdir -p $(BUILD)/vocab/sdist
+	$(Q)$(VENV)/bin/pip download -q --no-deps --no-binary :all: -d $(BUILD)/vocab/sdist llama-cpp-python==$(LLAMA_CPP_PY)
+	$(Q)tar xzf $(BUILD)/vocab/sdist/llama_cpp_python-$(LLAMA_CPP_PY).tar.gz -O \
+	    llama_cpp_python-$(LLAMA_CPP_PY)/vendor/llama.cpp/models/ggml-vocab-llama-bpe.gguf > $@.tmp
+	$(Q)mv $@.tmp $@ && rm -rf $(BUILD)/vocab/sdist
+
+test-data: $(MODEL) $(FIXTURES) $(BPE_VOCAB)
+
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all model
 	@echo "== local generation on the default model (the split demo arrives with the split runtime)"
@@ -117,11 +136,11 @@ demo: deps
 
 # ---- tests ----------------------------------------------------------------------------
 test: deps
-	$(Q)$(MAKE) --no-print-directory all model
+	$(Q)$(MAKE) --no-print-directory all test-data
 	$(Q)$(MAKE) --no-print-directory test-unit
 	$(Q)$(MAKE) --no-print-directory test-asan
 
-test-unit: all
+test-unit: all test-data
 	$(Q)SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) bash tests/run.sh $(TESTS)
 
 # The parsers and the hostile-input suites again under AddressSanitizer and UBSan.
@@ -130,7 +149,7 @@ test-asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan Q=@ \
 	    CFLAGS_EXTRA="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    $(ASAN_TESTS:%=build/asan/tests/%)
-	$(Q)ASAN_OPTIONS=detect_leaks=1 SEAM_MODEL=$(MODEL) SEAM_BUILD=build/asan \
+	$(Q)ASAN_OPTIONS=detect_leaks=1 SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) \
 	    bash tests/run.sh $(ASAN_TESTS:%=build/asan/tests/%)
 
 CFLAGS += $(CFLAGS_EXTRA)
@@ -143,7 +162,8 @@ fuzz:
 	@echo "  CLANG fuzz_gguf (libFuzzer, $(FUZZ_SECONDS) s)"
 	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	    tests/fuzz_gguf.c runtime/gguf.c runtime/dtype.c runtime/error.c -o $(BUILD)/fuzz/fuzz_gguf
-	$(Q)$(BUILD)/gen_fixtures --corpus $(BUILD)/fuzz/corpus >/dev/null
+	$(Q)clang -std=c11 -D_GNU_SOURCE -g tests/fuzz_corpus.c -o $(BUILD)/fuzz/fuzz_corpus
+	$(Q)$(BUILD)/fuzz/fuzz_corpus $(BUILD)/fuzz/corpus
 	$(Q)$(BUILD)/fuzz/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	    $(BUILD)/fuzz/corpus 2>&1 | tail -3
 
@@ -152,8 +172,8 @@ bench: all model
 	$(Q)./$(BENCH) -m $(MODEL) -t $(THREADS)
 
 # Regenerates the llama.cpp reference data under tests/ref (needs network for PyPI).
-refs: all model
-	$(Q)$(VENV)/bin/pip install -q llama-cpp-python gguf numpy
+refs: all model $(BPE_VOCAB)
+	$(Q)$(VENV)/bin/pip install -q -r tests/ref/requirements-fixtures.txt llama-cpp-python==$(LLAMA_CPP_PY)
 	$(Q)$(PY) tests/ref/make_refs.py --build $(BUILD) --model $(MODEL)
 
 clean:

@@ -791,6 +791,7 @@ seam_tokenizer_t *seam_tokenizer_new(const seam_gguf_t *g)
             !strcmp(pre, "falcon3") || !strcmp(pre, "pixtral")) {
             t->pre = PRE_LLAMA3;
             t->ignore_merges = true;
+            t->add_bos = true; /* llama.cpp's default for this family */
         } else if (!strcmp(pre, "gpt-2") || !strcmp(pre, "gpt2") || !strcmp(pre, "phi-2")) {
             t->pre = PRE_GPT2;
         } else if (!strcmp(pre, "smollm")) {
@@ -867,7 +868,7 @@ seam_tokenizer_t *seam_tokenizer_new(const seam_gguf_t *g)
         for (size_t i = 0; i < sizeof names / sizeof *names && t->eot < 0; i++)
             t->eot = lookup(t, names[i], strlen(names[i]));
     }
-    t->add_bos = t->kind == KIND_SPM;
+    t->add_bos |= t->kind == KIND_SPM;
     seam_gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &t->add_bos);
     seam_gguf_get_bool(g, "tokenizer.ggml.add_eos_token", &t->add_eos);
     t->add_space_prefix = t->kind == KIND_SPM;

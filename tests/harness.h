@@ -16,12 +16,12 @@ static const char *env_or(const char *name, const char *fallback)
     return v && *v ? v : fallback;
 }
 
-static const char *model_path(void) { return env_or("SEAM_MODEL", "models/gemma-3-270m-q4_k_m.gguf"); }
-static const char *build_dir(void) { return env_or("SEAM_BUILD", "build"); }
-static const char *ref_dir(void) { return env_or("SEAM_REF", "tests/ref"); }
+__attribute__((unused)) static const char *model_path(void) { return env_or("SEAM_MODEL", "models/gemma-3-270m-q4_k_m.gguf"); }
+__attribute__((unused)) static const char *build_dir(void) { return env_or("SEAM_BUILD", "build"); }
+__attribute__((unused)) static const char *ref_dir(void) { return env_or("SEAM_REF", "tests/ref"); }
 
 /* Reads a whole file; NULL (and a message) when it cannot. */
-static char *read_file(const char *path, size_t *len)
+__attribute__((unused)) static char *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -45,7 +45,7 @@ static char *read_file(const char *path, size_t *len)
     return buf;
 }
 
-static cJSON *read_json(const char *name)
+__attribute__((unused)) static cJSON *read_json(const char *name)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", ref_dir(), name);
@@ -58,7 +58,7 @@ static cJSON *read_json(const char *name)
 }
 
 /* max_i |a_i - b_i| / max_i |b_i| */
-static double rel_err(const float *a, const float *b, size_t n)
+__attribute__((unused)) static double rel_err(const float *a, const float *b, size_t n)
 {
     double num = 0.0, den = 0.0;
     for (size_t i = 0; i < n; i++) {
@@ -68,7 +68,7 @@ static double rel_err(const float *a, const float *b, size_t n)
     return den > 0 ? num / den : num;
 }
 
-static int argmax(const float *x, int n)
+__attribute__((unused)) static int argmax(const float *x, int n)
 {
     int best = 0;
     for (int i = 1; i < n; i++)

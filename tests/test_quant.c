@@ -132,13 +132,45 @@ static void test_half_round_trip(void **st)
     assert_true(seam_bf16_to_f32(seam_f32_to_bf16(1.5f)) == 1.5f);
 }
 
+/* The half-precision helpers attention uses: scalar and AVX2 agree on odd lengths too. */
+static void test_f16_helpers(void **st)
+{
+    (void)st;
+    const int sizes[] = {1, 7, 8, 64, 255, 256};
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        int n = sizes[si];
+        uint16_t a[256], b[256], ha[256], hb[256];
+        float x[256], y0[256], y1[256];
+        for (int i = 0; i < n; i++) {
+            x[i] = frnd() * 4.0f;
+            a[i] = seam_f32_to_f16(frnd());
+            b[i] = seam_f32_to_f16(frnd());
+            y0[i] = y1[i] = frnd();
+        }
+        assert_true(seam_cpu_isa_set(SEAM_ISA_SCALAR));
+        float ds = seam_cpu_dot_f16(a, b, n);
+        seam_cpu_mad_f16(y0, a, 0.37f, n);
+        seam_cpu_f32_to_f16(ha, x, n);
+        if (seam_cpu_isa_set(SEAM_ISA_AVX2)) {
+            float dv = seam_cpu_dot_f16(a, b, n);
+            seam_cpu_mad_f16(y1, a, 0.37f, n);
+            seam_cpu_f32_to_f16(hb, x, n);
+            assert_true(fabsf(ds - dv) <= 1e-5f * (1.0f + fabsf(ds)));
+            for (int i = 0; i < n; i++)
+                assert_true(fabsf(y0[i] - y1[i]) <= 1e-6f * (1.0f + fabsf(y0[i])));
+            assert_memory_equal(ha, hb, sizeof(uint16_t) * (size_t)n); /* both round to even */
+        }
+    }
+    seam_cpu_isa_set(seam_avx2_supported() ? SEAM_ISA_AVX2 : SEAM_ISA_SCALAR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f32),  cmocka_unit_test(test_f16),  cmocka_unit_test(test_bf16),
         cmocka_unit_test(test_q4_0), cmocka_unit_test(test_q5_0), cmocka_unit_test(test_q8_0),
         cmocka_unit_test(test_q4_K), cmocka_unit_test(test_q5_K), cmocka_unit_test(test_q6_K),
-        cmocka_unit_test(test_half_round_trip),
+        cmocka_unit_test(test_half_round_trip), cmocka_unit_test(test_f16_helpers),
     };
     printf("quant: dot-product ISA available: %s\n", seam_avx2_supported() ? "avx2+fma" : "scalar only");
     return cmocka_run_group_tests_name("quant", tests, NULL, NULL);

@@ -1,6 +1,8 @@
 /* Correctness against llama.cpp (references made by tests/ref/make_refs.py):
  *  - the default model: for 3 prompts, the same 32 greedy tokens, and the top-10 logits of
- *    every step within 1e-2 relative error;
+ *    every step within 1e-2 relative error. At a near-tie where llama.cpp's own batched and
+ *    one-token paths pick different tokens, either of llama.cpp's two picks counts as the same;
+ *    anywhere else the token must be llama.cpp's;
  *  - the tiny Llama and Gemma 3 fixtures: full logits at every position within 1e-4 (F32,
  *    F16) or 1e-2 (Q8_0, Q4_K) relative error.
  * Relative error of a vector = max |seam - ref| / max |ref|. Where llama.cpp's own batched and
@@ -31,12 +33,16 @@ static void test_default_model(void **state)
     seam_model_info_t in;
     seam_model_info(m, &in);
     float *logits = malloc(sizeof(float) * (size_t)in.n_vocab);
-    int total = 0, same = 0;
+    int total = 0, same = 0, ties = 0;
     double worst = 0.0;
     cJSON *prompt;
     cJSON_ArrayForEach(prompt, cJSON_GetObjectItem(ref, "prompts"))
     {
         const char *text = cJSON_GetObjectItem(prompt, "prompt")->valuestring;
+        char shown[33];
+        snprintf(shown, sizeof shown, "%s", text);
+        for (char *c = shown; *c; c++)
+            *c = *c == '\n' ? ' ' : *c;
         cJSON *ids = cJSON_GetObjectItem(prompt, "prompt_ids");
         int n = cJSON_GetArraySize(ids);
         int32_t toks[256];
@@ -55,7 +61,9 @@ static void test_default_model(void **state)
         cJSON_ArrayForEach(st, cJSON_GetObjectItem(prompt, "steps"))
         {
             int want = cJSON_GetObjectItem(st, "token")->valueint;
+            int alt = cJSON_GetObjectItem(st, "token_batched")->valueint;
             int mine = argmax(logits, in.n_vocab);
+            ties += want != alt;
             float a[10], b[10];
             cJSON *tid = cJSON_GetObjectItem(st, "top_ids"), *tlg = cJSON_GetObjectItem(st, "top_logits");
             for (int k = 0; k < 10; k++) {
@@ -65,7 +73,7 @@ static void test_default_model(void **state)
             double e = rel_err(a, b, 10);
             prompt_worst = fmax(prompt_worst, e);
             total++;
-            same += mine == want;
+            same += mine == want || mine == alt;
             if (getenv("SEAM_VERBOSE") || mine != want || e > tol)
                 fprintf(stderr, "  prompt %.20s… step %d: seam token %d, llama.cpp %d; top-10 rel "
                         "err %.2e (tol %.1e)\n", text, step, mine, want, e, tol);
@@ -73,13 +81,14 @@ static void test_default_model(void **state)
             assert_int_equal(seam_forward_tokens(s, &next, 1, pos++, logits), SEAM_OK);
             step++;
         }
-        printf("  %-32.32s top-10 max_rel_err=%.2e (bound %.1e; llama.cpp vs itself %.2e)\n", text,
+        printf("  %-32s top-10 max_rel_err=%.2e (bound %.1e; llama.cpp vs itself %.2e)\n", shown,
                prompt_worst, tol, floor);
         worst = fmax(worst, prompt_worst);
         assert_true(prompt_worst <= tol);
         seam_session_destroy(&s);
     }
-    printf("OK (logits) max_rel_err=%.2e, greedy tokens %d/%d identical\n", worst, same, total);
+    printf("OK (logits) max_rel_err=%.2e, greedy tokens %d/%d identical (%d steps where llama.cpp's "
+           "two paths pick different tokens)\n", worst, same, total, ties);
     assert_int_equal(same, total);
     free(logits);
     seam_model_destroy(&m);

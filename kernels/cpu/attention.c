@@ -12,14 +12,6 @@
 #include "quant.h"
 #include "threads.h"
 
-static float dot_f16(const uint16_t *a, const uint16_t *b, int n)
-{
-    float s = 0.0f;
-    for (int i = 0; i < n; i++)
-        s += seam_f16_to_f32(a[i]) * seam_f16_to_f32(b[i]);
-    return s;
-}
-
 static float dot_f32(const float *a, const float *b, int n)
 {
     float s = 0.0f;
@@ -50,12 +42,11 @@ int seam_cpu_attention(const void *k, const void *v, bool kv_f16, const float *q
                 const float *qh = q + ((size_t)t * n_head + h) * head_dim;
                 float *oh = out + ((size_t)t * n_head + h) * head_dim;
                 if (kv_f16)
-                    for (int i = 0; i < head_dim; i++)
-                        q16[i] = seam_f32_to_f16(qh[i]);
+                    seam_cpu_f32_to_f16(q16, qh, head_dim);
                 float max = -INFINITY;
                 for (int j = lo; j <= p; j++) {
                     size_t off = (size_t)j * kv_dim + (size_t)kvh * head_dim;
-                    float s = kv_f16 ? dot_f16((const uint16_t *)k + off, q16, head_dim)
+                    float s = kv_f16 ? seam_cpu_dot_f16((const uint16_t *)k + off, q16, head_dim)
                                      : dot_f32((const float *)k + off, qh, head_dim);
                     score[j] = s * scale;
                     if (score[j] > max)
@@ -73,9 +64,7 @@ int seam_cpu_attention(const void *k, const void *v, bool kv_f16, const float *q
                     size_t off = (size_t)j * kv_dim + (size_t)kvh * head_dim;
                     if (kv_f16) {
                         w = seam_f16_to_f32(seam_f32_to_f16(w));
-                        const uint16_t *vj = (const uint16_t *)v + off;
-                        for (int i = 0; i < head_dim; i++)
-                            oh[i] += w * seam_f16_to_f32(vj[i]);
+                        seam_cpu_mad_f16(oh, (const uint16_t *)v + off, w, head_dim);
                     } else {
                         const float *vj = (const float *)v + off;
                         for (int i = 0; i < head_dim; i++)

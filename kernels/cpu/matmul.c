@@ -5,9 +5,13 @@
  * prefill batch reads each weight once. */
 #include "matmul.h"
 
+#include <stdbool.h>
+
 #include "quant.h"
 
 #define ROW_CHUNK 16
+/* Below this many multiply-adds a matmul runs on one thread: waking the others costs more. */
+#define PARALLEL_MIN_MACS (1 << 19)
 
 size_t seam_cpu_matmul_scratch(seam_type_t type, int64_t cols, int n)
 {
@@ -27,7 +31,8 @@ void seam_cpu_matmul(seam_type_t type, const void *w, int64_t rows, int64_t cols
         seam_cpu_quantize_row(at, x + (size_t)t * cols, act + (size_t)t * abytes, cols);
 
     int64_t n_chunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
-#pragma omp parallel for num_threads(n_threads) schedule(static)
+    bool wide = rows * cols * n >= PARALLEL_MIN_MACS;
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (wide)
     for (int64_t c = 0; c < n_chunks; c++) {
         int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < rows ? r0 + ROW_CHUNK : rows;
         for (int t = 0; t < n; t++) {

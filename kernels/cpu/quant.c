@@ -418,3 +418,33 @@ seam_vec_dot_fn seam_cpu_vec_dot_fn(seam_type_t t)
 {
     return seam_cpu_isa() == SEAM_ISA_AVX2 ? seam_avx2_vec_dot_fn(t) : seam_scalar_vec_dot_fn(t);
 }
+
+float seam_cpu_dot_f16(const uint16_t *x, const uint16_t *y, int n)
+{
+    if (seam_cpu_isa() == SEAM_ISA_AVX2)
+        return seam_avx2_dot_f16(x, y, n);
+    float s = 0.0f;
+    for (int i = 0; i < n; i++)
+        s += seam_f16_to_f32(x[i]) * seam_f16_to_f32(y[i]);
+    return s;
+}
+
+void seam_cpu_mad_f16(float *y, const uint16_t *x, float w, int n)
+{
+    if (seam_cpu_isa() == SEAM_ISA_AVX2) {
+        seam_avx2_mad_f16(y, x, w, n);
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        y[i] += w * seam_f16_to_f32(x[i]);
+}
+
+void seam_cpu_f32_to_f16(uint16_t *y, const float *x, int n)
+{
+    if (seam_cpu_isa() == SEAM_ISA_AVX2) {
+        seam_avx2_f32_to_f16(y, x, n);
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        y[i] = seam_f32_to_f16(x[i]);
+}

@@ -152,7 +152,16 @@ seam_vec_dot_fn seam_cpu_vec_dot_fn(seam_type_t t);
 /* The same for the scalar reference only, whatever ISA is in use (tests). */
 seam_vec_dot_fn seam_scalar_vec_dot_fn(seam_type_t t);
 
+/* Half-precision vector helpers for attention over an f16 cache, dispatched like the dots:
+ * dot of two f16 vectors; y += w · x; f32 → f16 (round to nearest even). */
+float seam_cpu_dot_f16(const uint16_t *x, const uint16_t *y, int n);
+void seam_cpu_mad_f16(float *y, const uint16_t *x, float w, int n);
+void seam_cpu_f32_to_f16(uint16_t *y, const float *x, int n);
+
 /* The AVX2 twins, in quant_avx2.c (compiled with -mavx2 -mfma -mf16c). */
+float seam_avx2_dot_f16(const uint16_t *x, const uint16_t *y, int n);
+void seam_avx2_mad_f16(float *y, const uint16_t *x, float w, int n);
+void seam_avx2_f32_to_f16(uint16_t *y, const float *x, int n);
 seam_vec_dot_fn seam_avx2_vec_dot_fn(seam_type_t t);
 bool seam_avx2_supported(void);
 

@@ -67,6 +67,7 @@ def default_model(model):
         self_err = 0.0
         for i, st in enumerate(steps):
             lb = np.array(b.scores[len(toks) - 1 + i])
+            st["token_batched"] = int(np.argmax(lb))  # differs from "token" only at near-ties
             ref = np.array(st["top_logits"])
             self_err = max(self_err, float(np.abs(lb[st["top_ids"]] - ref).max() / np.abs(ref).max()))
         out["prompts"].append({"prompt": prompt, "prompt_ids": [int(t) for t in toks],
