@@ -54,7 +54,7 @@ FIXTURES := $(BUILD)/fixtures/.stamp
 BPE_VOCAB := $(BUILD)/vocab/ggml-vocab-llama-bpe.gguf
 LLAMA_CPP_PY := 0.3.36
 
-.PHONY: all deps venv model demo test test-data test-unit test-asan fuzz bench refs clean info
+.PHONY: all deps venv model demo test test-data test-unit test-asan fuzz bench bench-compare refs clean info
 .SECONDARY:
 all: info $(LIB) $(SEAM) $(TESTS) $(BENCH)
 
@@ -170,6 +170,12 @@ fuzz:
 # ---- benchmarks and references --------------------------------------------------------
 bench: all model
 	$(Q)./$(BENCH) -m $(MODEL) -t $(THREADS)
+
+# seam next to llama.cpp (llama-cpp-python, built from source into the venv: several minutes
+# the first time).
+bench-compare: all model
+	$(Q)$(VENV)/bin/pip install -q numpy llama-cpp-python==$(LLAMA_CPP_PY)
+	$(Q)$(PY) bench/compare_llamacpp.py --model $(MODEL) --threads $(THREADS) --seam $(BENCH)
 
 # Regenerates the llama.cpp reference data under tests/ref (needs network for PyPI).
 refs: all model $(BPE_VOCAB)
