@@ -111,7 +111,6 @@ static int block(seam_session_t *s, int il, int pos, int n)
     const seam_backend_iface_t *f = s->be->iface;
     seam_backend_t *be = s->be;
     int d = in->d_model, hd = in->head_dim;
-    size_t q_dim = (size_t)in->n_head * hd;
 
     TRY(f->rmsnorm(be, s->xb, s->x, &L->attn_norm, n, d, in->norm_eps));   // attention norm
     TRY(f->matmul(be, &L->wq, s->xb, s->q, n));                             // q, k, v projections
@@ -140,7 +139,6 @@ static int block(seam_session_t *s, int il, int pos, int n)
     if (m->post_norms)
         TRY(f->rmsnorm(be, s->xb, s->xb, &L->post_ffn_norm, n, d, in->norm_eps));
     TRY(f->add(be, s->x, s->xb, (size_t)n * d));                            // residual
-    (void)q_dim;
     return SEAM_OK;
 }
 

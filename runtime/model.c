@@ -279,11 +279,35 @@ fail:
     return NULL;
 }
 
+/* Hands every bound weight back to the backend that copied it (no-op on the CPU). */
+static void unload_weights(seam_model_t *m)
+{
+    if (!m->be || !m->be->iface->weight_unload)
+        return;
+    void (*unload)(seam_backend_t *, seam_weight_t *) = m->be->iface->weight_unload;
+    for (int i = 0; m->layers && i < m->layer_end - m->layer_begin; i++) {
+        seam_layer_t *L = &m->layers[i];
+        seam_weight_t *ws[] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo, &L->q_norm,
+                               &L->k_norm, &L->post_attn_norm, &L->ffn_norm, &L->gate, &L->up,
+                               &L->down, &L->post_ffn_norm};
+        for (size_t k = 0; k < sizeof ws / sizeof *ws; k++)
+            if (ws[k]->dev)
+                unload(m->be, ws[k]);
+    }
+    if (m->output.dev && m->output.dev != m->tok_embd.dev)
+        unload(m->be, &m->output);
+    if (m->tok_embd.dev)
+        unload(m->be, &m->tok_embd);
+    if (m->output_norm.dev)
+        unload(m->be, &m->output_norm);
+}
+
 void seam_model_destroy(seam_model_t **mp)
 {
     if (!mp || !*mp)
         return;
     seam_model_t *m = *mp;
+    unload_weights(m);
     for (int i = 0; i < m->n_owned; i++)
         free(m->owned[i]);
     free(m->owned);

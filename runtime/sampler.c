@@ -1,5 +1,8 @@
 /* Sampling: repetition penalty, then greedy, or top-k → top-p → min-p → temperature → a draw
  * from a seeded generator (llama.cpp's default chain order). Deterministic for a given seed. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* qsort_r */
+#endif
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,10 +84,10 @@ static double uniform(seam_sampler_t *s) /* splitmix64 → [0, 1) */
     return (double)(z >> 11) / 9007199254740992.0;
 }
 
-static const float *sort_logits;
-static int by_logit_desc(const void *a, const void *b)
+static int by_logit_desc(const void *a, const void *b, void *ctx)
 {
-    float x = sort_logits[*(const int32_t *)a], y = sort_logits[*(const int32_t *)b];
+    const float *logits = ctx;
+    float x = logits[*(const int32_t *)a], y = logits[*(const int32_t *)b];
     if (x != y)
         return x > y ? -1 : 1;
     return *(const int32_t *)a - *(const int32_t *)b;
@@ -113,8 +116,7 @@ static int top_candidates(seam_sampler_t *s, const float *logits, int k)
         }
         return k;
     }
-    sort_logits = logits;
-    qsort(s->idx, (size_t)n, sizeof *s->idx, by_logit_desc);
+    qsort_r(s->idx, (size_t)n, sizeof *s->idx, by_logit_desc, (void *)logits);
     return n;
 }
 

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "../kernels/cpu/quant.h"
+#include "harness.h"
 
 static uint64_t rng = 0x1234567;
 static uint32_t rnd(void)
@@ -132,6 +133,47 @@ static void test_half_round_trip(void **st)
     assert_true(seam_bf16_to_f32(seam_f32_to_bf16(1.5f)) == 1.5f);
 }
 
+/* Dequantisation against gguf-py's independent decoders (tests/ref/dequant.json, written by
+ * make_refs.py): random blocks of every type decode to the same values, to the bit. */
+static void test_dequant_vs_gguf_py(void **st)
+{
+    (void)st;
+    cJSON *ref = read_json("dequant.json");
+    assert_non_null(ref);
+    cJSON *c;
+    int types = 0;
+    cJSON_ArrayForEach(c, ref)
+    {
+        const char *name = cJSON_GetObjectItem(c, "type")->valuestring;
+        const char *hex = cJSON_GetObjectItem(c, "raw_hex")->valuestring;
+        cJSON *vals = cJSON_GetObjectItem(c, "values");
+        int n = cJSON_GetArraySize(vals);
+        seam_type_t t = SEAM_TYPE_COUNT;
+        for (int k = 0; k < SEAM_TYPE_COUNT; k++)
+            if (seam_type_traits((uint32_t)k) && !strcmp(seam_type_name((uint32_t)k), name))
+                t = (seam_type_t)k;
+        assert_true(t != SEAM_TYPE_COUNT);
+        size_t nb = strlen(hex) / 2;
+        assert_int_equal(nb, seam_type_row_bytes(t, n));
+        uint8_t *raw = malloc(nb);
+        float *y = malloc(sizeof(float) * (size_t)n);
+        for (size_t i = 0; i < nb; i++)
+            sscanf(hex + 2 * i, "%2hhx", &raw[i]);
+        seam_cpu_dequantize_row(t, raw, y, n);
+        int exact = 0;
+        for (int i = 0; i < n; i++)
+            exact += y[i] == (float)cJSON_GetArrayItem(vals, i)->valuedouble;
+        if (exact != n)
+            fail_msg("%s: %d of %d values differ from gguf-py", name, n - exact, n);
+        types++;
+        free(raw);
+        free(y);
+    }
+    printf("  dequantisation of %d types bit-identical to gguf-py\n", types);
+    assert_int_equal(types, 8);
+    cJSON_Delete(ref);
+}
+
 /* The half-precision helpers attention uses: scalar and AVX2 agree on odd lengths too. */
 static void test_f16_helpers(void **st)
 {
@@ -171,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_q4_0), cmocka_unit_test(test_q5_0), cmocka_unit_test(test_q8_0),
         cmocka_unit_test(test_q4_K), cmocka_unit_test(test_q5_K), cmocka_unit_test(test_q6_K),
         cmocka_unit_test(test_half_round_trip), cmocka_unit_test(test_f16_helpers),
+        cmocka_unit_test(test_dequant_vs_gguf_py),
     };
     printf("quant: dot-product ISA available: %s\n", seam_avx2_supported() ? "avx2+fma" : "scalar only");
     return cmocka_run_group_tests_name("quant", tests, NULL, NULL);

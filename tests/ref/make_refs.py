@@ -7,6 +7,7 @@ not need them). Writes, under tests/ref/:
   tiny_logits.json     per tiny fixture: sha256, tokens, llama.cpp's disagreement with itself
   tiny_logits.bin      full logits (float32 little-endian) of every position of every fixture
   tokenizer.json       ids of 200+ strings for the Gemma vocabulary and a byte-level BPE one
+  dequant.json         random blocks of every weight type and their values as gguf-py decodes them
 
 How llama.cpp is run, and why: seam's batched and one-token paths give identical bits, but
 llama.cpp's do not (on x86 its batched matmuls go through repacked GEMM kernels with another
@@ -21,6 +22,7 @@ import os
 import subprocess
 import sys
 
+import gguf
 import numpy as np
 import llama_cpp
 from llama_cpp import Llama
@@ -149,6 +151,35 @@ def tokenizers(model, bpe_vocab):
     return out
 
 
+def dequant():
+    """Random well-formed blocks of each weight type, decoded by gguf-py (an implementation
+    independent of seam's and of ggml's C code)."""
+    from gguf import GGMLQuantizationType as QT
+    from gguf.quants import dequantize
+    rng = np.random.default_rng(17)
+    out = []
+    for qt in (QT.F16, QT.BF16, QT.Q4_0, QT.Q5_0, QT.Q8_0, QT.Q4_K, QT.Q5_K, QT.Q6_K):
+        n = 512
+        if qt in (QT.F16, QT.BF16):
+            vals = rng.standard_normal(n).astype(np.float32)
+            raw = vals.astype(np.float16).view(np.uint8) if qt == QT.F16 else \
+                (vals.view(np.uint32) >> 16).astype(np.uint16).view(np.uint8)
+        else:
+            block, size = gguf.GGML_QUANT_SIZES[qt]
+            raw = rng.integers(0, 256, size=(n // block, size), dtype=np.uint8)
+            d = rng.uniform(0.001, 0.05, size=n // block).astype(np.float16).view(np.uint8).reshape(-1, 2)
+            if qt == QT.Q6_K:
+                raw[:, size - 2:] = d
+            else:
+                raw[:, 0:2] = d
+                if qt in (QT.Q4_K, QT.Q5_K):
+                    raw[:, 2:4] = d
+            raw = raw.reshape(-1)
+        vals = dequantize(raw, qt).reshape(-1)
+        out.append({"type": qt.name, "raw_hex": bytes(raw).hex(), "values": [float(v) for v in vals]})
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build")
@@ -160,6 +191,7 @@ def main():
     subprocess.run([sys.executable, os.path.join(HERE, "make_tiny.py"), fixtures], check=True,
                    stdout=subprocess.DEVNULL)
     bpe = a.bpe_vocab or os.path.join(a.build, "vocab", "ggml-vocab-llama-bpe.gguf")
+    json.dump(dequant(), open(os.path.join(HERE, "dequant.json"), "w"))
     if not a.only_default:
         json.dump(tokenizers(a.model, bpe), open(os.path.join(HERE, "tokenizer.json"), "w"),
                   ensure_ascii=False)
