@@ -297,28 +297,7 @@ seam_vec_dot_fn seam_avx2_vec_dot_fn(seam_type_t t)
 
 bool seam_avx2_supported(void) { return false; }
 
-float seam_avx2_dot_f16(const uint16_t *x, const uint16_t *y, int n) { return dot_f16(n, x, y); }
-
-void seam_avx2_mad_f16(float *y, const uint16_t *x, float w, int n)
-{
-    __m256 vw = _mm256_set1_ps(w);
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(load_f16(x + i), vw, _mm256_loadu_ps(y + i)));
-    for (; i < n; i++)
-        y[i] += w * h2f(x[i]);
-}
-
-void seam_avx2_f32_to_f16(uint16_t *y, const float *x, int n)
-{
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm_storeu_si128((__m128i *)(y + i),
-                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
-    for (; i < n; i++)
-        y[i] = seam_f32_to_f16(x[i]);
-}
-
+/* Never called: seam_cpu_isa() stays scalar when seam_avx2_supported() is false. */
 seam_vec_dot_fn seam_avx2_vec_dot_fn(seam_type_t t)
 {
     (void)t;
@@ -331,11 +310,13 @@ float seam_avx2_dot_f16(const uint16_t *x, const uint16_t *y, int n)
     SEAM_ASSERT(!"AVX2 path called on a build without it");
     return 0.0f;
 }
+
 void seam_avx2_mad_f16(float *y, const uint16_t *x, float w, int n)
 {
     (void)y, (void)x, (void)w, (void)n;
     SEAM_ASSERT(!"AVX2 path called on a build without it");
 }
+
 void seam_avx2_f32_to_f16(uint16_t *y, const float *x, int n)
 {
     (void)y, (void)x, (void)n;
