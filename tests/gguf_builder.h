@@ -34,6 +34,17 @@ static void gb_pad(gb_t *b, size_t align)
         gb_put(b, "", 1);
 }
 
+/* Magic, version 3 and the two counts: the start of every GGUF the tests build by hand. */
+static gb_t gb_header(uint64_t n_tensors, uint64_t n_kv)
+{
+    gb_t b = {0};
+    gb_u32(&b, 0x46554747);
+    gb_u32(&b, 3);
+    gb_u64(&b, n_tensors);
+    gb_u64(&b, n_kv);
+    return b;
+}
+
 /* Offsets of interesting fields in the file gb_small() builds. */
 typedef struct {
     size_t n_tensors, n_kv, first_key_len, arr_type, arr_len, tensor_name_len, n_dims, dim0,
@@ -44,14 +55,8 @@ typedef struct {
  * tensors of 8 and 2×16 values. Returns the buffer; *fields says where each field is. */
 static gb_t gb_small(gb_fields_t *fields)
 {
-    gb_t b = {0};
-    gb_fields_t f;
-    gb_u32(&b, 0x46554747);
-    gb_u32(&b, 3);
-    f.n_tensors = b.len;
-    gb_u64(&b, 2);
-    f.n_kv = b.len;
-    gb_u64(&b, 4);
+    gb_fields_t f = {.n_tensors = 8, .n_kv = 16};
+    gb_t b = gb_header(2, 4);
     f.first_key_len = b.len;
     gb_str(&b, "general.architecture");
     gb_u32(&b, 8);

@@ -93,22 +93,14 @@ static void test_structural(void **state)
 {
     (void)state;
     /* a value type id that does not exist */
-    gb_t b = {0};
-    gb_u32(&b, 0x46554747);
-    gb_u32(&b, 3);
-    gb_u64(&b, 0);
-    gb_u64(&b, 1);
+    gb_t b = gb_header(0, 1);
     gb_str(&b, "k");
     gb_u32(&b, 13);
     gb_u32(&b, 0);
     expect_refused(b.buf, b.len, "type id 13", "unknown value type");
     free(b.buf);
     /* duplicate keys */
-    b = (gb_t){0};
-    gb_u32(&b, 0x46554747);
-    gb_u32(&b, 3);
-    gb_u64(&b, 0);
-    gb_u64(&b, 2);
+    b = gb_header(0, 2);
     for (int i = 0; i < 2; i++) {
         gb_str(&b, "dup");
         gb_u32(&b, 4);
@@ -117,11 +109,7 @@ static void test_structural(void **state)
     expect_refused(b.buf, b.len, "appears twice", "duplicate key");
     free(b.buf);
     /* arrays nested past the limit */
-    b = (gb_t){0};
-    gb_u32(&b, 0x46554747);
-    gb_u32(&b, 3);
-    gb_u64(&b, 0);
-    gb_u64(&b, 1);
+    b = gb_header(0, 1);
     gb_str(&b, "deep");
     gb_u32(&b, 9);
     for (int i = 0; i < 6; i++) {
@@ -134,11 +122,7 @@ static void test_structural(void **state)
     expect_refused(b.buf, b.len, "nests arrays", "arrays nested 7 deep");
     free(b.buf);
     /* bad alignment value */
-    b = (gb_t){0};
-    gb_u32(&b, 0x46554747);
-    gb_u32(&b, 3);
-    gb_u64(&b, 0);
-    gb_u64(&b, 1);
+    b = gb_header(0, 1);
     gb_str(&b, "general.alignment");
     gb_u32(&b, 4);
     gb_u32(&b, 24);
