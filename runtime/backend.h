@@ -27,6 +27,15 @@ typedef enum { SEAM_ROPE_NORM = 0, SEAM_ROPE_NEOX = 1 } seam_rope_mode_t;
 typedef enum { SEAM_GLU_SILU = 0, SEAM_GLU_GELU = 1 } seam_glu_kind_t;
 
 typedef struct {
+    int head_dim;
+    int n_rot;                    /* leading values of each head that rotate */
+    float base;
+    float freq_scale;             /* 1, or 1/factor for linear scaling */
+    const seam_weight_t *factors; /* per-pair divisors (Llama 3.1 rope_freqs), or NULL */
+    seam_rope_mode_t mode;
+} seam_rope_params_t;
+
+typedef struct {
     int n_head;
     int n_head_kv;
     int head_dim;
@@ -63,9 +72,9 @@ typedef struct {
     int (*rmsnorm)(seam_backend_t *be, float *y, const float *x, const seam_weight_t *w,
                    int rows, int dim, float eps);
     /* Rotates the first n_rot values of every head of x (n, n_head*head_dim) in place;
-     * token i is at position pos + i. */
-    int (*rope)(seam_backend_t *be, float *x, int n, int n_head, int head_dim, int n_rot,
-                int pos, float base, seam_rope_mode_t mode);
+     * token i is at position pos + i. p->factors (n_rot/2 values, F32) may be NULL. */
+    int (*rope)(seam_backend_t *be, float *x, int n, int n_head, int pos,
+                const seam_rope_params_t *p);
     /* Stores k and v (n, kv_dim) at positions pos .. pos+n-1. */
     int (*kv_write)(seam_backend_t *be, seam_kv_t *kv, const float *k, const float *v, int pos,
                     int n);

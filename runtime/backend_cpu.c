@@ -135,11 +135,12 @@ static int cpu_rmsnorm(seam_backend_t *be, float *y, const float *x, const seam_
     return SEAM_OK;
 }
 
-static int cpu_rope(seam_backend_t *be, float *x, int n, int n_head, int head_dim, int n_rot,
-                    int pos, float base, seam_rope_mode_t mode)
+static int cpu_rope(seam_backend_t *be, float *x, int n, int n_head, int pos,
+                    const seam_rope_params_t *p)
 {
     (void)be;
-    seam_cpu_rope(x, n, n_head, head_dim, n_rot, pos, base, mode == SEAM_ROPE_NEOX);
+    seam_cpu_rope(x, n, n_head, p->head_dim, p->n_rot, pos, p->base, p->freq_scale,
+                  p->factors ? p->factors->host : NULL, p->mode == SEAM_ROPE_NEOX);
     return SEAM_OK;
 }
 

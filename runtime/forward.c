@@ -120,8 +120,8 @@ static int block(seam_session_t *s, int il, int pos, int n)
         TRY(f->rmsnorm(be, s->q, s->q, &L->q_norm, n * in->n_head, hd, in->norm_eps));
         TRY(f->rmsnorm(be, s->k, s->k, &L->k_norm, n * in->n_head_kv, hd, in->norm_eps));
     }
-    TRY(f->rope(be, s->q, n, in->n_head, hd, m->n_rot, pos, L->rope_base, m->rope_mode));
-    TRY(f->rope(be, s->k, n, in->n_head_kv, hd, m->n_rot, pos, L->rope_base, m->rope_mode));
+    TRY(f->rope(be, s->q, n, in->n_head, pos, &L->rope));                  // rotary positions
+    TRY(f->rope(be, s->k, n, in->n_head_kv, pos, &L->rope));
     seam_kv_t *kv = s->kv[il - m->layer_begin];
     TRY(f->kv_write(be, kv, s->k, s->v, pos, n));                           // append to the cache
     seam_attn_params_t ap = {.n_head = in->n_head, .n_head_kv = in->n_head_kv, .head_dim = hd,

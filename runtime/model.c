@@ -103,15 +103,18 @@ static bool read_hparams(seam_model_t *m)
     get_f32(g, arch, "rope.freq_base", &in->rope_base);
     in->norm_eps = 1e-5f;
     get_f32(g, arch, "attention.layer_norm_rms_epsilon", &in->norm_eps);
-    char scaling[32];
+    char scaling[32] = "none";
     char key[160];
     snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
     float factor = 1.0f;
     get_f32(g, arch, "rope.scaling.factor", &factor);
-    if (seam_gguf_get_str(g, key, scaling, sizeof scaling) && strcmp(scaling, "none") != 0 &&
-        factor != 1.0f) {
-        seam_error_set("model: rope scaling '%s' (factor %g) is not supported yet", scaling,
-                       factor);
+    seam_gguf_get_str(g, key, scaling, sizeof scaling);
+    m->rope_freq_scale = 1.0f;
+    if (strcmp(scaling, "linear") == 0 && factor > 0.0f) {
+        m->rope_freq_scale = 1.0f / factor;
+    } else if (strcmp(scaling, "none") != 0 && factor != 1.0f) {
+        seam_error_set("model: rope scaling '%s' (factor %g) is not supported yet (linear is)",
+                       scaling, factor);
         return false;
     }
     m->attn_scale = 1.0f / sqrtf((float)head_dim);
@@ -212,7 +215,12 @@ static bool bind_layer(seam_model_t *m, int il)
 #undef NAME
     bool swa = in->arch == SEAM_ARCH_GEMMA3 && in->sliding_window > 0 && il % 6 < 5;
     L->window = swa ? in->sliding_window : 0;
-    L->rope_base = swa ? in->rope_base_swa : in->rope_base;
+    /* sliding-window layers keep their own base and no scaling (llama.cpp's *_swa values) */
+    L->rope = (seam_rope_params_t){
+        .head_dim = in->head_dim, .n_rot = m->n_rot,
+        .base = swa ? in->rope_base_swa : in->rope_base,
+        .freq_scale = swa ? 1.0f : m->rope_freq_scale,
+        .factors = m->rope_freqs.host ? &m->rope_freqs : NULL, .mode = m->rope_mode};
     return ok;
 }
 
@@ -245,6 +253,9 @@ seam_model_t *seam_model_new(const char *path, const seam_model_params_t *params
         goto fail;
     }
     in->n_vocab = (int)emb->ne[1];
+    if (p.layer_begin < end && seam_gguf_find_tensor(m->gguf, "rope_freqs.weight") &&
+        !bind(m, &m->rope_freqs, "rope_freqs.weight", 0, m->n_rot / 2, false))
+        goto fail;
     m->layers = calloc((size_t)(end - p.layer_begin) + 1, sizeof *m->layers);
     if (!m->layers) {
         seam_error_set("model: out of memory");
@@ -300,6 +311,8 @@ static void unload_weights(seam_model_t *m)
         unload(m->be, &m->tok_embd);
     if (m->output_norm.dev)
         unload(m->be, &m->output_norm);
+    if (m->rope_freqs.dev)
+        unload(m->be, &m->rope_freqs);
 }
 
 void seam_model_destroy(seam_model_t **mp)

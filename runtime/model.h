@@ -21,7 +21,7 @@ typedef struct {
     seam_weight_t down;           /* (d, d_ff) */
     seam_weight_t post_ffn_norm;  /* (d), Gemma 3 only */
     int window;                   /* sliding window of this layer; 0 = global */
-    float rope_base;
+    seam_rope_params_t rope;      /* this layer's rotation (base and scaling differ per layer) */
 } seam_layer_t;
 
 struct seam_model {
@@ -43,6 +43,8 @@ struct seam_model {
     seam_weight_t tok_embd;     /* (n_vocab, d) */
     seam_weight_t output_norm;  /* (d) */
     seam_weight_t output;       /* (n_vocab, d); the embedding when tied */
+    seam_weight_t rope_freqs;   /* (n_rot/2) frequency divisors, Llama 3.1+; type 0 rows 0 = none */
+    float rope_freq_scale;      /* 1/factor under linear scaling, else 1 */
     seam_tokenizer_t *tok;      /* NULL when the file has no vocabulary */
 
     float **owned; /* F32 copies of 1-D weights stored in other types */

@@ -6,15 +6,16 @@
 #include <stddef.h>
 
 void seam_cpu_rope(float *x, int n, int n_head, int head_dim, int n_rot, int pos, float base,
-                   int mode)
+                   float freq_scale, const float *factors, int mode)
 {
     float theta_scale = powf(base, -2.0f / (float)n_rot);
     float cs[2048]; /* cos, sin per pair; head_dim is checked <= 2048 at model load */
     for (int t = 0; t < n; t++) {
         float theta = (float)(pos + t);
         for (int i = 0; i < n_rot / 2; i++) {
-            cs[2 * i] = cosf(theta);
-            cs[2 * i + 1] = sinf(theta);
+            float t_i = freq_scale * (factors ? theta / factors[i] : theta);
+            cs[2 * i] = cosf(t_i);
+            cs[2 * i + 1] = sinf(t_i);
             theta *= theta_scale;
         }
         for (int h = 0; h < n_head; h++) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes the tiny test models: a Llama-shaped and a Gemma-3-shaped GGUF, each in F32, F16,
-Q8_0 and Q4_K, with seeded random weights and a small SentencePiece vocabulary. Weights come
+Q8_0 and Q4_K, with seeded random weights and a small SentencePiece vocabulary. The Llama ones
+carry Llama 3.1-style rope_freqs; the Gemma ones linear RoPE scaling on their global layers. Weights come
 from numpy's seeded generator; quantised types are written as random well-formed blocks (any
 bit pattern is a valid Q8_0/Q4_K tensor), so llama.cpp and seam read the very same numbers.
 
@@ -70,6 +71,9 @@ def write(path, arch, wtype, seed):
     w.add_rope_freq_base(1e6 if arch == "gemma3" else 1e4)
     if arch == "gemma3":
         w.add_sliding_window(WINDOW)
+        # linear scaling as the larger Gemma 3 models use it (global layers only)
+        w.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
+        w.add_rope_scaling_factor(8.0)
     toks, scores, types = vocab()
     w.add_tokenizer_model("llama")
     w.add_tokenizer_pre("default")
@@ -97,6 +101,8 @@ def write(path, arch, wtype, seed):
     vec("output_norm.weight", D, 1.0)
     if arch == "llama":
         mat("output.weight", N_VOCAB, D)  # untied; gemma3 ties the head to the embedding
+        # Llama 3.1-style per-pair frequency divisors: 1 for fast pairs up to 8 for slow ones
+        w.add_tensor("rope_freqs.weight", np.geomspace(1.0, 8.0, HEAD // 2).astype(np.float32))
     for il in range(n_layer):
         p = "blk.%d." % il
         vec(p + "attn_norm.weight", D, 1.0)
