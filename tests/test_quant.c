@@ -133,6 +133,47 @@ static void test_half_round_trip(void **st)
     assert_true(seam_bf16_to_f32(seam_f32_to_bf16(1.5f)) == 1.5f);
 }
 
+/* The multi-row kernels give, row for row, the very bits of the one-row kernel. */
+static void test_dot_rows_bit_identical(void **st)
+{
+    (void)st;
+    const seam_type_t types[] = {SEAM_TYPE_Q4_0, SEAM_TYPE_Q5_0, SEAM_TYPE_Q8_0,
+                                 SEAM_TYPE_Q4_K, SEAM_TYPE_Q5_K, SEAM_TYPE_Q6_K};
+    int checked = 0;
+    for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+        seam_type_t t = types[ti];
+        seam_vec_dot_n_fn dn = seam_cpu_vec_dot_n_fn(t);
+        if (!dn)
+            continue;
+        seam_vec_dot_fn d1 = seam_cpu_vec_dot_fn(t);
+        int64_t n = 1024;
+        seam_type_t at = seam_cpu_vec_dot_type(t);
+        size_t ab = seam_type_row_bytes(at, n);
+        void *w = malloc(seam_type_row_bytes(t, n));
+        char *a = malloc(ab * SEAM_DOT_MAX_ROWS);
+        float *x = malloc(sizeof(float) * (size_t)n);
+        random_weights(t, w, n);
+        const void *rows[SEAM_DOT_MAX_ROWS];
+        for (int r = 0; r < SEAM_DOT_MAX_ROWS; r++) {
+            for (int64_t i = 0; i < n; i++)
+                x[i] = frnd() * (r + 1);
+            seam_cpu_quantize_row(at, x, a + r * ab, n);
+            rows[r] = a + r * ab;
+        }
+        for (int nt = 1; nt <= SEAM_DOT_MAX_ROWS; nt++) {
+            float out[SEAM_DOT_MAX_ROWS];
+            dn(n, w, rows, nt, out);
+            for (int r = 0; r < nt; r++) {
+                float one = d1(n, w, rows[r]);
+                assert_memory_equal(&one, &out[r], sizeof one);
+            }
+        }
+        checked++;
+        free(w), free(a), free(x);
+    }
+    printf("  multi-row dot bit-identical to one-row dot for %d types\n", checked);
+}
+
 /* Dequantisation against gguf-py's independent decoders (tests/ref/dequant.json, written by
  * make_refs.py): random blocks of every type decode to the same values, to the bit. */
 static void test_dequant_vs_gguf_py(void **st)
@@ -213,7 +254,7 @@ int main(void)
         cmocka_unit_test(test_q4_0), cmocka_unit_test(test_q5_0), cmocka_unit_test(test_q8_0),
         cmocka_unit_test(test_q4_K), cmocka_unit_test(test_q5_K), cmocka_unit_test(test_q6_K),
         cmocka_unit_test(test_half_round_trip), cmocka_unit_test(test_f16_helpers),
-        cmocka_unit_test(test_dequant_vs_gguf_py),
+        cmocka_unit_test(test_dequant_vs_gguf_py), cmocka_unit_test(test_dot_rows_bit_identical),
     };
     printf("quant: dot-product ISA available: %s\n", seam_avx2_supported() ? "avx2+fma" : "scalar only");
     return cmocka_run_group_tests_name("quant", tests, NULL, NULL);

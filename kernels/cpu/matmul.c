@@ -24,6 +24,7 @@ void seam_cpu_matmul(seam_type_t type, const void *w, int64_t rows, int64_t cols
     seam_type_t at = seam_cpu_vec_dot_type(type);
     size_t abytes = seam_type_row_bytes(at, cols), wbytes = seam_type_row_bytes(type, cols);
     seam_vec_dot_fn dot = seam_cpu_vec_dot_fn(type);
+    seam_vec_dot_n_fn dotn = n > 1 ? seam_cpu_vec_dot_n_fn(type) : NULL;
     char *act = scratch;
 
 #pragma omp parallel for num_threads(n_threads) schedule(static) if (n > 1)
@@ -35,7 +36,20 @@ void seam_cpu_matmul(seam_type_t type, const void *w, int64_t rows, int64_t cols
 #pragma omp parallel for num_threads(n_threads) schedule(static) if (wide)
     for (int64_t c = 0; c < n_chunks; c++) {
         int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < rows ? r0 + ROW_CHUNK : rows;
-        for (int t = 0; t < n; t++) {
+        int t = 0;
+        if (dotn) /* groups of tokens share each unpacked weight block */
+            for (; t + SEAM_DOT_MAX_ROWS <= n; t += SEAM_DOT_MAX_ROWS) {
+                const void *group[SEAM_DOT_MAX_ROWS];
+                for (int k = 0; k < SEAM_DOT_MAX_ROWS; k++)
+                    group[k] = act + (size_t)(t + k) * abytes;
+                for (int64_t r = r0; r < r1; r++) {
+                    float out[SEAM_DOT_MAX_ROWS];
+                    dotn(cols, (const char *)w + (size_t)r * wbytes, group, SEAM_DOT_MAX_ROWS, out);
+                    for (int k = 0; k < SEAM_DOT_MAX_ROWS; k++)
+                        y[(size_t)(t + k) * rows + r] = out[k];
+                }
+            }
+        for (; t < n; t++) {
             const char *a = act + (size_t)t * abytes;
             float *yt = y + (size_t)t * rows;
             for (int64_t r = r0; r < r1; r++)

@@ -152,6 +152,14 @@ seam_vec_dot_fn seam_cpu_vec_dot_fn(seam_type_t t);
 /* The same for the scalar reference only, whatever ISA is in use (tests). */
 seam_vec_dot_fn seam_scalar_vec_dot_fn(seam_type_t t);
 
+/* One weight row against nt <= SEAM_DOT_MAX_ROWS activation rows at once (the weight block is
+ * unpacked once); out[t] is bit-identical to the one-row dot of rows[t]. NULL for types with
+ * no such kernel: callers then loop over the one-row dot. */
+#define SEAM_DOT_MAX_ROWS 4
+typedef void (*seam_vec_dot_n_fn)(int64_t n, const void *w, const void *const *rows, int nt,
+                                  float *out);
+seam_vec_dot_n_fn seam_cpu_vec_dot_n_fn(seam_type_t t);
+
 /* Half-precision vector helpers for attention over an f16 cache, dispatched like the dots:
  * dot of two f16 vectors; y += w · x; f32 → f16 (round to nearest even). */
 float seam_cpu_dot_f16(const uint16_t *x, const uint16_t *y, int n);
@@ -163,6 +171,7 @@ float seam_avx2_dot_f16(const uint16_t *x, const uint16_t *y, int n);
 void seam_avx2_mad_f16(float *y, const uint16_t *x, float w, int n);
 void seam_avx2_f32_to_f16(uint16_t *y, const float *x, int n);
 seam_vec_dot_fn seam_avx2_vec_dot_fn(seam_type_t t);
+seam_vec_dot_n_fn seam_avx2_vec_dot_n_fn(seam_type_t t);
 bool seam_avx2_supported(void);
 
 #endif

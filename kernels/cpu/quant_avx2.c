@@ -52,45 +52,49 @@ static inline __m256i bits_to_bytes(uint32_t bits)
     return _mm256_cmpeq_epi8(_mm256_and_si256(b, mask), mask);
 }
 
-static float dot_q8_0(int64_t nb, const block_q8_0 *x, const block_q8_0 *y)
+/* Every quantised kernel below is written once for NT activation rows (1..SEAM_DOT_MAX_ROWS):
+ * the weight block is unpacked once and each row accumulates with exactly the operations, in
+ * exactly the order, of the one-row case, so a batched matmul gives the same bits as one token
+ * at a time (the layer-split property depends on it). */
+
+static inline __m256i unpack_q8_0(const block_q8_0 *b) { return _mm256_loadu_si256((const __m256i *)b->qs); }
+static inline __m256i unpack_q4_0(const block_q4_0 *b)
 {
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
-        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(qx, qy)), acc);
-    }
-    return hsum_ps(acc);
+    return _mm256_sub_epi8(unpack_nibbles(b->qs), _mm256_set1_epi8(8));
+}
+static inline __m256i unpack_q5_0(const block_q5_0 *b)
+{
+    uint32_t qh;
+    memcpy(&qh, b->qh, 4);
+    __m256i hi = _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10));
+    return _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(b->qs), hi), _mm256_set1_epi8(16));
 }
 
-static float dot_q4_0(int64_t nb, const block_q4_0 *x, const block_q8_0 *y)
-{
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        __m256i qx = _mm256_sub_epi8(unpack_nibbles(x[i].qs), _mm256_set1_epi8(8));
-        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(qx, qy)), acc);
+/* The 32-value block types against Q8_0 activations. */
+#define DEFINE_DOT32(NAME, BT, UNPACK)                                                          \
+    static inline __attribute__((always_inline)) void NAME(int64_t nb, const BT *x,           \
+                                                           const void *const *a, int nt,      \
+                                                           float *out)                        \
+    {                                                                                         \
+        __m256 acc[SEAM_DOT_MAX_ROWS];                                                        \
+        for (int t = 0; t < nt; t++)                                                          \
+            acc[t] = _mm256_setzero_ps();                                                     \
+        for (int64_t i = 0; i < nb; i++) {                                                    \
+            __m256i qx = UNPACK(&x[i]);                                                       \
+            float dx = h2f(x[i].d);                                                           \
+            for (int t = 0; t < nt; t++) {                                                    \
+                const block_q8_0 *y = (const block_q8_0 *)a[t] + i;                           \
+                __m256i qy = _mm256_loadu_si256((const __m256i *)y->qs);                      \
+                __m256 d = _mm256_set1_ps(dx * h2f(y->d));                                    \
+                acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(qx, qy)), acc[t]);      \
+            }                                                                                 \
+        }                                                                                     \
+        for (int t = 0; t < nt; t++)                                                          \
+            out[t] = hsum_ps(acc[t]);                                                         \
     }
-    return hsum_ps(acc);
-}
-
-static float dot_q5_0(int64_t nb, const block_q5_0 *x, const block_q8_0 *y)
-{
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        uint32_t qh;
-        memcpy(&qh, x[i].qh, 4);
-        __m256i hi = _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10));
-        __m256i qx = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(x[i].qs), hi),
-                                     _mm256_set1_epi8(16));
-        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(qx, qy)), acc);
-    }
-    return hsum_ps(acc);
-}
+DEFINE_DOT32(dot_q8_0, block_q8_0, unpack_q8_0)
+DEFINE_DOT32(dot_q4_0, block_q4_0, unpack_q4_0)
+DEFINE_DOT32(dot_q5_0, block_q5_0, unpack_q5_0)
 
 static void k4_scales(const uint8_t *q, uint8_t sc[8], uint8_t m[8])
 {
@@ -104,12 +108,18 @@ static void k4_scales(const uint8_t *q, uint8_t sc[8], uint8_t m[8])
 
 /* Q4_K (five == false) and Q5_K: nibbles times Q8_K bytes, weighted by the 6-bit scales,
  * minus the mins times the Q8_K block sums. */
-static float dot_k45(int64_t nb, const uint8_t *blocks, size_t stride, bool five,
-                     const block_q8_K *y)
+static inline __attribute__((always_inline)) void dot_k45(int64_t nb, const uint8_t *blocks,
+                                                          size_t stride, bool five,
+                                                          const void *const *a, int nt,
+                                                          float *out)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
-    __m256 acc = _mm256_setzero_ps();
-    float acc_m = 0.0f;
+    __m256 acc[SEAM_DOT_MAX_ROWS];
+    float acc_m[SEAM_DOT_MAX_ROWS];
+    for (int t = 0; t < nt; t++) {
+        acc[t] = _mm256_setzero_ps();
+        acc_m[t] = 0.0f;
+    }
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *b = blocks + (size_t)i * stride;
         uint16_t dh, dminh;
@@ -118,71 +128,82 @@ static float dot_k45(int64_t nb, const uint8_t *blocks, size_t stride, bool five
         uint8_t sc[8], m[8];
         k4_scales(b + 4, sc, m);
         const uint8_t *q = five ? b + 48 : b + 16;
-        int summ = 0;
-        for (int j = 0; j < 8; j++)
-            summ += m[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
         __m256i hbits = five ? _mm256_loadu_si256((const __m256i *)(b + 16)) : _mm256_setzero_si256();
-        __m256i sumi = _mm256_setzero_si256();
+        __m256i lo[4], hi[4];
         for (int j = 0; j < 4; j++) {
             __m256i bits = _mm256_loadu_si256((const __m256i *)(q + 32 * j));
-            __m256i lo = _mm256_and_si256(bits, m4);
-            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            lo[j] = _mm256_and_si256(bits, m4);
+            hi[j] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
             if (five) {
-                lo = _mm256_add_epi8(lo, _mm256_slli_epi16(
-                         _mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j), one), 4));
-                hi = _mm256_add_epi8(hi, _mm256_slli_epi16(
-                         _mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j + 1), one), 4));
+                lo[j] = _mm256_add_epi8(lo[j], _mm256_slli_epi16(
+                            _mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j), one), 4));
+                hi[j] = _mm256_add_epi8(hi[j], _mm256_slli_epi16(
+                            _mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j + 1), one), 4));
             }
-            __m256i y0 = _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * j));
-            __m256i y1 = _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * j + 32));
-            __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, y0), _mm256_set1_epi16(sc[2 * j]));
-            __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, y1), _mm256_set1_epi16(sc[2 * j + 1]));
-            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
         }
-        float d = y[i].d * h2f(dh);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-        acc_m += y[i].d * h2f(dminh) * summ;
+        float dw = h2f(dh), dmw = h2f(dminh);
+        for (int t = 0; t < nt; t++) {
+            const block_q8_K *y = (const block_q8_K *)a[t] + i;
+            int summ = 0;
+            for (int j = 0; j < 8; j++)
+                summ += m[j] * (y->bsums[2 * j] + y->bsums[2 * j + 1]);
+            __m256i sumi = _mm256_setzero_si256();
+            for (int j = 0; j < 4; j++) {
+                __m256i y0 = _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j));
+                __m256i y1 = _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j + 32));
+                __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo[j], y0), _mm256_set1_epi16(sc[2 * j]));
+                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi[j], y1), _mm256_set1_epi16(sc[2 * j + 1]));
+                sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+            }
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dw), _mm256_cvtepi32_ps(sumi), acc[t]);
+            acc_m[t] += y->d * dmw * summ;
+        }
     }
-    return hsum_ps(acc) - acc_m;
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum_ps(acc[t]) - acc_m[t];
 }
 
-static float dot_q6_K(int64_t nb, const block_q6_K *x, const block_q8_K *y)
+static inline __attribute__((always_inline)) void dot_q6_K(int64_t nb, const block_q6_K *x,
+                                                           const void *const *a, int nt,
+                                                           float *out)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[SEAM_DOT_MAX_ROWS];
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        const uint8_t *ql = x[i].ql, *qh = x[i].qh;
-        const int8_t *sc = x[i].scales, *q8 = y[i].qs;
-        __m256i sumi = _mm256_setzero_si256();
+        __m256i q[8], s[8];
         for (int n = 0; n < 2; n++) {
+            const uint8_t *ql = x[i].ql + 64 * n, *qh = x[i].qh + 32 * n;
+            const int8_t *sc = x[i].scales + 8 * n;
             __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
             __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
             __m256i h = _mm256_loadu_si256((const __m256i *)qh);
-            __m256i q[4] = {
-                _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4)),
-                _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4)),
-            };
-            for (int k = 0; k < 4; k++) {
-                __m256i yv = _mm256_loadu_si256((const __m256i *)(q8 + 32 * k));
+            q[4 * n + 0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4));
+            q[4 * n + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4));
+            q[4 * n + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4));
+            q[4 * n + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4));
+            for (int k = 0; k < 4; k++)
+                s[4 * n + k] = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+        }
+        float dx = h2f(x[i].d);
+        for (int t = 0; t < nt; t++) {
+            const block_q8_K *y = (const block_q8_K *)a[t] + i;
+            __m256i sumi = _mm256_setzero_si256();
+            for (int k = 0; k < 8; k++) {
+                __m256i yv = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * k));
                 /* (q - 32) * y computed as q*y - 32*y: q is unsigned 0..63 for maddubs. */
                 __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], yv), _mm256_maddubs_epi16(k32, yv));
-                __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s[k]));
             }
-            ql += 64;
-            qh += 32;
-            sc += 8;
-            q8 += 128;
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * y->d), _mm256_cvtepi32_ps(sumi), acc[t]);
         }
-        float d = h2f(x[i].d) * y[i].d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
-    return hsum_ps(acc);
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum_ps(acc[t]);
 }
 
 static float dot_f32(int64_t n, const float *x, const float *y)
@@ -242,18 +263,50 @@ static float dot_bf16(int64_t n, const uint16_t *x, const uint16_t *y)
 static float adot_f32(int64_t n, const void *w, const void *a) { return dot_f32(n, w, a); }
 static float adot_f16(int64_t n, const void *w, const void *a) { return dot_f16(n, w, a); }
 static float adot_bf16(int64_t n, const void *w, const void *a) { return dot_bf16(n, w, a); }
-static float adot_q4_0(int64_t n, const void *w, const void *a) { return dot_q4_0(n / 32, w, a); }
-static float adot_q5_0(int64_t n, const void *w, const void *a) { return dot_q5_0(n / 32, w, a); }
-static float adot_q8_0(int64_t n, const void *w, const void *a) { return dot_q8_0(n / 32, w, a); }
-static float adot_q4_K(int64_t n, const void *w, const void *a)
+
+/* One activation row and SEAM_DOT_MAX_ROWS rows: the same kernel, specialised twice. */
+#define DEFINE_ENTRY(TYPE, CALL)                                                               \
+    static float adot_##TYPE(int64_t n, const void *w, const void *a)                         \
+    {                                                                                         \
+        float out;                                                                            \
+        const void *rows[1] = {a};                                                            \
+        CALL(rows, 1, &out);                                                                  \
+        return out;                                                                           \
+    }                                                                                         \
+    static void adotn_##TYPE(int64_t n, const void *w, const void *const *rows, int nt,       \
+                             float *out)                                                      \
+    {                                                                                         \
+        if (nt == SEAM_DOT_MAX_ROWS)                                                          \
+            CALL(rows, SEAM_DOT_MAX_ROWS, out);                                               \
+        else                                                                                  \
+            for (int t = 0; t < nt; t++)                                                      \
+                CALL((rows + t), 1, (out + t));                                               \
+    }
+#define CALL_Q8_0(r, k, o) dot_q8_0(n / 32, w, r, k, o)
+#define CALL_Q4_0(r, k, o) dot_q4_0(n / 32, w, r, k, o)
+#define CALL_Q5_0(r, k, o) dot_q5_0(n / 32, w, r, k, o)
+#define CALL_Q4_K(r, k, o) dot_k45(n / QK_K, w, sizeof(block_q4_K), false, r, k, o)
+#define CALL_Q5_K(r, k, o) dot_k45(n / QK_K, w, sizeof(block_q5_K), true, r, k, o)
+#define CALL_Q6_K(r, k, o) dot_q6_K(n / QK_K, w, r, k, o)
+DEFINE_ENTRY(q8_0, CALL_Q8_0)
+DEFINE_ENTRY(q4_0, CALL_Q4_0)
+DEFINE_ENTRY(q5_0, CALL_Q5_0)
+DEFINE_ENTRY(q4_K, CALL_Q4_K)
+DEFINE_ENTRY(q5_K, CALL_Q5_K)
+DEFINE_ENTRY(q6_K, CALL_Q6_K)
+
+seam_vec_dot_n_fn seam_avx2_vec_dot_n_fn(seam_type_t t)
 {
-    return dot_k45(n / QK_K, w, sizeof(block_q4_K), false, a);
+    switch (t) {
+    case SEAM_TYPE_Q4_0: return adotn_q4_0;
+    case SEAM_TYPE_Q5_0: return adotn_q5_0;
+    case SEAM_TYPE_Q8_0: return adotn_q8_0;
+    case SEAM_TYPE_Q4_K: return adotn_q4_K;
+    case SEAM_TYPE_Q5_K: return adotn_q5_K;
+    case SEAM_TYPE_Q6_K: return adotn_q6_K;
+    default: return NULL;
+    }
 }
-static float adot_q5_K(int64_t n, const void *w, const void *a)
-{
-    return dot_k45(n / QK_K, w, sizeof(block_q5_K), true, a);
-}
-static float adot_q6_K(int64_t n, const void *w, const void *a) { return dot_q6_K(n / QK_K, w, a); }
 
 float seam_avx2_dot_f16(const uint16_t *x, const uint16_t *y, int n) { return dot_f16(n, x, y); }
 
@@ -299,6 +352,12 @@ bool seam_avx2_supported(void) { return false; }
 
 /* Never called: seam_cpu_isa() stays scalar when seam_avx2_supported() is false. */
 seam_vec_dot_fn seam_avx2_vec_dot_fn(seam_type_t t)
+{
+    (void)t;
+    return NULL;
+}
+
+seam_vec_dot_n_fn seam_avx2_vec_dot_n_fn(seam_type_t t)
 {
     (void)t;
     return NULL;
