@@ -1,10 +1,25 @@
 /* GLU activations. GELU goes through half precision on input and output, as ggml's CPU
- * backend does (its table lookup), so that activations track llama.cpp's; SiLU is plain f32. */
+ * backend does, so that activations track llama.cpp's; since both ends are halves it is a
+ * 64K-entry table, built once. SiLU is plain f32. */
 #include "glu.h"
 
 #include <math.h>
+#include <pthread.h>
 
 #include "quant.h"
+
+static uint16_t gelu_table[1 << 16];
+static pthread_once_t gelu_once = PTHREAD_ONCE_INIT;
+
+static void gelu_init(void)
+{
+    const float sqrt_2_over_pi = 0.79788456080286535587989211986876f, a = 0.044715f;
+    for (uint32_t i = 0; i < (1u << 16); i++) {
+        float h = seam_f16_to_f32((uint16_t)i);
+        float g = 0.5f * h * (1.0f + tanhf(sqrt_2_over_pi * h * (1.0f + a * h * h)));
+        gelu_table[i] = seam_f32_to_f16(g);
+    }
+}
 
 static float gelu(float x)
 {
@@ -12,14 +27,13 @@ static float gelu(float x)
         return 0.0f;
     if (x >= 10.0f)
         return x;
-    float h = seam_f16_to_f32(seam_f32_to_f16(x));
-    const float sqrt_2_over_pi = 0.79788456080286535587989211986876f, a = 0.044715f;
-    float g = 0.5f * h * (1.0f + tanhf(sqrt_2_over_pi * h * (1.0f + a * h * h)));
-    return seam_f16_to_f32(seam_f32_to_f16(g));
+    return seam_f16_to_f32(gelu_table[seam_f32_to_f16(x)]);
 }
 
 void seam_cpu_glu(int kind, float *gate, const float *up, size_t n, int n_threads)
 {
+    if (kind == 1)
+        pthread_once(&gelu_once, gelu_init);
 #pragma omp parallel for num_threads(n_threads) schedule(static) if (n > 16384)
     for (size_t i = 0; i < n; i++) {
         float g = gate[i];

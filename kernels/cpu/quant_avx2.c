@@ -26,10 +26,9 @@ static inline float hsum_ps(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-/* 32 signed bytes times 32 signed bytes, summed in pairs to 8 int32 lanes. */
-static inline __m256i dot_i8(__m256i x, __m256i y)
+/* 32 signed bytes x times 32 signed bytes y, summed in pairs to 8 int32 lanes; ax = |x|. */
+static inline __m256i dot_i8_abs(__m256i ax, __m256i x, __m256i y)
 {
-    __m256i ax = _mm256_sign_epi8(x, x);
     __m256i sy = _mm256_sign_epi8(y, x);
     return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
 }
@@ -81,12 +80,13 @@ static inline __m256i unpack_q5_0(const block_q5_0 *b)
             acc[t] = _mm256_setzero_ps();                                                     \
         for (int64_t i = 0; i < nb; i++) {                                                    \
             __m256i qx = UNPACK(&x[i]);                                                       \
+            __m256i ax = _mm256_sign_epi8(qx, qx); /* |qx|, shared by every row */            \
             float dx = h2f(x[i].d);                                                           \
             for (int t = 0; t < nt; t++) {                                                    \
                 const block_q8_0 *y = (const block_q8_0 *)a[t] + i;                           \
                 __m256i qy = _mm256_loadu_si256((const __m256i *)y->qs);                      \
                 __m256 d = _mm256_set1_ps(dx * h2f(y->d));                                    \
-                acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(qx, qy)), acc[t]);      \
+                acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8_abs(ax, qx, qy)), acc[t]); \
             }                                                                                 \
         }                                                                                     \
         for (int t = 0; t < nt; t++)                                                          \
