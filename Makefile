@@ -9,7 +9,7 @@ MODEL   := models/gemma-3-270m-q4_k_m.gguf
 THREADS ?= 2
 
 CFLAGS  := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wshadow -Wno-unknown-pragmas -MMD -MP
-LDLIBS  := -lm -lpthread
+LDLIBS  := -lzmq -lprotobuf-c -lsodium -lm -lpthread
 ARCH    := $(shell uname -m)
 Q       := @
 
@@ -43,8 +43,12 @@ AVX2_FLAGS := -mavx2 -mfma -mf16c
 endif
 
 # ---- sources --------------------------------------------------------------------------
+# proto/seam.proto → $(BUILD)/gen/proto/seam.pb-c.{c,h}, generated, never edited
+PROTO_C := $(BUILD)/gen/proto/seam.pb-c.c
+PROTO_H := $(BUILD)/gen/proto/seam.pb-c.h
+CFLAGS  += -I$(BUILD)/gen
 LIB_SRC := $(wildcard runtime/*.c) $(wildcard kernels/cpu/*.c)
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/proto/seam.pb-c.o
 LIB     := $(BUILD)/libseam.a
 SEAM    := $(BUILD)/seam
 TEST_SRC := $(wildcard tests/test_*.c)
@@ -63,6 +67,18 @@ info:
 	@echo "  $(CUDA_MSG)"
 	@echo "  $(NCCL_MSG)"
 	@echo "  $(GPU_MSG)"
+
+$(PROTO_C) $(PROTO_H): proto/seam.proto
+	@mkdir -p $(BUILD)/gen
+	@echo "  PROTOC $<"
+	$(Q)protoc-c --c_out=$(BUILD)/gen $<
+
+$(BUILD)/gen/proto/seam.pb-c.o: $(PROTO_C)
+	@echo "  CC $<"
+	$(Q)$(CC) $(CFLAGS) -Wno-shadow -c $< -o $@
+
+# every object may include the generated header
+$(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tools/seam.o: | $(PROTO_H)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -161,7 +177,7 @@ fuzz:
 	@mkdir -p $(BUILD)/fuzz
 	@echo "  CLANG fuzz_gguf (libFuzzer, $(FUZZ_SECONDS) s)"
 	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-	    tests/fuzz_gguf.c runtime/gguf.c runtime/dtype.c runtime/error.c -o $(BUILD)/fuzz/fuzz_gguf
+	    tests/fuzz_gguf.c runtime/gguf.c runtime/dtype.c runtime/error.c -lsodium -o $(BUILD)/fuzz/fuzz_gguf
 	$(Q)clang -std=c11 -D_GNU_SOURCE -g tests/fuzz_corpus.c -o $(BUILD)/fuzz/fuzz_corpus
 	$(Q)$(BUILD)/fuzz/fuzz_corpus $(BUILD)/fuzz/corpus
 	$(Q)$(BUILD)/fuzz/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "dtype.h"
 #include "error.h"
 #include "seam.h"
@@ -325,6 +327,7 @@ static bool parse(seam_gguf_t *g)
     for (uint64_t i = 0; i < g->n_tensors; i++)
         if (!parse_tensor_info(&c, &g->tensors[i], i))
             return false;
+    g->header_bytes = c.pos;
     size_t data_offset = (c.pos + g->alignment - 1) / g->alignment * g->alignment;
     if (g->n_tensors == 0 && data_offset > g->size)
         data_offset = g->size; /* vocabulary-only files may end before the padding */
@@ -532,4 +535,9 @@ bool seam_gguf_get_str(const seam_gguf_t *g, const char *key, char *buf, size_t 
     memcpy(buf, kv->strs[0].ptr, n);
     buf[n] = '\0';
     return true;
+}
+
+void seam_gguf_identity(const seam_gguf_t *g, uint8_t out[SEAM_MODEL_ID_BYTES])
+{
+    crypto_generichash(out, SEAM_MODEL_ID_BYTES, g->base, g->header_bytes, NULL, 0);
 }

@@ -64,6 +64,7 @@ typedef struct seam_gguf {
     uint64_t n_tensors;
     seam_gguf_tensor_t *tensors;
     size_t alignment;
+    size_t header_bytes; /* magic through the end of the tensor table */
     size_t data_offset;
 } seam_gguf_t;
 
@@ -86,5 +87,11 @@ bool seam_gguf_get_str(const seam_gguf_t *g, const char *key, char *buf, size_t 
 bool seam_gguf_arr_f64(const seam_gguf_kv_t *kv, uint64_t i, double *out);
 
 const char *seam_gguf_vtype_name(uint32_t t);
+
+/* The model's identity: BLAKE2b-256 of everything before the tensor data (header, metadata,
+ * tensor table: names, shapes, types, offsets). Two files with the same identity describe the
+ * same model layout; the weights themselves are not hashed. */
+#define SEAM_MODEL_ID_BYTES 32
+void seam_gguf_identity(const seam_gguf_t *g, uint8_t out[SEAM_MODEL_ID_BYTES]);
 
 #endif

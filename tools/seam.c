@@ -2,6 +2,7 @@
  * bench and keygen here. Every subcommand has --help; a wrong flag gets a message naming it
  * and exit status 2. */
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,6 +12,9 @@
 #include <unistd.h>
 
 #include "../kernels/cpu/quant.h"
+#include "../kernels/cpu/wire.h"
+#include "../runtime/client.h"
+#include "../runtime/server.h"
 #include "../runtime/dtype.h"
 #include "../runtime/gguf.h"
 #include "../runtime/seam.h"
@@ -56,6 +60,64 @@ static int parse_float(const char *flag, const char *s, double lo, double hi, do
     return 0;
 }
 
+/* ---- split statistics ------------------------------------------------------------------ */
+
+static void accumulate_stats(seam_split_stats_t *t, const seam_split_stats_t *s)
+{
+    t->n_stages = s->n_stages;
+    t->local_us += s->local_us;
+    t->total_us += s->total_us;
+    for (int i = 0; i < s->n_stages; i++) {
+        seam_stage_stats_t *a = &t->stage[i];
+        const seam_stage_stats_t *b = &s->stage[i];
+        memcpy(a->where, b->where, sizeof a->where);
+        a->layer_begin = b->layer_begin;
+        a->layer_end = b->layer_end;
+        a->dtype = b->dtype;
+        a->compute_us += b->compute_us;
+        a->network_us += b->network_us;
+        a->sent_bytes += b->sent_bytes;
+        a->recv_bytes += b->recv_bytes;
+        if (b->max_rel_err > a->max_rel_err)
+            a->max_rel_err = b->max_rel_err;
+    }
+}
+
+static void print_step_stats(FILE *f, int pos, const seam_split_stats_t *s)
+{
+    fprintf(f, "[stats] pos %d: local %.2f ms", pos, s->local_us / 1e3);
+    for (int i = 0; i < s->n_stages; i++) {
+        const seam_stage_stats_t *st = &s->stage[i];
+        if (strcmp(st->where, "local") == 0)
+            continue;
+        fprintf(f, " | %s [%d,%d) %s: net %.2f ms, remote %.2f ms, sent %" PRIu64 " B, recv %" PRIu64 " B",
+                st->where, st->layer_begin, st->layer_end, seam_wire_name((seam_wire_dtype_t)st->dtype),
+                st->network_us / 1e3, st->compute_us / 1e3, st->sent_bytes, st->recv_bytes);
+        if (st->dtype != SEAM_WIRE_F32)
+            fprintf(f, ", hop rel err %.2e", st->max_rel_err);
+    }
+    fprintf(f, " | total %.2f ms\n", s->total_us / 1e3);
+}
+
+static void print_total_stats(FILE *f, const seam_split_stats_t *t, int n_tokens)
+{
+    fprintf(f, "[stats] total over the prompt and %d tokens: local compute %.1f ms, wall %.1f ms\n",
+            n_tokens, t->local_us / 1e3, t->total_us / 1e3);
+    for (int i = 0; i < t->n_stages; i++) {
+        const seam_stage_stats_t *st = &t->stage[i];
+        if (strcmp(st->where, "local") == 0) {
+            fprintf(f, "[stats]   layers [%d,%d) local: %.1f ms\n", st->layer_begin, st->layer_end,
+                    st->compute_us / 1e3);
+            continue;
+        }
+        fprintf(f, "[stats]   layers [%d,%d) on %s (%s): network %.1f ms, remote compute %.1f ms, "
+                   "sent %" PRIu64 " B, received %" PRIu64 " B, max hop rel err %.2e\n",
+                st->layer_begin, st->layer_end, st->where, seam_wire_name((seam_wire_dtype_t)st->dtype),
+                st->network_us / 1e3, st->compute_us / 1e3, st->sent_bytes, st->recv_bytes,
+                st->max_rel_err);
+    }
+}
+
 /* ---- run ------------------------------------------------------------------------------ */
 
 static void run_usage(FILE *f)
@@ -80,6 +142,15 @@ static void run_usage(FILE *f)
             "      --kv f16|f32       KV cache precision (default f16)\n"
             "      --special          parse special tokens such as <start_of_turn> in PROMPT\n"
             "      --no-stream        print the text only at the end\n"
+            "\n"
+            "split generation (layers on seam serve processes; ranges are half-open [A,B)):\n"
+            "      --split SPEC       e.g. 0-4@local,4-16@tcp://127.0.0.1:7001,16-18@local;\n"
+            "                         a remote stage may end in /f32 /f16 /bf16 /q8\n"
+            "      --wire DTYPE       default wire dtype of remote stages (default f32)\n"
+            "      --head local|server  where the LM head and sampler run (default local)\n"
+            "      --stats            per token and in total: local compute, each hop's network\n"
+            "                         time and remote compute, bytes sent and received\n"
+            "      --timeout MS       per request to a server (default 30000)\n"
             "  -h, --help             this help\n");
 }
 
@@ -90,7 +161,12 @@ static int cmd_run(int argc, char **argv)
     seam_sampler_params_t sp = seam_sampler_default_params();
     seam_session_params_t sesp = seam_session_default_params();
     bool seed_given = false, special = false, stream = true;
-    enum { O_TEMP = 256, O_TOPK, O_TOPP, O_MINP, O_REP, O_SEED, O_KV, O_SPECIAL, O_NOSTREAM };
+    enum { O_TEMP = 256, O_TOPK, O_TOPP, O_MINP, O_REP, O_SEED, O_KV, O_SPECIAL, O_NOSTREAM,
+           O_SPLIT, O_WIRE, O_HEAD, O_STATS, O_TIMEOUT };
+    const char *split = NULL;
+    int wire = SEAM_WIRE_F32;
+    bool head_remote = false, want_stats = false;
+    long timeout_ms = 30000;
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},   {"prompt", required_argument, 0, 'p'},
         {"n-predict", required_argument, 0, 'n'}, {"threads", required_argument, 0, 't'},
@@ -99,6 +175,9 @@ static int cmd_run(int argc, char **argv)
         {"min-p", required_argument, 0, O_MINP}, {"repeat-penalty", required_argument, 0, O_REP},
         {"seed", required_argument, 0, O_SEED}, {"kv", required_argument, 0, O_KV},
         {"special", no_argument, 0, O_SPECIAL}, {"no-stream", no_argument, 0, O_NOSTREAM},
+        {"split", required_argument, 0, O_SPLIT}, {"wire", required_argument, 0, O_WIRE},
+        {"head", required_argument, 0, O_HEAD}, {"stats", no_argument, 0, O_STATS},
+        {"timeout", required_argument, 0, O_TIMEOUT},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -135,6 +214,22 @@ static int cmd_run(int argc, char **argv)
             else { fprintf(stderr, "seam: --kv expects f16 or f32, got '%s'\n", optarg); return 2; }
             break;
         case O_SPECIAL: special = true; break;
+        case O_SPLIT: split = optarg; break;
+        case O_WIRE:
+            if ((wire = seam_wire_parse(optarg)) < 0) {
+                fprintf(stderr, "seam: --wire expects f32, f16, bf16 or q8, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case O_HEAD:
+            if (strcmp(optarg, "local") && strcmp(optarg, "server")) {
+                fprintf(stderr, "seam: --head expects local or server, got '%s'\n", optarg);
+                return 2;
+            }
+            head_remote = strcmp(optarg, "server") == 0;
+            break;
+        case O_STATS: want_stats = true; break;
+        case O_TIMEOUT: if (parse_int("--timeout", optarg, 1, 3600000, &timeout_ms)) return 2; break;
         case O_NOSTREAM: stream = false; break;
         case 'h': run_usage(stdout); return 0;
         case ':': fprintf(stderr, "seam run: option '%s' needs a value\n", argv[optind - 1]); return 2;
@@ -160,28 +255,48 @@ static int cmd_run(int argc, char **argv)
     if (!seed_given)
         sp.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 
-    seam_model_params_t mp = seam_model_default_params();
-    mp.n_threads = (int)threads;
-    seam_model_t *m = seam_model_new(model_path, &mp);
-    if (!m) {
-        fprintf(stderr, "seam run: %s\n", seam_last_error());
-        return 1;
+    seam_model_t *m = NULL;
+    seam_split_t *sp_run = NULL;
+    seam_session_t *s = NULL;
+    if (split) {
+        seam_split_params_t pp = {.model_path = model_path, .spec = split, .wire_dtype = wire,
+                                  .head_remote = head_remote, .n_threads = (int)threads,
+                                  .n_ctx = (int)n_ctx, .timeout_ms = (int)timeout_ms};
+        sp_run = seam_split_new(&pp);
+        if (!sp_run) {
+            fprintf(stderr, "seam run: %s\n", seam_last_error());
+            return 1;
+        }
+        m = (seam_model_t *)seam_split_model(sp_run);
+    } else {
+        if (head_remote || want_stats) {
+            fprintf(stderr, "seam run: --head server and --stats need --split\n");
+            return 2;
+        }
+        seam_model_params_t mp = seam_model_default_params();
+        mp.n_threads = (int)threads;
+        m = seam_model_new(model_path, &mp);
+        if (!m) {
+            fprintf(stderr, "seam run: %s\n", seam_last_error());
+            return 1;
+        }
+        sesp.n_ctx = (int)n_ctx;
+        s = seam_session_new(m, &sesp);
     }
     seam_model_info_t info;
     seam_model_info(m, &info);
-    sesp.n_ctx = (int)n_ctx;
-    seam_session_t *s = seam_session_new(m, &sesp);
     seam_sampler_t *smp = seam_sampler_new(&sp, info.n_vocab);
     int32_t *toks = NULL;
     float *logits = malloc(sizeof(float) * (size_t)info.n_vocab);
     char *text = NULL;
     size_t text_len = 0;
     int rc = 1;
-    if (!s || !smp || !logits) {
+    seam_split_stats_t step_stats, total = {0};
+    if ((!s && !sp_run) || !smp || !logits) {
         fprintf(stderr, "seam run: %s\n", seam_last_error());
         goto done;
     }
-    int n_ctx_s = seam_session_n_ctx(s);
+    int n_ctx_s = s ? seam_session_n_ctx(s) : (n_ctx > 0 ? (int)n_ctx : (info.n_ctx_train < 4096 ? info.n_ctx_train : 4096));
     int n_prompt = seam_tokenize(m, prompt, strlen(prompt), NULL, 0, true, special);
     if (n_prompt < 0) {
         fprintf(stderr, "seam run: %s\n", seam_last_error());
@@ -196,23 +311,32 @@ static int cmd_run(int argc, char **argv)
     if (!toks)
         goto done;
     seam_tokenize(m, prompt, strlen(prompt), toks, n_prompt, true, special);
-    fprintf(stderr, "seam: %s (%s, %d layers, d=%d), %d prompt tokens, %s kernels\n", info.name,
-            info.arch_name, info.n_layer, info.d_model, n_prompt, seam_cpu_isa_name(seam_cpu_isa()));
+    fprintf(stderr, "seam: %s (%s, %d layers, d=%d), %d prompt tokens, %s kernels%s%s\n", info.name,
+            info.arch_name, info.n_layer, info.d_model, n_prompt, seam_cpu_isa_name(seam_cpu_isa()),
+            split ? ", split " : "", split ? split : "");
     if (stream) {
         printf("%s", prompt);
         fflush(stdout);
     }
     for (int i = 0; i < n_prompt; i++)
         seam_sampler_accept(smp, toks[i]);
+    int32_t remote_tok = -1;
+    /* one step: local pass, or the split (whose head may sample on the server) */
+#define STEP(tp, n, pos)                                                                      \
+    (sp_run ? seam_split_step(sp_run, tp, n, pos, logits, &remote_tok, &sp, &step_stats,       \
+                              want_stats)                                                     \
+            : seam_forward_tokens(s, tp, n, pos, logits))
     double t0 = now_ms();
-    if (seam_forward_tokens(s, toks, n_prompt, 0, logits) != SEAM_OK) {
+    if (STEP(toks, n_prompt, 0) != SEAM_OK) {
         fprintf(stderr, "\nseam run: %s\n", seam_last_error());
         goto done;
     }
     double t1 = now_ms();
+    if (want_stats)
+        accumulate_stats(&total, &step_stats);
     int n_gen = 0, pos = n_prompt;
     for (; n_gen < n_predict; n_gen++) {
-        int32_t tok = seam_sampler_sample(smp, logits);
+        int32_t tok = head_remote ? remote_tok : seam_sampler_sample(smp, logits);
         if (seam_token_is_eog(m, tok))
             break;
         seam_sampler_accept(smp, tok);
@@ -231,21 +355,27 @@ static int cmd_run(int argc, char **argv)
                 fflush(stdout);
             }
         }
-        if (n_gen + 1 == n_predict)
-            {
-                n_gen++;
-                break;
-            }
-        if (seam_forward_tokens(s, &tok, 1, pos++, logits) != SEAM_OK) {
+        if (n_gen + 1 == n_predict) {
+            n_gen++;
+            break;
+        }
+        if (STEP(&tok, 1, pos++) != SEAM_OK) {
             fprintf(stderr, "\nseam run: %s\n", seam_last_error());
             goto done;
         }
+        if (want_stats) {
+            print_step_stats(stderr, pos - 1, &step_stats);
+            accumulate_stats(&total, &step_stats);
+        }
     }
+#undef STEP
     double t2 = now_ms();
     if (!stream)
         printf("%s%s", prompt, text ? text : "");
     printf("\n");
     double gen_ms = t2 - t1;
+    if (want_stats)
+        print_total_stats(stderr, &total, n_gen);
     fprintf(stderr,
             "seam: prompt %d tokens in %.0f ms (%.1f tok/s) | generated %d tokens in %.0f ms "
             "(%.1f tok/s) | seed %" PRIu64 "\n",
@@ -258,7 +388,10 @@ done:
     free(logits);
     seam_sampler_destroy(&smp);
     seam_session_destroy(&s);
-    seam_model_destroy(&m);
+    if (sp_run)
+        seam_split_destroy(&sp_run); /* owns m */
+    else
+        seam_model_destroy(&m);
     return rc;
 }
 
@@ -363,13 +496,107 @@ static int cmd_inspect(int argc, char **argv)
     return 0;
 }
 
+/* ---- serve ------------------------------------------------------------------------------ */
+
+static volatile sig_atomic_t stop_serving;
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_serving = 1;
+}
+
+static void serve_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: seam serve [-m MODEL] --layers A-B --listen tcp://HOST:PORT [options]\n"
+            "\n"
+            "Holds layers [A,B) of MODEL (half-open, as in seam run --split) and serves split\n"
+            "clients: many sessions at once, one KV cache per session for these layers.\n"
+            "A server holding the last layer can also run the LM head (seam run --head server).\n"
+            "\n"
+            "  -m, --model PATH        GGUF model (default: $SEAM_MODEL or " DEFAULT_MODEL ")\n"
+            "      --layers A-B        the layers to hold (default: all)\n"
+            "      --listen ENDPOINT   e.g. tcp://127.0.0.1:7001 (required)\n"
+            "  -t, --threads N         CPU threads (default: all cores)\n"
+            "      --max-sessions N    sessions at once (default 16)\n"
+            "      --max-context T     tokens per session (default 4096 or the model's, if less)\n"
+            "      --idle-timeout S    free a session idle this long (default 300)\n"
+            "  -h, --help              this help\n");
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    seam_server_params_t p = seam_server_default_params();
+    p.model_path = default_model();
+    p.log = stderr;
+    const char *layers = NULL;
+    long v;
+    enum { O_LAYERS = 256, O_LISTEN, O_MAXS, O_MAXC, O_IDLE };
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},      {"layers", required_argument, 0, O_LAYERS},
+        {"listen", required_argument, 0, O_LISTEN}, {"threads", required_argument, 0, 't'},
+        {"max-sessions", required_argument, 0, O_MAXS},
+        {"max-context", required_argument, 0, O_MAXC},
+        {"idle-timeout", required_argument, 0, O_IDLE}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":m:t:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': p.model_path = optarg; break;
+        case O_LAYERS: layers = optarg; break;
+        case O_LISTEN: p.listen = optarg; break;
+        case 't': if (parse_int("-t", optarg, 1, 1024, &v)) return 2; p.n_threads = (int)v; break;
+        case O_MAXS: if (parse_int("--max-sessions", optarg, 1, 4096, &v)) return 2; p.max_sessions = (int)v; break;
+        case O_MAXC: if (parse_int("--max-context", optarg, 1, 1 << 24, &v)) return 2; p.max_context = (int)v; break;
+        case O_IDLE: if (parse_int("--idle-timeout", optarg, 1, 86400 * 7, &v)) return 2; p.idle_timeout_s = (int)v; break;
+        case 'h': serve_usage(stdout); return 0;
+        case ':': fprintf(stderr, "seam serve: option '%s' needs a value\n", argv[optind - 1]); return 2;
+        default:
+            fprintf(stderr, "seam serve: unknown option '%s' (see seam serve --help)\n", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "seam serve: unexpected argument '%s' (see seam serve --help)\n", argv[optind]);
+        return 2;
+    }
+    if (!p.listen) {
+        fprintf(stderr, "seam serve: --listen ENDPOINT is required, e.g. --listen tcp://127.0.0.1:7001\n");
+        return 2;
+    }
+    if (layers) {
+        char tail;
+        if (sscanf(layers, "%d-%d%c", &p.layer_begin, &p.layer_end, &tail) != 2 ||
+            p.layer_begin < 0 || p.layer_end <= p.layer_begin) {
+            fprintf(stderr, "seam serve: --layers expects A-B with 0 <= A < B (half-open), got '%s'\n", layers);
+            return 2;
+        }
+    }
+    seam_server_t *srv = seam_server_new(&p);
+    if (!srv) {
+        fprintf(stderr, "seam serve: %s\n", seam_last_error());
+        return 1;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int rc = seam_server_run(srv, &stop_serving);
+    if (rc != SEAM_OK)
+        fprintf(stderr, "seam serve: %s\n", seam_last_error());
+    seam_server_destroy(&srv);
+    return rc == SEAM_OK ? 0 : 1;
+}
+
 /* ---- main ----------------------------------------------------------------------------- */
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: seam <command> [options]\n\n"
                "commands:\n"
-               "  run       generate text with a model on this machine\n"
+               "  run       generate text, on this machine or split across seam serve processes\n"
+               "  serve     hold a range of a model's layers and serve split clients\n"
                "  inspect   print a GGUF model's architecture, tensors and bytes per layer\n"
                "\n'seam <command> --help' describes each. seam %s\n", seam_version());
 }
@@ -393,6 +620,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "inspect"))
         return cmd_inspect(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve"))
+        return cmd_serve(argc - 1, argv + 1);
     fprintf(stderr, "seam: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

@@ -1,0 +1,393 @@
+/* The split client. Each local stage is its own model instance materialising only its
+ * layers (instances share the mapped file); each remote stage is a DEALER socket to a server
+ * that said HELLO with the same model identity and opened a session for us. A step embeds
+ * locally, walks the stages in order moving the hidden state, and ends at the head. */
+#include "client.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "../kernels/cpu/wire.h"
+#include "error.h"
+#include "gguf.h"
+#include "transport.h"
+
+typedef struct {
+    int a, b;
+    bool remote;
+    char endpoint[256];
+    seam_wire_dtype_t dtype;
+    seam_model_t *m;      /* local */
+    seam_session_t *sess;
+    void *sock;           /* remote */
+    uint64_t session;
+} stage_t;
+
+struct seam_split {
+    seam_split_params_t p;
+    seam_model_info_t info;
+    uint8_t model_id[SEAM_MODEL_ID_BYTES];
+    stage_t st[SEAM_SPLIT_MAX_STAGES];
+    int n;
+    seam_model_t *embed_m, *head_m;
+    seam_session_t *embed_s, *head_s;
+    void *zctx;
+    float *h, *check;
+    void *buf;
+    size_t cap_tokens;
+    uint64_t next_rid;
+};
+
+static int parse_spec(seam_split_t *s, const char *spec, int n_layer)
+{
+    char *copy = strdup(spec), *save = NULL;
+    if (!copy)
+        return SEAM_ERR_NOMEM;
+    int expect = 0, rc = SEAM_OK;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (s->n == SEAM_SPLIT_MAX_STAGES) {
+            seam_error_set("split: more than %d stages", SEAM_SPLIT_MAX_STAGES);
+            rc = SEAM_ERR_INVALID;
+            break;
+        }
+        stage_t *st = &s->st[s->n];
+        char where[256];
+        if (sscanf(tok, "%d-%d@%255s", &st->a, &st->b, where) != 3) {
+            seam_error_set("split: stage '%s' is not A-B@local or A-B@tcp://HOST:PORT[/DTYPE]", tok);
+            rc = SEAM_ERR_INVALID;
+            break;
+        }
+        if (st->a != expect || st->b <= st->a || st->b > n_layer) {
+            seam_error_set("split: stage '%s': ranges must be non-empty, half-open, in order and "
+                           "cover [0, %d) without gaps (this one should start at %d)",
+                           tok, n_layer, expect);
+            rc = SEAM_ERR_INVALID;
+            break;
+        }
+        expect = st->b;
+        st->dtype = (seam_wire_dtype_t)s->p.wire_dtype;
+        if (strcmp(where, "local") == 0) {
+            st->remote = false;
+        } else {
+            char *slash = strrchr(where, '/');
+            if (slash && slash > where && slash[-1] != '/') { /* tcp://h:p/q8, not tcp:// */
+                int dt = seam_wire_parse(slash + 1);
+                if (dt < 0) {
+                    seam_error_set("split: stage '%s': wire dtype '%s' unknown (f32, f16, bf16, q8)",
+                                   tok, slash + 1);
+                    rc = SEAM_ERR_INVALID;
+                    break;
+                }
+                st->dtype = (seam_wire_dtype_t)dt;
+                *slash = '\0';
+            }
+            st->remote = true;
+            snprintf(st->endpoint, sizeof st->endpoint, "%s", where);
+        }
+        s->n++;
+    }
+    if (rc == SEAM_OK && expect != n_layer) {
+        seam_error_set("split: stages end at layer %d; they must cover all %d layers", expect, n_layer);
+        rc = SEAM_ERR_INVALID;
+    }
+    free(copy);
+    return rc;
+}
+
+/* Sends env (+payload) on a stage's socket and waits for the matching reply. */
+static int call(seam_split_t *s, stage_t *st, Seam__Envelope *env, const void *payload,
+                size_t plen, seam_msg_t *reply, long *sent)
+{
+    env->request_id = ++s->next_rid;
+    long n = seam_msg_send(st->sock, NULL, 0, env, payload, plen);
+    if (n < 0)
+        return (int)n;
+    if (sent)
+        *sent = n;
+    for (;;) {
+        zmq_pollitem_t item = {.socket = st->sock, .events = ZMQ_POLLIN};
+        int rc = zmq_poll(&item, 1, s->p.timeout_ms);
+        if (rc == 0) {
+            seam_error_set("split: %s did not answer within %d ms", st->endpoint, s->p.timeout_ms);
+            return SEAM_ERR_IO;
+        }
+        if (rc < 0 || seam_msg_recv(st->sock, false, reply, 0) != SEAM_OK) {
+            seam_error_set("split: receiving from %s failed: %s", st->endpoint,
+                           zmq_strerror(zmq_errno()));
+            return SEAM_ERR_IO;
+        }
+        if (reply->env && reply->env->request_id == env->request_id)
+            break;
+        seam_msg_free(reply); /* a late answer to an earlier, timed-out request */
+    }
+    if (reply->env->body_case == SEAM__ENVELOPE__BODY_ERROR) {
+        seam_error_set("split: %s refused: %s", st->endpoint,
+                       reply->env->error->message ? reply->env->error->message : "(no message)");
+        seam_msg_free(reply);
+        return SEAM_ERR_INVALID;
+    }
+    return SEAM_OK;
+}
+
+static int connect_stage(seam_split_t *s, stage_t *st)
+{
+    st->sock = zmq_socket(s->zctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(st->sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (!st->sock || zmq_connect(st->sock, st->endpoint) != 0) {
+        seam_error_set("split: cannot connect to '%s': %s", st->endpoint, zmq_strerror(zmq_errno()));
+        return SEAM_ERR_IO;
+    }
+    Seam__Hello hello = SEAM__HELLO__INIT;
+    hello.protocol_version = SEAM_PROTOCOL_VERSION;
+    hello.model_id.data = s->model_id;
+    hello.model_id.len = SEAM_MODEL_ID_BYTES;
+    Seam__Envelope env = SEAM__ENVELOPE__INIT;
+    env.body_case = SEAM__ENVELOPE__BODY_HELLO;
+    env.hello = &hello;
+    seam_msg_t r;
+    int rc = call(s, st, &env, NULL, 0, &r, NULL);
+    if (rc != SEAM_OK)
+        return rc;
+    if (r.env->body_case != SEAM__ENVELOPE__BODY_HELLO) {
+        seam_msg_free(&r);
+        seam_error_set("split: %s answered HELLO with something else", st->endpoint);
+        return SEAM_ERR_INVALID;
+    }
+    Seam__Hello *sh = r.env->hello;
+    bool covers = (int)sh->layer_begin <= st->a && st->b <= (int)sh->layer_end;
+    char held[64];
+    snprintf(held, sizeof held, "[%u, %u)", sh->layer_begin, sh->layer_end);
+    seam_msg_free(&r);
+    if (!covers) {
+        seam_error_set("split: %s holds layers %s, not the [%d, %d) this split gives it",
+                       st->endpoint, held, st->a, st->b);
+        return SEAM_ERR_INVALID;
+    }
+    Seam__Open open = SEAM__OPEN__INIT;
+    open.n_ctx = (uint32_t)s->p.n_ctx;
+    env = (Seam__Envelope)SEAM__ENVELOPE__INIT;
+    env.body_case = SEAM__ENVELOPE__BODY_OPEN;
+    env.open = &open;
+    if ((rc = call(s, st, &env, NULL, 0, &r, NULL)) != SEAM_OK)
+        return rc;
+    if (r.env->body_case != SEAM__ENVELOPE__BODY_OPENED) {
+        seam_msg_free(&r);
+        seam_error_set("split: %s answered OPEN with something else", st->endpoint);
+        return SEAM_ERR_INVALID;
+    }
+    st->session = r.env->opened->session;
+    seam_msg_free(&r);
+    return SEAM_OK;
+}
+
+static seam_model_t *instance(const seam_split_t *s, int a, int b, bool embed, bool head,
+                              seam_session_t **sess)
+{
+    seam_model_params_t mp = {.layer_begin = a, .layer_end = b, .embed = embed, .head = head,
+                              .n_threads = s->p.n_threads};
+    seam_model_t *m = seam_model_new(s->p.model_path, &mp);
+    if (!m)
+        return NULL;
+    seam_session_params_t sp = seam_session_default_params();
+    sp.n_ctx = s->p.n_ctx;
+    if (!(*sess = seam_session_new(m, &sp)))
+        seam_model_destroy(&m);
+    return m;
+}
+
+seam_split_t *seam_split_new(const seam_split_params_t *params)
+{
+    seam_split_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        seam_error_set("split: out of memory");
+        return NULL;
+    }
+    s->p = *params;
+    if (s->p.timeout_ms <= 0)
+        s->p.timeout_ms = 30000;
+    seam_gguf_t *g = seam_gguf_open(s->p.model_path);
+    if (!g)
+        goto fail;
+    seam_gguf_identity(g, s->model_id);
+    seam_gguf_destroy(&g);
+    /* the embedding instance tells us the model's shape */
+    if (!(s->embed_m = instance(s, 0, 0, true, false, &s->embed_s)))
+        goto fail;
+    seam_model_info(s->embed_m, &s->info);
+    if (s->p.n_ctx <= 0)
+        s->p.n_ctx = s->info.n_ctx_train < 4096 ? s->info.n_ctx_train : 4096;
+    if (parse_spec(s, s->p.spec, s->info.n_layer) != SEAM_OK)
+        goto fail;
+    stage_t *last = &s->st[s->n - 1];
+    if (s->p.head_remote && !last->remote) {
+        seam_error_set("split: --head server needs the last stage to be remote");
+        goto fail;
+    }
+    s->zctx = zmq_ctx_new();
+    for (int i = 0; i < s->n; i++) {
+        stage_t *st = &s->st[i];
+        if (st->remote ? connect_stage(s, st) != SEAM_OK
+                       : !(st->m = instance(s, st->a, st->b, false, false, &st->sess)))
+            goto fail;
+    }
+    if (!s->p.head_remote && !(s->head_m = instance(s, s->info.n_layer, s->info.n_layer, false, true, &s->head_s)))
+        goto fail;
+    return s;
+fail:
+    seam_split_destroy(&s);
+    return NULL;
+}
+
+void seam_split_destroy(seam_split_t **sp)
+{
+    if (!sp || !*sp)
+        return;
+    seam_split_t *s = *sp;
+    for (int i = 0; i < s->n; i++) {
+        stage_t *st = &s->st[i];
+        if (st->sock && st->session) { /* best effort: tell the server to free our KV cache */
+            Seam__Close c = SEAM__CLOSE__INIT;
+            c.session = st->session;
+            Seam__Envelope env = SEAM__ENVELOPE__INIT;
+            env.body_case = SEAM__ENVELOPE__BODY_CLOSE;
+            env.close = &c;
+            int t = s->p.timeout_ms;
+            s->p.timeout_ms = 2000;
+            seam_msg_t r;
+            if (call(s, st, &env, NULL, 0, &r, NULL) == SEAM_OK)
+                seam_msg_free(&r);
+            s->p.timeout_ms = t;
+        }
+        if (st->sock)
+            zmq_close(st->sock);
+        seam_session_destroy(&st->sess);
+        seam_model_destroy(&st->m);
+    }
+    seam_session_destroy(&s->embed_s);
+    seam_session_destroy(&s->head_s);
+    seam_model_destroy(&s->embed_m);
+    seam_model_destroy(&s->head_m);
+    if (s->zctx)
+        zmq_ctx_term(s->zctx);
+    free(s->h);
+    free(s->check);
+    free(s->buf);
+    free(s);
+    *sp = NULL;
+}
+
+const seam_model_t *seam_split_model(const seam_split_t *s) { return s->embed_m; }
+
+int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, float *logits,
+                    int32_t *token, const seam_sampler_params_t *sampling,
+                    seam_split_stats_t *stats, bool measure_err)
+{
+    size_t d = (size_t)s->info.d_model;
+    if ((size_t)n > s->cap_tokens) {
+        free(s->h), free(s->check), free(s->buf);
+        s->h = malloc(sizeof(float) * d * (size_t)n);
+        s->check = malloc(sizeof(float) * d * (size_t)n);
+        s->buf = malloc(seam_wire_bytes(SEAM_WIRE_F32, d * (size_t)n));
+        s->cap_tokens = s->h && s->check && s->buf ? (size_t)n : 0;
+        if (!s->cap_tokens) {
+            seam_error_set("split: out of memory for %d tokens", n);
+            return SEAM_ERR_NOMEM;
+        }
+    }
+    seam_split_stats_t local_stats;
+    seam_split_stats_t *st_out = stats ? stats : &local_stats;
+    memset(st_out, 0, sizeof *st_out);
+    st_out->n_stages = s->n;
+    uint64_t t_all = seam_now_ns(), t0 = t_all;
+    int rc = seam_forward_embed(s->embed_s, tokens, n, s->h);
+    if (rc != SEAM_OK)
+        return rc;
+    st_out->local_us += (seam_now_ns() - t0) / 1000;
+    for (int i = 0; i < s->n; i++) {
+        stage_t *st = &s->st[i];
+        seam_stage_stats_t *ss = &st_out->stage[i];
+        snprintf(ss->where, sizeof ss->where, "%s", st->remote ? st->endpoint : "local");
+        ss->layer_begin = st->a;
+        ss->layer_end = st->b;
+        ss->dtype = st->dtype;
+        t0 = seam_now_ns();
+        if (!st->remote) {
+            if ((rc = seam_forward_layers(st->sess, st->a, st->b, pos, n, s->h)) != SEAM_OK)
+                return rc;
+            ss->compute_us = (seam_now_ns() - t0) / 1000;
+            st_out->local_us += ss->compute_us;
+            continue;
+        }
+        bool head_here = s->p.head_remote && i == s->n - 1;
+        size_t nv = (size_t)n * d, plen = seam_wire_bytes(st->dtype, nv);
+        seam_wire_encode(st->dtype, s->h, nv, s->buf);
+        if (measure_err && st->dtype != SEAM_WIRE_F32) { /* what this hop's encoding loses */
+            seam_wire_decode(st->dtype, s->buf, nv, s->check);
+            double num = 0, den = 0;
+            for (size_t k = 0; k < nv; k++) {
+                num = fmax(num, fabs((double)s->check[k] - s->h[k]));
+                den = fmax(den, fabs((double)s->h[k]));
+            }
+            ss->max_rel_err = den > 0 ? num / den : 0;
+        }
+        Seam__Forward f = SEAM__FORWARD__INIT;
+        uint32_t shape[2] = {(uint32_t)n, (uint32_t)d};
+        Seam__Sampling smp = SEAM__SAMPLING__INIT;
+        f.session = st->session;
+        f.pos = (uint32_t)pos;
+        f.n_tokens = (uint32_t)n;
+        f.layer_begin = (uint32_t)st->a;
+        f.layer_end = (uint32_t)st->b;
+        f.dtype = (Seam__WireDtype)st->dtype;
+        f.reply_dtype = (Seam__WireDtype)st->dtype;
+        f.n_shape = 2;
+        f.shape = shape;
+        f.head = head_here;
+        if (head_here && sampling) {
+            smp.temperature = sampling->temperature;
+            smp.top_k = (uint32_t)sampling->top_k;
+            smp.top_p = sampling->top_p;
+            smp.min_p = sampling->min_p;
+            smp.seed = sampling->seed;
+            f.sampling = &smp;
+        }
+        Seam__Envelope env = SEAM__ENVELOPE__INIT;
+        env.body_case = SEAM__ENVELOPE__BODY_FORWARD;
+        env.forward = &f;
+        seam_msg_t r;
+        long sent = 0;
+        if ((rc = call(s, st, &env, s->buf, plen, &r, &sent)) != SEAM_OK)
+            return rc;
+        uint64_t rtt = (seam_now_ns() - t0) / 1000;
+        Seam__Result *res = r.env->body_case == SEAM__ENVELOPE__BODY_RESULT ? r.env->result : NULL;
+        size_t want = res && !res->has_token ? seam_wire_bytes((seam_wire_dtype_t)res->dtype, nv) : 0;
+        if (!res || (head_here != res->has_token) || (!res->has_token && (res->dtype > SEAM__WIRE_DTYPE__WIRE_Q8 || r.payload_len != want))) {
+            seam_msg_free(&r);
+            seam_error_set("split: %s sent a reply that does not match the request", st->endpoint);
+            return SEAM_ERR_INVALID;
+        }
+        ss->sent_bytes = (uint64_t)sent;
+        ss->recv_bytes = r.wire_bytes;
+        ss->compute_us = res->n_timing ? res->timing[0]->compute_us : 0;
+        ss->network_us = rtt > ss->compute_us ? rtt - ss->compute_us : 0;
+        if (res->has_token) {
+            *token = res->token;
+        } else {
+            seam_wire_decode((seam_wire_dtype_t)res->dtype, r.payload, nv, s->h);
+        }
+        seam_msg_free(&r);
+    }
+    if (!s->p.head_remote) {
+        t0 = seam_now_ns();
+        if ((rc = seam_forward_head(s->head_s, s->h + (size_t)(n - 1) * d, 1, logits)) != SEAM_OK)
+            return rc;
+        st_out->local_us += (seam_now_ns() - t0) / 1000;
+    }
+    st_out->total_us = (seam_now_ns() - t_all) / 1000;
+    return SEAM_OK;
+}

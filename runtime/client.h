@@ -1,0 +1,56 @@
+/* The split client: runs the local stages of a split, sends the hidden state to the servers
+ * holding the others, and finishes with the LM head locally or on the last server. */
+#ifndef SEAM_CLIENT_H
+#define SEAM_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "seam.h"
+
+typedef struct seam_split seam_split_t;
+
+#define SEAM_SPLIT_MAX_STAGES 16
+
+typedef struct {
+    const char *model_path;
+    /* Stages covering [0, n_layer) in order, half-open ranges:
+     * "0-4@local,4-16@tcp://127.0.0.1:7001,16-18@local"; a remote stage may end in /f32,
+     * /f16, /bf16 or /q8 for its wire dtype (default: wire_dtype). */
+    const char *spec;
+    int wire_dtype;      /* seam_wire_dtype_t; default for stages without a suffix */
+    bool head_remote;    /* the last stage, remote and ending at the last layer, samples */
+    int n_threads;
+    int n_ctx;           /* <= 0: 4096 or the model's, if less */
+    int timeout_ms;      /* per request; <= 0: 30000 */
+} seam_split_params_t;
+
+typedef struct {
+    char where[256];     /* "local" or the endpoint */
+    int layer_begin, layer_end;
+    int dtype;
+    uint64_t compute_us; /* this stage's compute (remote: as the server reported it) */
+    uint64_t network_us; /* remote: round trip minus remote compute */
+    uint64_t sent_bytes, recv_bytes;
+    double max_rel_err;  /* remote, lossy dtype: hidden state error this hop added (last step) */
+} seam_stage_stats_t;
+
+typedef struct {
+    int n_stages;
+    seam_stage_stats_t stage[SEAM_SPLIT_MAX_STAGES];
+    uint64_t local_us;   /* embed + local stages + head, this client */
+    uint64_t total_us;
+} seam_split_stats_t;
+
+seam_split_t *seam_split_new(const seam_split_params_t *p);
+void seam_split_destroy(seam_split_t **s);
+const seam_model_t *seam_split_model(const seam_split_t *s);
+
+/* One step over n tokens at positions pos..: logits (n_vocab) of the last token when the head
+ * is local; *token when it is remote (sampling applies there). stats of this step if asked;
+ * measure_err: also decode each lossy hop's input locally to report its error. */
+int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, float *logits,
+                    int32_t *token, const seam_sampler_params_t *sampling,
+                    seam_split_stats_t *stats, bool measure_err);
+
+#endif

@@ -1,0 +1,493 @@
+/* The layer server. One thread runs the event loop: receive, validate every field against
+ * the session and the layer range, compute, reply. Sessions have random 64-bit ids, their own
+ * KV cache and a per-layer next position (positions must be contiguous), and expire when
+ * idle. Nothing a client sends can stop the loop: every failure becomes an ERROR reply. */
+#include "server.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+#include <sodium.h>
+
+#include "../kernels/cpu/wire.h"
+#include "error.h"
+#include "gguf.h"
+#include "model.h"
+#include "seam.h"
+#include "transport.h"
+
+typedef struct {
+    uint64_t id;          /* 0 = free slot */
+    seam_session_t *sess;
+    int n_ctx;
+    int *next_pos;        /* per held layer: the position the next FORWARD must start at */
+    uint64_t last_used_ns;
+    seam_sampler_t *sampler;
+} slot_t;
+
+struct seam_server {
+    seam_server_params_t p;
+    seam_model_t *model;
+    seam_model_info_t info;
+    uint8_t model_id[SEAM_MODEL_ID_BYTES];
+    void *zctx, *sock;
+    slot_t *slots;
+    int n_sessions;
+    float *h;             /* (max_batch, d) */
+    float *logits;
+    void *out;            /* encoded reply payload */
+    uint64_t started_ns, forwards, errors;
+};
+
+seam_server_params_t seam_server_default_params(void)
+{
+    return (seam_server_params_t){.layer_begin = 0, .layer_end = -1, .max_sessions = 16,
+                                  .max_context = 0, .max_batch = 512, .idle_timeout_s = 300};
+}
+
+static void logf_(seam_server_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(seam_server_t *s, const char *fmt, ...)
+{
+    if (!s->p.log)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(s->p.log, "seam serve: ");
+    vfprintf(s->p.log, fmt, ap);
+    fprintf(s->p.log, "\n");
+    fflush(s->p.log);
+    va_end(ap);
+}
+
+static void slot_free(seam_server_t *s, slot_t *sl)
+{
+    if (!sl->id)
+        return;
+    seam_session_destroy(&sl->sess);
+    seam_sampler_destroy(&sl->sampler);
+    free(sl->next_pos);
+    memset(sl, 0, sizeof *sl);
+    s->n_sessions--;
+}
+
+void seam_server_destroy(seam_server_t **sp)
+{
+    if (!sp || !*sp)
+        return;
+    seam_server_t *s = *sp;
+    for (int i = 0; s->slots && i < s->p.max_sessions; i++)
+        slot_free(s, &s->slots[i]);
+    free(s->slots);
+    free(s->h);
+    free(s->logits);
+    free(s->out);
+    if (s->sock)
+        zmq_close(s->sock);
+    if (s->zctx)
+        zmq_ctx_term(s->zctx);
+    seam_model_destroy(&s->model);
+    free(s);
+    *sp = NULL;
+}
+
+seam_server_t *seam_server_new(const seam_server_params_t *params)
+{
+    seam_server_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        seam_error_set("server: out of memory");
+        return NULL;
+    }
+    s->p = *params;
+    seam_server_params_t d = seam_server_default_params();
+    if (s->p.max_sessions <= 0)
+        s->p.max_sessions = d.max_sessions;
+    if (s->p.max_batch <= 0)
+        s->p.max_batch = d.max_batch;
+    if (s->p.idle_timeout_s <= 0)
+        s->p.idle_timeout_s = d.idle_timeout_s;
+    if (sodium_init() < 0) {
+        seam_error_set("server: libsodium failed to initialise");
+        goto fail;
+    }
+    seam_model_params_t mp = {.layer_begin = s->p.layer_begin, .layer_end = s->p.layer_end,
+                              .embed = false, .head = true, .n_threads = s->p.n_threads};
+    /* the head is materialised only by a server that holds the last layer */
+    seam_gguf_t *probe = seam_gguf_open(s->p.model_path);
+    if (!probe)
+        goto fail;
+    seam_gguf_identity(probe, s->model_id);
+    seam_gguf_destroy(&probe);
+    s->model = seam_model_new(s->p.model_path, &(seam_model_params_t){
+        .layer_begin = 0, .layer_end = 0, .embed = false, .head = false, .n_threads = 1});
+    if (!s->model)
+        goto fail;
+    seam_model_info(s->model, &s->info);
+    seam_model_destroy(&s->model);
+    int end = s->p.layer_end < 0 ? s->info.n_layer : s->p.layer_end;
+    mp.layer_end = end;
+    mp.head = end == s->info.n_layer;
+    s->p.layer_end = end;
+    s->model = seam_model_new(s->p.model_path, &mp);
+    if (!s->model)
+        goto fail;
+    int ctx_cap = s->info.n_ctx_train < 4096 ? s->info.n_ctx_train : 4096;
+    if (s->p.max_context <= 0)
+        s->p.max_context = ctx_cap;
+    if (s->p.max_context > s->info.n_ctx_train) {
+        seam_error_set("server: --max-context %d exceeds the model's trained context %d",
+                       s->p.max_context, s->info.n_ctx_train);
+        goto fail;
+    }
+    size_t d_model = (size_t)s->info.d_model;
+    s->slots = calloc((size_t)s->p.max_sessions, sizeof *s->slots);
+    s->h = malloc(sizeof(float) * d_model * (size_t)s->p.max_batch);
+    s->out = malloc(seam_wire_bytes(SEAM_WIRE_F32, d_model * (size_t)s->p.max_batch));
+    s->logits = malloc(sizeof(float) * (size_t)s->info.n_vocab);
+    if (!s->slots || !s->h || !s->out || !s->logits) {
+        seam_error_set("server: out of memory");
+        goto fail;
+    }
+    s->zctx = zmq_ctx_new();
+    s->sock = zmq_socket(s->zctx, ZMQ_ROUTER);
+    if (!s->sock) {
+        seam_error_set("server: cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    /* the largest legal message: a header and a full batch of f32 values */
+    int64_t max_msg = (int64_t)(SEAM_MAX_HEADER_BYTES + d_model * 4 * (size_t)s->p.max_batch);
+    int linger = 0, mandatory = 1;
+    zmq_setsockopt(s->sock, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg);
+    zmq_setsockopt(s->sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s->sock, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory);
+    if (zmq_bind(s->sock, s->p.listen) != 0) {
+        seam_error_set("server: cannot listen on '%s': %s", s->p.listen, zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    s->started_ns = seam_now_ns();
+    logf_(s, "%s layers [%d, %d) of %d%s, listening on %s, up to %d sessions of %d tokens",
+          s->info.name, s->p.layer_begin, end, s->info.n_layer, mp.head ? " + head" : "",
+          s->p.listen, s->p.max_sessions, s->p.max_context);
+    return s;
+fail:
+    seam_server_destroy(&s);
+    return NULL;
+}
+
+static slot_t *find(seam_server_t *s, uint64_t id)
+{
+    for (int i = 0; id && i < s->p.max_sessions; i++)
+        if (s->slots[i].id == id)
+            return &s->slots[i];
+    return NULL;
+}
+
+typedef struct {
+    seam_server_t *s;
+    const seam_msg_t *m;
+    uint64_t rid;
+} req_t;
+
+#define REPLY_ERROR(r, code, ...)                                                              \
+    do {                                                                                      \
+        (r)->s->errors++;                                                                     \
+        seam_msg_send_error((r)->s->sock, (r)->m->identity, (r)->m->identity_len, (r)->rid,  \
+                            code, __VA_ARGS__);                                               \
+        return;                                                                               \
+    } while (0)
+
+static void reply(req_t *r, Seam__Envelope *env, const void *payload, size_t len)
+{
+    env->request_id = r->rid;
+    seam_msg_send(r->s->sock, r->m->identity, r->m->identity_len, env, payload, len);
+}
+
+static void on_hello(req_t *r, const Seam__Hello *h)
+{
+    seam_server_t *s = r->s;
+    if (h->protocol_version != SEAM_PROTOCOL_VERSION)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_VERSION,
+                    "protocol version %u; this server speaks version %d", h->protocol_version,
+                    SEAM_PROTOCOL_VERSION);
+    if (h->model_id.len != SEAM_MODEL_ID_BYTES ||
+        memcmp(h->model_id.data, s->model_id, SEAM_MODEL_ID_BYTES) != 0)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_MODEL,
+                    "model identity differs: this server serves '%s' (%s); load the same GGUF "
+                    "file on both sides", s->info.name, s->p.model_path);
+    Seam__Hello out = SEAM__HELLO__INIT;
+    out.protocol_version = SEAM_PROTOCOL_VERSION;
+    out.model_id.data = s->model_id;
+    out.model_id.len = SEAM_MODEL_ID_BYTES;
+    out.layer_begin = (uint32_t)s->p.layer_begin;
+    out.layer_end = (uint32_t)s->p.layer_end;
+    out.backend = "cpu";
+    out.n_layer = (uint32_t)s->info.n_layer;
+    out.d_model = (uint32_t)s->info.d_model;
+    out.has_head = s->p.layer_end == s->info.n_layer;
+    out.max_context = (uint32_t)s->p.max_context;
+    Seam__Envelope env = SEAM__ENVELOPE__INIT;
+    env.body_case = SEAM__ENVELOPE__BODY_HELLO;
+    env.hello = &out;
+    reply(r, &env, NULL, 0);
+}
+
+static void on_open(req_t *r, const Seam__Open *o)
+{
+    seam_server_t *s = r->s;
+    slot_t *sl = NULL;
+    for (int i = 0; i < s->p.max_sessions && !sl; i++)
+        if (!s->slots[i].id)
+            sl = &s->slots[i];
+    if (!sl)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_TOO_MANY_SESSIONS,
+                    "all %d sessions are in use; close one or try another server",
+                    s->p.max_sessions);
+    int n_ctx = o->n_ctx ? (int)o->n_ctx : s->p.max_context;
+    if (n_ctx > s->p.max_context)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_POSITION,
+                    "asked for a context of %d tokens; this server allows at most %d", n_ctx,
+                    s->p.max_context);
+    seam_session_params_t sp = seam_session_default_params();
+    sp.n_ctx = n_ctx;
+    sp.n_batch = s->p.max_batch;
+    int n_layers = s->p.layer_end - s->p.layer_begin;
+    sl->sess = seam_session_new(s->model, &sp);
+    sl->next_pos = calloc((size_t)n_layers + 1, sizeof *sl->next_pos);
+    if (!sl->sess || !sl->next_pos) {
+        seam_session_destroy(&sl->sess);
+        free(sl->next_pos);
+        sl->next_pos = NULL;
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_INTERNAL, "cannot open a session: %s",
+                    seam_last_error());
+    }
+    do
+        randombytes_buf(&sl->id, sizeof sl->id);
+    while (sl->id == 0 || find(s, sl->id) != sl);
+    sl->n_ctx = n_ctx;
+    sl->last_used_ns = seam_now_ns();
+    s->n_sessions++;
+    logf_(s, "session %016" PRIx64 " opened (context %d, %d/%d sessions)", sl->id, n_ctx,
+          s->n_sessions, s->p.max_sessions);
+    Seam__Opened out = SEAM__OPENED__INIT;
+    out.session = sl->id;
+    out.n_ctx = (uint32_t)n_ctx;
+    Seam__Envelope env = SEAM__ENVELOPE__INIT;
+    env.body_case = SEAM__ENVELOPE__BODY_OPENED;
+    env.opened = &out;
+    reply(r, &env, NULL, 0);
+}
+
+static void on_close(req_t *r, const Seam__Close *c)
+{
+    seam_server_t *s = r->s;
+    slot_t *sl = find(s, c->session);
+    if (!sl)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_UNKNOWN_SESSION,
+                    "no session %016" PRIx64 " (closed, expired, or never opened here)",
+                    c->session);
+    slot_free(s, sl);
+    logf_(s, "session %016" PRIx64 " closed (%d/%d sessions)", c->session, s->n_sessions,
+          s->p.max_sessions);
+    Seam__Close out = SEAM__CLOSE__INIT;
+    out.session = c->session;
+    Seam__Envelope env = SEAM__ENVELOPE__INIT;
+    env.body_case = SEAM__ENVELOPE__BODY_CLOSE;
+    env.close = &out;
+    reply(r, &env, NULL, 0);
+}
+
+static void on_forward(req_t *r, const Seam__Forward *f)
+{
+    seam_server_t *s = r->s;
+    const seam_msg_t *m = r->m;
+    slot_t *sl = find(s, f->session);
+    if (!sl)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_UNKNOWN_SESSION,
+                    "no session %016" PRIx64 " (closed, expired, or never opened here)",
+                    f->session);
+    int lb = (int)f->layer_begin, le = (int)f->layer_end, n = (int)f->n_tokens;
+    if (f->layer_begin > f->layer_end || lb < s->p.layer_begin || le > s->p.layer_end)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_LAYER_RANGE,
+                    "layers [%u, %u) asked; this server holds [%d, %d)", f->layer_begin,
+                    f->layer_end, s->p.layer_begin, s->p.layer_end);
+    if (f->dtype > SEAM__WIRE_DTYPE__WIRE_Q8 || f->reply_dtype > SEAM__WIRE_DTYPE__WIRE_Q8)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_SHAPE, "wire dtype %d or reply dtype %d unknown",
+                    f->dtype, f->reply_dtype);
+    size_t d = (size_t)s->info.d_model;
+    if (f->n_tokens == 0 || f->n_tokens > (uint32_t)s->p.max_batch || f->n_shape != 2 ||
+        f->shape[0] != f->n_tokens || f->shape[1] != d)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_SHAPE,
+                    "shape must be [n_tokens, %zu] with 1 <= n_tokens <= %d", d, s->p.max_batch);
+    size_t want = seam_wire_bytes((seam_wire_dtype_t)f->dtype, (size_t)n * d);
+    if (m->frames != 2 || m->payload_len != want)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_SHAPE,
+                    "payload is %zu bytes in %d frames; [%u, %zu] %s needs exactly %zu bytes in "
+                    "one frame after the header",
+                    m->payload_len, m->frames - 1, f->n_tokens, d,
+                    seam_wire_name((seam_wire_dtype_t)f->dtype), want);
+    if ((uint64_t)f->pos + f->n_tokens > (uint64_t)sl->n_ctx)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_POSITION,
+                    "positions [%u, %u) exceed the session's context of %d", f->pos,
+                    f->pos + f->n_tokens, sl->n_ctx);
+    for (int il = lb; il < le; il++)
+        if (sl->next_pos[il - s->p.layer_begin] != (int)f->pos)
+            REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_POSITION,
+                        "position %u is not contiguous: layer %d expects position %d next",
+                        f->pos, il, sl->next_pos[il - s->p.layer_begin]);
+    if (f->head && (le != s->info.n_layer || s->p.layer_end != s->info.n_layer))
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_LAYER_RANGE,
+                    "the head runs after the last layer (%d); this request ends at %d",
+                    s->info.n_layer, le);
+    if (f->n_next > 0)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_INTERNAL,
+                    "forwarding down a chain is not implemented on this server yet");
+
+    uint64_t t0 = seam_now_ns();
+    seam_wire_decode((seam_wire_dtype_t)f->dtype, m->payload, (size_t)n * d, s->h);
+    if (le > lb && seam_forward_layers(sl->sess, lb, le, (int)f->pos, n, s->h) != SEAM_OK)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_INTERNAL, "forward failed: %s", seam_last_error());
+    for (int il = lb; il < le; il++)
+        sl->next_pos[il - s->p.layer_begin] += n;
+    Seam__Result res = SEAM__RESULT__INIT;
+    res.session = f->session;
+    res.pos = f->pos;
+    res.n_tokens = f->n_tokens;
+    uint32_t shape[2] = {f->n_tokens, (uint32_t)d};
+    const void *payload = NULL;
+    size_t plen = 0;
+    if (f->head) {
+        if (seam_forward_head(sl->sess, s->h + (size_t)(n - 1) * d, 1, s->logits) != SEAM_OK)
+            REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_INTERNAL, "head failed: %s", seam_last_error());
+        seam_sampler_params_t sp = seam_sampler_default_params();
+        if (f->sampling) {
+            sp.temperature = f->sampling->temperature;
+            sp.top_k = (int)f->sampling->top_k;
+            sp.top_p = f->sampling->top_p > 0 ? f->sampling->top_p : 1.0f;
+            sp.min_p = f->sampling->min_p;
+            sp.seed = f->sampling->seed;
+        } else {
+            sp.temperature = 0;
+        }
+        if (!sl->sampler && !(sl->sampler = seam_sampler_new(&sp, s->info.n_vocab)))
+            REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_SHAPE, "sampling: %s", seam_last_error());
+        res.has_token = true;
+        res.token = seam_sampler_sample(sl->sampler, s->logits);
+    } else {
+        res.dtype = f->reply_dtype;
+        res.n_shape = 2;
+        res.shape = shape;
+        plen = seam_wire_bytes((seam_wire_dtype_t)f->reply_dtype, (size_t)n * d);
+        seam_wire_encode((seam_wire_dtype_t)f->reply_dtype, s->h, (size_t)n * d, s->out);
+        payload = s->out;
+    }
+    Seam__StageTiming timing = SEAM__STAGE_TIMING__INIT, *tp = &timing;
+    timing.endpoint = (char *)s->p.listen;
+    timing.compute_us = (seam_now_ns() - t0) / 1000;
+    timing.recv_bytes = m->wire_bytes;
+    timing.sent_bytes = plen;
+    res.n_timing = 1;
+    res.timing = &tp;
+    sl->last_used_ns = seam_now_ns();
+    s->forwards++;
+    Seam__Envelope env = SEAM__ENVELOPE__INIT;
+    env.body_case = SEAM__ENVELOPE__BODY_RESULT;
+    env.result = &res;
+    reply(r, &env, payload, plen);
+}
+
+static void on_ping(req_t *r, const Seam__Ping *p)
+{
+    static uint8_t zeros[1 << 20];
+    if (p->reply_bytes > sizeof zeros)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_SHAPE, "ping reply of %u bytes asked; at most %zu",
+                    p->reply_bytes, sizeof zeros);
+    Seam__Pong out = SEAM__PONG__INIT;
+    out.t_send_ns = p->t_send_ns;
+    out.t_server_ns = seam_now_ns();
+    Seam__Envelope env = SEAM__ENVELOPE__INIT;
+    env.body_case = SEAM__ENVELOPE__BODY_PONG;
+    env.pong = &out;
+    reply(r, &env, zeros, p->reply_bytes);
+}
+
+static void on_stats(req_t *r)
+{
+    seam_server_t *s = r->s;
+    Seam__Stats out = SEAM__STATS__INIT;
+    out.sessions = (uint32_t)s->n_sessions;
+    out.max_sessions = (uint32_t)s->p.max_sessions;
+    size_t kv_per = (size_t)2 * 2 * (size_t)s->info.n_head_kv * (size_t)s->info.head_dim *
+                    (size_t)(s->p.layer_end - s->p.layer_begin);
+    for (int i = 0; i < s->p.max_sessions; i++)
+        if (s->slots[i].id)
+            out.kv_bytes += kv_per * (size_t)s->slots[i].n_ctx;
+    out.forwards = s->forwards;
+    out.errors = s->errors;
+    out.uptime_ms = (seam_now_ns() - s->started_ns) / 1000000;
+    Seam__Envelope env = SEAM__ENVELOPE__INIT;
+    env.body_case = SEAM__ENVELOPE__BODY_STATS;
+    env.stats = &out;
+    reply(r, &env, NULL, 0);
+}
+
+static void handle(seam_server_t *s, const seam_msg_t *m)
+{
+    req_t r = {.s = s, .m = m, .rid = m->env ? m->env->request_id : 0};
+    if (!m->env)
+        REPLY_ERROR(&r, SEAM__ERROR_CODE__ERR_MALFORMED,
+                    "header did not decode as a seam Envelope (%d frames, %zu bytes)", m->frames,
+                    m->wire_bytes);
+    const Seam__Envelope *e = m->env;
+    if (e->body_case != SEAM__ENVELOPE__BODY_FORWARD && m->frames > 1)
+        REPLY_ERROR(&r, SEAM__ERROR_CODE__ERR_MALFORMED, "only FORWARD carries a payload");
+    switch (e->body_case) {
+    case SEAM__ENVELOPE__BODY_HELLO: on_hello(&r, e->hello); return;
+    case SEAM__ENVELOPE__BODY_OPEN: on_open(&r, e->open); return;
+    case SEAM__ENVELOPE__BODY_CLOSE: on_close(&r, e->close); return;
+    case SEAM__ENVELOPE__BODY_FORWARD: on_forward(&r, e->forward); return;
+    case SEAM__ENVELOPE__BODY_PING: on_ping(&r, e->ping); return;
+    case SEAM__ENVELOPE__BODY_STATS_REQUEST: on_stats(&r); return;
+    default:
+        REPLY_ERROR(&r, SEAM__ERROR_CODE__ERR_MALFORMED, "message kind %d is not a request",
+                    e->body_case);
+    }
+}
+
+static void expire_idle(seam_server_t *s)
+{
+    uint64_t now = seam_now_ns(), limit = (uint64_t)s->p.idle_timeout_s * 1000000000ull;
+    for (int i = 0; i < s->p.max_sessions; i++) {
+        slot_t *sl = &s->slots[i];
+        if (sl->id && now - sl->last_used_ns > limit) {
+            uint64_t id = sl->id;
+            slot_free(s, sl);
+            logf_(s, "session %016" PRIx64 " expired after %d s idle (%d/%d sessions)", id,
+                  s->p.idle_timeout_s, s->n_sessions, s->p.max_sessions);
+        }
+    }
+}
+
+int seam_server_run(seam_server_t *s, volatile sig_atomic_t *stop)
+{
+    while (!*stop) {
+        zmq_pollitem_t item = {.socket = s->sock, .events = ZMQ_POLLIN};
+        int rc = zmq_poll(&item, 1, 200);
+        if (rc < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            seam_error_set("server: poll failed: %s", zmq_strerror(zmq_errno()));
+            return SEAM_ERR_IO;
+        }
+        if (rc > 0 && (item.revents & ZMQ_POLLIN)) {
+            seam_msg_t m;
+            if (seam_msg_recv(s->sock, true, &m, ZMQ_DONTWAIT) == SEAM_OK)
+                handle(s, &m);
+            seam_msg_free(&m);
+        }
+        expire_idle(s);
+    }
+    logf_(s, "stopping (%" PRIu64 " forwards, %" PRIu64 " errors)", s->forwards, s->errors);
+    return SEAM_OK;
+}

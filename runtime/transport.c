@@ -1,0 +1,125 @@
+/* Envelope framing over ZeroMQ. Receiving reads at most one identity, one header and one
+ * payload frame; anything more is drained and reported as malformed, so a hostile peer cannot
+ * desynchronise a socket. */
+#include "transport.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "error.h"
+#include "seam.h"
+
+uint64_t seam_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+long seam_msg_send(void *sock, const uint8_t *identity, size_t identity_len,
+                   const Seam__Envelope *env, const void *payload, size_t payload_len)
+{
+    size_t hlen = seam__envelope__get_packed_size(env);
+    uint8_t stack[512];
+    uint8_t *hdr = hlen <= sizeof stack ? stack : malloc(hlen);
+    if (!hdr) {
+        seam_error_set("transport: out of memory for a %zu-byte header", hlen);
+        return SEAM_ERR_NOMEM;
+    }
+    seam__envelope__pack(env, hdr);
+    long rc = SEAM_OK;
+    if (identity && zmq_send(sock, identity, identity_len, ZMQ_SNDMORE) < 0)
+        rc = SEAM_ERR_IO;
+    if (rc == SEAM_OK && zmq_send(sock, hdr, hlen, payload_len ? ZMQ_SNDMORE : 0) < 0)
+        rc = SEAM_ERR_IO;
+    if (rc == SEAM_OK && payload_len && zmq_send(sock, payload, payload_len, 0) < 0)
+        rc = SEAM_ERR_IO;
+    if (rc != SEAM_OK)
+        seam_error_set("transport: send failed: %s", zmq_strerror(zmq_errno()));
+    if (hdr != stack)
+        free(hdr);
+    return rc == SEAM_OK ? (long)(hlen + payload_len) : rc;
+}
+
+static bool more(void *sock)
+{
+    int m = 0;
+    size_t sz = sizeof m;
+    return zmq_getsockopt(sock, ZMQ_RCVMORE, &m, &sz) == 0 && m;
+}
+
+int seam_msg_recv(void *sock, bool router, seam_msg_t *msg, int flags)
+{
+    memset(msg, 0, sizeof *msg);
+    zmq_msg_t part;
+    int index = 0, rc = SEAM_OK;
+    bool first = true;
+    do {
+        zmq_msg_init(&part);
+        int n = zmq_msg_recv(&part, sock, first ? flags : 0);
+        if (n < 0) {
+            zmq_msg_close(&part);
+            if (first) {
+                int e = zmq_errno();
+                seam_error_set("transport: receive failed: %s", zmq_strerror(e));
+                return e == EAGAIN ? SEAM_ERR_IO : SEAM_ERR_IO;
+            }
+            rc = SEAM_ERR_IO;
+            break;
+        }
+        first = false;
+        const void *data = zmq_msg_data(&part);
+        size_t len = zmq_msg_size(&part);
+        if (router && index == 0) {
+            msg->identity_len = len < sizeof msg->identity ? len : sizeof msg->identity;
+            memcpy(msg->identity, data, msg->identity_len);
+        } else {
+            int f = msg->frames++;
+            msg->wire_bytes += len;
+            if (f == 0 && len <= SEAM_MAX_HEADER_BYTES)
+                msg->env = seam__envelope__unpack(NULL, len, data);
+            else if (f == 1 && len > 0) {
+                msg->payload = malloc(len);
+                if (msg->payload) {
+                    memcpy(msg->payload, data, len);
+                    msg->payload_len = len;
+                }
+            }
+        }
+        index++;
+        zmq_msg_close(&part);
+    } while (more(sock));
+    return rc;
+}
+
+void seam_msg_free(seam_msg_t *msg)
+{
+    if (msg->env)
+        seam__envelope__free_unpacked(msg->env, NULL);
+    free(msg->payload);
+    msg->env = NULL;
+    msg->payload = NULL;
+}
+
+long seam_msg_send_error(void *sock, const uint8_t *identity, size_t identity_len,
+                         uint64_t request_id, Seam__ErrorCode code, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    Seam__Error err = SEAM__ERROR__INIT;
+    err.code = code;
+    err.message = text;
+    Seam__Envelope env = SEAM__ENVELOPE__INIT;
+    env.request_id = request_id;
+    env.body_case = SEAM__ENVELOPE__BODY_ERROR;
+    env.error = &err;
+    return seam_msg_send(sock, identity, identity_len, &env, NULL, 0);
+}

@@ -1,0 +1,44 @@
+/* Envelopes on ZeroMQ sockets: [header][payload?] where the header is a packed
+ * Seam__Envelope (proto/seam.proto) and the payload raw tensor bytes. Shared by the server,
+ * the client and the tools; every receive is bounded and validated before use. */
+#ifndef SEAM_TRANSPORT_H
+#define SEAM_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/seam.pb-c.h"
+
+#define SEAM_PROTOCOL_VERSION 1
+#define SEAM_MAX_HEADER_BYTES 65536
+
+/* A received message. identity is set on ROUTER sockets. */
+typedef struct {
+    uint8_t identity[256];
+    size_t identity_len;
+    Seam__Envelope *env; /* NULL when the header did not decode */
+    void *payload;       /* NULL when there was none */
+    size_t payload_len;
+    size_t wire_bytes;   /* header + payload as received */
+    int frames;          /* frames after the identity */
+} seam_msg_t;
+
+/* Sends env (and payload, when payload_len > 0) on sock; with identity on a ROUTER.
+ * Returns bytes sent or a negative status. */
+long seam_msg_send(void *sock, const uint8_t *identity, size_t identity_len,
+                   const Seam__Envelope *env, const void *payload, size_t payload_len);
+/* Receives one message (blocking unless flags has ZMQ_DONTWAIT); router: first frame is the
+ * peer identity. 0 on success (msg->env may still be NULL: malformed header), negative on
+ * socket error or timeout. */
+int seam_msg_recv(void *sock, bool router, seam_msg_t *msg, int flags);
+void seam_msg_free(seam_msg_t *msg);
+
+/* Convenience: an ERROR reply. */
+long seam_msg_send_error(void *sock, const uint8_t *identity, size_t identity_len,
+                         uint64_t request_id, Seam__ErrorCode code, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+uint64_t seam_now_ns(void);
+
+#endif

@@ -1,0 +1,86 @@
+/* Starting and stopping real `seam serve` processes on loopback ports for tests. */
+#ifndef SEAM_TESTS_SERVER_PROC_H
+#define SEAM_TESTS_SERVER_PROC_H
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct {
+    pid_t pid;
+    int port;
+    char endpoint[64];
+} server_proc_t;
+
+/* A port from a range picked by pid, so parallel test runs do not collide. */
+static int test_port(int k) { return 20000 + (int)(getpid() % 2000) * 8 + k; }
+
+/* True when something accepts TCP connections on 127.0.0.1:port. */
+static int port_open(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* Starts `seam serve` with the extra arguments (NULL-terminated); waits up to 10 s for the
+ * port to accept. Returns 0 on success. */
+static int server_start(server_proc_t *sp, const char *seam, const char *model, int port,
+                        const char *layers, const char *const *extra)
+{
+    sp->port = port;
+    snprintf(sp->endpoint, sizeof sp->endpoint, "tcp://127.0.0.1:%d", port);
+    const char *argv[32] = {seam, "serve", "-m", model, "--layers", layers, "--listen",
+                            sp->endpoint, "-t", "1"};
+    int argc = 10;
+    for (int i = 0; extra && extra[i] && argc < 30; i++)
+        argv[argc++] = extra[i];
+    argv[argc] = NULL;
+    sp->pid = fork();
+    if (sp->pid == 0) {
+        if (!getenv("SEAM_TEST_VERBOSE")) {
+            FILE *null = freopen("/dev/null", "w", stderr);
+            (void)null;
+        }
+        execv(seam, (char *const *)argv);
+        _exit(127);
+    }
+    for (int i = 0; i < 100; i++) { /* wait until it listens */
+        int status;
+        if (waitpid(sp->pid, &status, WNOHANG) == sp->pid)
+            return -1;
+        if (port_open(port))
+            return 0;
+        usleep(100000);
+    }
+    return -1;
+}
+
+static void server_stop(server_proc_t *sp)
+{
+    if (sp->pid > 0) {
+        kill(sp->pid, SIGTERM);
+        for (int i = 0; i < 50; i++) { /* up to 5 s, then kill */
+            if (waitpid(sp->pid, NULL, WNOHANG) == sp->pid) {
+                sp->pid = 0;
+                return;
+            }
+            usleep(100000);
+        }
+        kill(sp->pid, SIGKILL);
+        waitpid(sp->pid, NULL, 0);
+        sp->pid = 0;
+    }
+}
+
+#endif

@@ -1,0 +1,198 @@
+/* Split generation against real `seam serve` processes on loopback ports: with f32 on the
+ * wire, the logits equal the local pass bit for bit at every cut point, for U-shapes, and
+ * with the head on the server (same tokens); q8 on the wire keeps greedy tokens. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "../runtime/client.h"
+#include "../runtime/seam.h"
+#include "harness.h"
+#include "server_proc.h"
+
+#define N_DECODE 3
+static const int32_t prompt[] = {2, 818, 1806, 5905, 7913, 659, 506};
+#define N_PROMPT 7
+
+static char seam_bin[1024];
+static server_proc_t full; /* holds every layer and the head */
+static float *ref;         /* local logits: prompt's last token + each decode step */
+static int32_t ref_tok[N_DECODE + 1];
+static int n_vocab, n_layer;
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(seam_bin, sizeof seam_bin, "%s/seam", build_dir());
+    seam_model_params_t mp = seam_model_default_params();
+    mp.n_threads = 2;
+    seam_model_t *m = seam_model_new(model_path(), &mp);
+    if (!m)
+        return -1;
+    seam_model_info_t in;
+    seam_model_info(m, &in);
+    n_vocab = in.n_vocab;
+    n_layer = in.n_layer;
+    ref = malloc(sizeof(float) * (size_t)n_vocab * (N_DECODE + 1));
+    seam_session_t *s = seam_session_new(m, NULL);
+    seam_forward_tokens(s, prompt, N_PROMPT, 0, ref);
+    for (int k = 0; k <= N_DECODE; k++) {
+        ref_tok[k] = argmax(ref + (size_t)k * n_vocab, n_vocab);
+        if (k < N_DECODE)
+            seam_forward_tokens(s, &ref_tok[k], 1, N_PROMPT + k, ref + (size_t)(k + 1) * n_vocab);
+    }
+    seam_session_destroy(&s);
+    seam_model_destroy(&m);
+    char layers[32];
+    snprintf(layers, sizeof layers, "0-%d", n_layer);
+    if (server_start(&full, seam_bin, model_path(), test_port(0), layers, NULL) != 0) {
+        fprintf(stderr, "could not start %s serve on %s\n", seam_bin, full.endpoint);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    server_stop(&full);
+    free(ref);
+    return 0;
+}
+
+/* Runs prompt + N_DECODE greedy steps through the split; compares with the local run.
+ * Returns the number of steps whose logits (or token, head remote) are identical. */
+static int run_split(const char *spec, int wire, bool head_remote, bool bits)
+{
+    seam_split_params_t p = {.model_path = model_path(), .spec = spec, .wire_dtype = wire,
+                             .head_remote = head_remote, .n_threads = 2, .timeout_ms = 20000};
+    seam_split_t *sp = seam_split_new(&p);
+    if (!sp)
+        fail_msg("split '%s': %s", spec, seam_last_error());
+    float *lg = malloc(sizeof(float) * (size_t)n_vocab);
+    seam_sampler_params_t greedy = seam_sampler_default_params();
+    greedy.temperature = 0;
+    int same = 0, pos = 0, len = N_PROMPT;
+    const int32_t *toks = prompt;
+    for (int k = 0; k <= N_DECODE; k++) {
+        int32_t tok = -1;
+        if (seam_split_step(sp, toks, len, pos, lg, &tok, &greedy, NULL, false) != SEAM_OK)
+            fail_msg("split '%s' step %d: %s", spec, k, seam_last_error());
+        if (!head_remote)
+            tok = argmax(lg, n_vocab);
+        bool ok = bits && !head_remote
+                      ? memcmp(lg, ref + (size_t)k * n_vocab, sizeof(float) * (size_t)n_vocab) == 0
+                      : tok == ref_tok[k];
+        same += ok;
+        pos += len;
+        len = 1;
+        toks = &ref_tok[k]; /* follow the local text */
+    }
+    free(lg);
+    seam_split_destroy(&sp);
+    return same;
+}
+
+static void test_every_cut(void **state)
+{
+    (void)state;
+    int identical = 0;
+    for (int a = 0; a < n_layer; a++) {
+        char spec[256];
+        if (a == 0)
+            snprintf(spec, sizeof spec, "0-%d@%s", n_layer, full.endpoint);
+        else
+            snprintf(spec, sizeof spec, "0-%d@local,%d-%d@%s", a, a, n_layer, full.endpoint);
+        int same = run_split(spec, 0, false, true);
+        if (same != N_DECODE + 1)
+            fprintf(stderr, "  cut at %d: %d/%d steps bit-identical\n", a, same, N_DECODE + 1);
+        identical += same == N_DECODE + 1;
+    }
+    printf("  f32 wire: %d/%d cut points bit-identical to local (prompt + %d decode steps)\n",
+           identical, n_layer, N_DECODE);
+    assert_int_equal(identical, n_layer);
+}
+
+static void test_u_shapes(void **state)
+{
+    (void)state;
+    const int cuts[][2] = {{1, 17}, {4, 16}, {9, 10}, {2, 3}};
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+        char spec[256];
+        snprintf(spec, sizeof spec, "0-%d@local,%d-%d@%s,%d-%d@local", cuts[i][0], cuts[i][0],
+                 cuts[i][1], full.endpoint, cuts[i][1], n_layer);
+        assert_int_equal(run_split(spec, 0, false, true), N_DECODE + 1);
+    }
+    printf("  U-shapes [1,17) [4,16) [9,10) [2,3) remote: bit-identical\n");
+}
+
+static void test_head_on_server(void **state)
+{
+    (void)state;
+    char spec[256];
+    snprintf(spec, sizeof spec, "0-5@local,5-%d@%s", n_layer, full.endpoint);
+    assert_int_equal(run_split(spec, 0, true, false), N_DECODE + 1);
+    snprintf(spec, sizeof spec, "0-%d@%s", n_layer, full.endpoint);
+    assert_int_equal(run_split(spec, 0, true, false), N_DECODE + 1);
+    printf("  head and sampler on the server: same greedy tokens\n");
+}
+
+static void test_lossy_wire(void **state)
+{
+    (void)state;
+    const char *names[] = {"f16", "bf16", "q8"};
+    for (int dt = 1; dt <= 3; dt++) {
+        char spec[256];
+        snprintf(spec, sizeof spec, "0-4@local,4-16@%s,16-%d@local", full.endpoint, n_layer);
+        int same = run_split(spec, dt, false, false);
+        printf("  %s wire: %d/%d greedy tokens equal to local\n", names[dt - 1], same, N_DECODE + 1);
+        assert_true(same >= N_DECODE); /* a broken encoding gives garbage, not one miss */
+    }
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    seam_split_params_t p = {.model_path = model_path(), .wire_dtype = 0, .n_threads = 1,
+                             .timeout_ms = 5000};
+    char spec[256];
+    /* a gap in the ranges */
+    snprintf(spec, sizeof spec, "0-4@local,5-%d@%s", n_layer, full.endpoint);
+    p.spec = spec;
+    assert_null(seam_split_new(&p));
+    assert_non_null(strstr(seam_last_error(), "without gaps"));
+    /* a server that holds other layers */
+    server_proc_t part;
+    if (server_start(&part, seam_bin, model_path(), test_port(1), "4-8", NULL) != 0)
+        fail_msg("could not start a partial server");
+    snprintf(spec, sizeof spec, "0-4@local,4-12@%s,12-%d@local", part.endpoint, n_layer);
+    assert_null(seam_split_new(&p));
+    assert_non_null(strstr(seam_last_error(), "holds layers [4, 8)"));
+    /* head on a server that does not end at the last layer */
+    snprintf(spec, sizeof spec, "0-4@local,4-8@%s,8-%d@local", part.endpoint, n_layer);
+    p.head_remote = true;
+    assert_null(seam_split_new(&p));
+    p.head_remote = false;
+    server_stop(&part);
+    /* nobody listening */
+    snprintf(spec, sizeof spec, "0-%d@tcp://127.0.0.1:%d", n_layer, test_port(7));
+    p.spec = spec;
+    p.timeout_ms = 500;
+    assert_null(seam_split_new(&p));
+    assert_non_null(strstr(seam_last_error(), "did not answer"));
+    printf("  refusals: gap in ranges, wrong layers, head not at the end, nobody listening\n");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_cut), cmocka_unit_test(test_u_shapes),
+        cmocka_unit_test(test_head_on_server), cmocka_unit_test(test_lossy_wire),
+        cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests_name("split over ZeroMQ (real seam serve processes)", tests,
+                                       setup, teardown);
+}
