@@ -160,12 +160,13 @@ test-unit: all test-data
 	$(Q)SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) bash tests/run.sh $(TESTS)
 
 # The parsers and the hostile-input suites again under AddressSanitizer and UBSan.
-ASAN_TESTS := test_gguf test_corrupt test_tokenizer test_quant
+# test_hostile attacks an ASan-built seam serve (SEAM_BIN).
+ASAN_TESTS := test_gguf test_corrupt test_tokenizer test_quant test_wire test_hostile
 test-asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan Q=@ \
 	    CFLAGS_EXTRA="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	    $(ASAN_TESTS:%=build/asan/tests/%)
-	$(Q)ASAN_OPTIONS=detect_leaks=1 SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) \
+	    $(ASAN_TESTS:%=build/asan/tests/%) build/asan/seam
+	$(Q)ASAN_OPTIONS=detect_leaks=1 SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) SEAM_BIN=build/asan/seam \
 	    bash tests/run.sh $(ASAN_TESTS:%=build/asan/tests/%)
 
 CFLAGS += $(CFLAGS_EXTRA)

@@ -162,12 +162,22 @@ static int connect_stage(seam_split_t *s, stage_t *st)
     bool covers = (int)sh->layer_begin <= st->a && st->b <= (int)sh->layer_end;
     char held[64];
     snprintf(held, sizeof held, "[%u, %u)", sh->layer_begin, sh->layer_end);
+    if (sh->max_context && (int)sh->max_context < s->p.n_ctx)
+        s->p.n_ctx = (int)sh->max_context; /* the whole split runs in the smallest context */
     seam_msg_free(&r);
     if (!covers) {
         seam_error_set("split: %s holds layers %s, not the [%d, %d) this split gives it",
                        st->endpoint, held, st->a, st->b);
         return SEAM_ERR_INVALID;
     }
+    return SEAM_OK;
+}
+
+static int open_stage(seam_split_t *s, stage_t *st)
+{
+    seam_msg_t r;
+    int rc;
+    Seam__Envelope env;
     Seam__Open open = SEAM__OPEN__INIT;
     open.n_ctx = (uint32_t)s->p.n_ctx;
     env = (Seam__Envelope)SEAM__ENVELOPE__INIT;
@@ -185,19 +195,18 @@ static int connect_stage(seam_split_t *s, stage_t *st)
     return SEAM_OK;
 }
 
-static seam_model_t *instance(const seam_split_t *s, int a, int b, bool embed, bool head,
-                              seam_session_t **sess)
+static seam_model_t *instance(const seam_split_t *s, int a, int b, bool embed, bool head)
 {
     seam_model_params_t mp = {.layer_begin = a, .layer_end = b, .embed = embed, .head = head,
                               .n_threads = s->p.n_threads};
-    seam_model_t *m = seam_model_new(s->p.model_path, &mp);
-    if (!m)
-        return NULL;
+    return seam_model_new(s->p.model_path, &mp);
+}
+
+static seam_session_t *session_for(const seam_split_t *s, seam_model_t *m)
+{
     seam_session_params_t sp = seam_session_default_params();
     sp.n_ctx = s->p.n_ctx;
-    if (!(*sess = seam_session_new(m, &sp)))
-        seam_model_destroy(&m);
-    return m;
+    return seam_session_new(m, &sp);
 }
 
 seam_split_t *seam_split_new(const seam_split_params_t *params)
@@ -216,7 +225,7 @@ seam_split_t *seam_split_new(const seam_split_params_t *params)
     seam_gguf_identity(g, s->model_id);
     seam_gguf_destroy(&g);
     /* the embedding instance tells us the model's shape */
-    if (!(s->embed_m = instance(s, 0, 0, true, false, &s->embed_s)))
+    if (!(s->embed_m = instance(s, 0, 0, true, false)))
         goto fail;
     seam_model_info(s->embed_m, &s->info);
     if (s->p.n_ctx <= 0)
@@ -229,13 +238,22 @@ seam_split_t *seam_split_new(const seam_split_params_t *params)
         goto fail;
     }
     s->zctx = zmq_ctx_new();
+    /* HELLO every server first: the split's context is the smallest any of them allows */
+    for (int i = 0; i < s->n; i++)
+        if (s->st[i].remote && connect_stage(s, &s->st[i]) != SEAM_OK)
+            goto fail;
+    if (!(s->embed_s = session_for(s, s->embed_m)))
+        goto fail;
     for (int i = 0; i < s->n; i++) {
         stage_t *st = &s->st[i];
-        if (st->remote ? connect_stage(s, st) != SEAM_OK
-                       : !(st->m = instance(s, st->a, st->b, false, false, &st->sess)))
+        if (st->remote ? open_stage(s, st) != SEAM_OK
+                       : !(st->m = instance(s, st->a, st->b, false, false)) ||
+                             !(st->sess = session_for(s, st->m)))
             goto fail;
     }
-    if (!s->p.head_remote && !(s->head_m = instance(s, s->info.n_layer, s->info.n_layer, false, true, &s->head_s)))
+    if (!s->p.head_remote &&
+        (!(s->head_m = instance(s, s->info.n_layer, s->info.n_layer, false, true)) ||
+         !(s->head_s = session_for(s, s->head_m))))
         goto fail;
     return s;
 fail:
@@ -282,6 +300,7 @@ void seam_split_destroy(seam_split_t **sp)
 }
 
 const seam_model_t *seam_split_model(const seam_split_t *s) { return s->embed_m; }
+int seam_split_n_ctx(const seam_split_t *s) { return s->p.n_ctx; }
 
 int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, float *logits,
                     int32_t *token, const seam_sampler_params_t *sampling,

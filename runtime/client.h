@@ -45,6 +45,8 @@ typedef struct {
 seam_split_t *seam_split_new(const seam_split_params_t *p);
 void seam_split_destroy(seam_split_t **s);
 const seam_model_t *seam_split_model(const seam_split_t *s);
+/* The split's context: the smallest of the one asked for and every server's maximum. */
+int seam_split_n_ctx(const seam_split_t *s);
 
 /* One step over n tokens at positions pos..: logits (n_vocab) of the last token when the head
  * is local; *token when it is remote (sampling applies there). stats of this step if asked;

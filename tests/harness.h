@@ -19,6 +19,16 @@ static const char *env_or(const char *name, const char *fallback)
 __attribute__((unused)) static const char *model_path(void) { return env_or("SEAM_MODEL", "models/gemma-3-270m-q4_k_m.gguf"); }
 __attribute__((unused)) static const char *build_dir(void) { return env_or("SEAM_BUILD", "build"); }
 __attribute__((unused)) static const char *ref_dir(void) { return env_or("SEAM_REF", "tests/ref"); }
+/* The seam binary tests start as a server: $SEAM_BIN (the ASan build under make test-asan). */
+__attribute__((unused)) static const char *seam_binary(char *buf, size_t cap)
+{
+    const char *bin = getenv("SEAM_BIN");
+    if (bin && *bin)
+        snprintf(buf, cap, "%s", bin);
+    else
+        snprintf(buf, cap, "%s/seam", build_dir());
+    return buf;
+}
 
 /* Reads a whole file; NULL (and a message) when it cannot. */
 __attribute__((unused)) static char *read_file(const char *path, size_t *len)

@@ -26,7 +26,7 @@ static int n_vocab, n_layer;
 static int setup(void **state)
 {
     (void)state;
-    snprintf(seam_bin, sizeof seam_bin, "%s/seam", build_dir());
+    seam_binary(seam_bin, sizeof seam_bin);
     seam_model_params_t mp = seam_model_default_params();
     mp.n_threads = 2;
     seam_model_t *m = seam_model_new(model_path(), &mp);

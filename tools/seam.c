@@ -296,7 +296,7 @@ static int cmd_run(int argc, char **argv)
         fprintf(stderr, "seam run: %s\n", seam_last_error());
         goto done;
     }
-    int n_ctx_s = s ? seam_session_n_ctx(s) : (n_ctx > 0 ? (int)n_ctx : (info.n_ctx_train < 4096 ? info.n_ctx_train : 4096));
+    int n_ctx_s = s ? seam_session_n_ctx(s) : seam_split_n_ctx(sp_run);
     int n_prompt = seam_tokenize(m, prompt, strlen(prompt), NULL, 0, true, special);
     if (n_prompt < 0) {
         fprintf(stderr, "seam run: %s\n", seam_last_error());

@@ -1,0 +1,276 @@
+/* Hostile input to a real `seam serve`: truncated and undecodable headers, unknown dtypes,
+ * shape/payload disagreements, payloads larger and smaller than declared, layers outside the
+ * server's range, position gaps, unknown sessions, 10,000 random-byte messages, and more
+ * OPENs than --max-sessions. Each gets an ERROR (or, for random bytes that happen to decode to
+ * a valid request, a valid reply), the server stays up, and a well-behaved `seam run --split`
+ * running at the same time prints exactly what a local run prints. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <zmq.h>
+
+#include "../runtime/gguf.h"
+#include "../runtime/seam.h"
+#include "../runtime/transport.h"
+#include "harness.h"
+#include "server_proc.h"
+
+static char seam_bin[1024];
+static server_proc_t srv;
+static void *zctx, *sock;
+static uint8_t model_id[SEAM_MODEL_ID_BYTES];
+#define MAX_SESSIONS 4
+#define D 640
+
+static int setup(void **state)
+{
+    (void)state;
+    seam_binary(seam_bin, sizeof seam_bin);
+    const char *extra[] = {"--max-sessions", "4", "--max-context", "256", NULL};
+    if (server_start(&srv, seam_bin, model_path(), test_port(2), "4-16", extra) != 0)
+        return -1;
+    seam_gguf_t *g = seam_gguf_open(model_path());
+    if (!g)
+        return -1;
+    seam_gguf_identity(g, model_id);
+    seam_gguf_destroy(&g);
+    zctx = zmq_ctx_new();
+    sock = zmq_socket(zctx, ZMQ_DEALER);
+    int linger = 0, timeout = 5000;
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    return zmq_connect(sock, srv.endpoint);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    zmq_close(sock);
+    zmq_ctx_term(zctx);
+    server_stop(&srv);
+    return 0;
+}
+
+/* Sends raw frames; returns the reply's body case (ERROR: its code via *code), or -1 when
+ * no reply came. */
+static int exchange_raw(const void *hdr, size_t hlen, const void *payload, size_t plen, int *code)
+{
+    zmq_send(sock, hdr, hlen, plen ? ZMQ_SNDMORE : 0);
+    if (plen)
+        zmq_send(sock, payload, plen, 0);
+    seam_msg_t m;
+    if (seam_msg_recv(sock, false, &m, 0) != SEAM_OK || !m.env) {
+        seam_msg_free(&m);
+        return -1;
+    }
+    int body = m.env->body_case;
+    if (code)
+        *code = body == SEAM__ENVELOPE__BODY_ERROR ? (int)m.env->error->code : 0;
+    seam_msg_free(&m);
+    return body;
+}
+
+static int exchange(Seam__Envelope *env, const void *payload, size_t plen, int *code)
+{
+    uint8_t hdr[4096];
+    size_t n = seam__envelope__pack(env, hdr);
+    return exchange_raw(hdr, n, payload, plen, code);
+}
+
+static uint64_t open_session(void)
+{
+    Seam__Open o = SEAM__OPEN__INIT;
+    Seam__Envelope env = SEAM__ENVELOPE__INIT;
+    env.body_case = SEAM__ENVELOPE__BODY_OPEN;
+    env.open = &o;
+    uint8_t hdr[256];
+    size_t n = seam__envelope__pack(&env, hdr);
+    zmq_send(sock, hdr, n, 0);
+    seam_msg_t m;
+    uint64_t id = 0;
+    if (seam_msg_recv(sock, false, &m, 0) == SEAM_OK && m.env &&
+        m.env->body_case == SEAM__ENVELOPE__BODY_OPENED)
+        id = m.env->opened->session;
+    seam_msg_free(&m);
+    return id;
+}
+
+static pid_t good_client;
+static char good_out[256], local_out[256];
+
+/* Starts a well-behaved split generation in the background. */
+static void start_good_client(void)
+{
+    snprintf(good_out, sizeof good_out, "/tmp/seam-hostile-%d.txt", getpid());
+    char spec[256];
+    snprintf(spec, sizeof spec, "0-4@local,4-16@%s,16-18@local", srv.endpoint);
+    good_client = fork();
+    if (good_client == 0) {
+        if (!freopen(good_out, "w", stdout) || !freopen("/dev/null", "w", stderr))
+            _exit(126);
+        execl(seam_bin, seam_bin, "run", "-m", model_path(), "-p", "The capital of France is",
+              "-n", "48", "--temp", "0", "-t", "1", "--no-stream", "--split", spec, (char *)NULL);
+        _exit(127);
+    }
+}
+
+static void check_good_client(void)
+{
+    int status;
+    waitpid(good_client, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    snprintf(local_out, sizeof local_out, "/tmp/seam-hostile-local-%d.txt", getpid());
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s run -m %s -p 'The capital of France is' -n 48 --temp 0 -t 1 "
+             "--no-stream > %s 2>/dev/null", seam_bin, model_path(), local_out);
+    assert_int_equal(system(cmd), 0);
+    size_t a_len, b_len;
+    char *a = read_file(good_out, &a_len), *b = read_file(local_out, &b_len);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_true(a_len > 30);
+    assert_int_equal(a_len, b_len);
+    assert_memory_equal(a, b, a_len);
+    printf("  well-behaved split client during the attack: output identical to local (%zu bytes)\n", a_len);
+    free(a), free(b);
+    unlink(good_out), unlink(local_out);
+}
+
+static void test_hostile_messages(void **state)
+{
+    (void)state;
+    start_good_client();
+    usleep(300000); /* let it open its session first */
+    uint64_t sid = open_session();
+    assert_true(sid != 0);
+    static uint8_t payload[D * 4 * 2];
+    int code, errors = 0;
+    uint32_t shape[2] = {1, D};
+    Seam__Forward f;
+    Seam__Envelope env;
+#define FORWARD(...)                                                                          \
+    do {                                                                                      \
+        f = (Seam__Forward)SEAM__FORWARD__INIT;                                               \
+        f.session = sid;                                                                      \
+        f.n_tokens = 1;                                                                       \
+        f.layer_begin = 4;                                                                    \
+        f.layer_end = 16;                                                                     \
+        f.n_shape = 2;                                                                        \
+        f.shape = shape;                                                                      \
+        __VA_ARGS__;                                                                          \
+        env = (Seam__Envelope)SEAM__ENVELOPE__INIT;                                           \
+        env.body_case = SEAM__ENVELOPE__BODY_FORWARD;                                         \
+        env.forward = &f;                                                                     \
+    } while (0)
+    struct {
+        const char *what;
+        int want;
+    } cases[] = {
+        {"wrong dtype", SEAM__ERROR_CODE__ERR_SHAPE},
+        {"shape disagrees with payload", SEAM__ERROR_CODE__ERR_SHAPE},
+        {"payload larger than declared", SEAM__ERROR_CODE__ERR_SHAPE},
+        {"payload smaller than declared", SEAM__ERROR_CODE__ERR_SHAPE},
+        {"no payload", SEAM__ERROR_CODE__ERR_SHAPE},
+        {"layer outside the range", SEAM__ERROR_CODE__ERR_LAYER_RANGE},
+        {"position gap", SEAM__ERROR_CODE__ERR_POSITION},
+        {"unknown session", SEAM__ERROR_CODE__ERR_UNKNOWN_SESSION},
+        {"head on a middle server", SEAM__ERROR_CODE__ERR_LAYER_RANGE},
+        {"zero tokens", SEAM__ERROR_CODE__ERR_SHAPE},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        size_t plen = D * 4;
+        switch (i) {
+        case 0: FORWARD(f.dtype = 7); break;
+        case 1: FORWARD(shape[1] = D + 1); break;
+        case 2: FORWARD(); plen = D * 4 + 4; break;
+        case 3: FORWARD(); plen = D * 4 - 4; break;
+        case 4: FORWARD(); plen = 0; break;
+        case 5: FORWARD(f.layer_end = 17); break;
+        case 6: FORWARD(f.pos = 5); break;
+        case 7: FORWARD(f.session = sid ^ 1); break;
+        case 8: FORWARD(f.head = true); break;
+        case 9: FORWARD(f.n_tokens = 0); break;
+        }
+        int body = exchange(&env, payload, plen, &code);
+        shape[1] = D;
+        if (body != SEAM__ENVELOPE__BODY_ERROR || code != cases[i].want)
+            fail_msg("%s: expected ERROR code %d, got body %d code %d", cases[i].what,
+                     cases[i].want, body, code);
+        errors++;
+    }
+    /* version and model identity */
+    Seam__Hello h = SEAM__HELLO__INIT;
+    h.protocol_version = 99;
+    env = (Seam__Envelope)SEAM__ENVELOPE__INIT;
+    env.body_case = SEAM__ENVELOPE__BODY_HELLO;
+    env.hello = &h;
+    assert_int_equal(exchange(&env, NULL, 0, &code), SEAM__ENVELOPE__BODY_ERROR);
+    assert_int_equal(code, SEAM__ERROR_CODE__ERR_VERSION);
+    h.protocol_version = SEAM_PROTOCOL_VERSION;
+    uint8_t other[SEAM_MODEL_ID_BYTES] = {1};
+    h.model_id.data = other;
+    h.model_id.len = sizeof other;
+    assert_int_equal(exchange(&env, NULL, 0, &code), SEAM__ENVELOPE__BODY_ERROR);
+    assert_int_equal(code, SEAM__ERROR_CODE__ERR_MODEL);
+    h.model_id.data = model_id;
+    assert_int_equal(exchange(&env, NULL, 0, &code), SEAM__ENVELOPE__BODY_HELLO);
+    /* a truncated header */
+    uint8_t hdr[256];
+    FORWARD();
+    size_t hn = seam__envelope__pack(&env, hdr);
+    assert_int_equal(exchange_raw(hdr, hn / 2, payload, D * 4, &code), SEAM__ENVELOPE__BODY_ERROR);
+    /* a valid FORWARD still works after all that */
+    FORWARD();
+    assert_int_equal(exchange(&env, payload, D * 4, &code), SEAM__ENVELOPE__BODY_RESULT);
+    printf("  %d malformed FORWARDs, bad version, other model, truncated header: specific ERRORs\n", errors);
+
+    /* 10,000 random-byte messages of random lengths and frame counts */
+    uint32_t r = 12345;
+    int replies = 0, err_replies = 0;
+    uint8_t junk[512];
+    for (int i = 0; i < 10000; i++) {
+        size_t n = 1;
+        for (size_t k = 0; k < sizeof junk; k++) {
+            r = r * 1103515245u + 12345u;
+            junk[k] = (uint8_t)(r >> 16);
+        }
+        n = 1 + (r >> 8) % sizeof junk;
+        int body = exchange_raw(junk, n, (r & 4) ? junk : NULL, (r & 4) ? n / 2 + 1 : 0, &code);
+        replies += body >= 0;
+        err_replies += body == SEAM__ENVELOPE__BODY_ERROR;
+    }
+    printf("  10000 random messages: %d replies, %d of them ERRORs\n", replies, err_replies);
+    assert_int_equal(replies, 10000);
+    assert_true(err_replies >= 9900);
+
+    /* more OPENs than --max-sessions (the good client and sid hold two) */
+    int opened = 0, refused = 0;
+    for (int i = 0; i < MAX_SESSIONS + 3; i++) {
+        Seam__Open o = SEAM__OPEN__INIT;
+        env = (Seam__Envelope)SEAM__ENVELOPE__INIT;
+        env.body_case = SEAM__ENVELOPE__BODY_OPEN;
+        env.open = &o;
+        int body = exchange(&env, NULL, 0, &code);
+        opened += body == SEAM__ENVELOPE__BODY_OPENED;
+        refused += body == SEAM__ENVELOPE__BODY_ERROR && code == SEAM__ERROR_CODE__ERR_TOO_MANY_SESSIONS;
+    }
+    printf("  %d extra OPENs: %d opened, %d refused as too many\n", MAX_SESSIONS + 3, opened, refused);
+    assert_int_equal(opened + refused, MAX_SESSIONS + 3);
+    assert_true(refused >= 3);
+    check_good_client();
+    /* the server is still up and answers */
+    Seam__StatsRequest sr = SEAM__STATS_REQUEST__INIT;
+    env = (Seam__Envelope)SEAM__ENVELOPE__INIT;
+    env.body_case = SEAM__ENVELOPE__BODY_STATS_REQUEST;
+    env.stats_request = &sr;
+    assert_int_equal(exchange(&env, NULL, 0, &code), SEAM__ENVELOPE__BODY_STATS);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_hostile_messages)};
+    return cmocka_run_group_tests_name("hostile input to seam serve", tests, setup, teardown);
+}
