@@ -147,8 +147,7 @@ test-data: $(MODEL) $(FIXTURES) $(BPE_VOCAB)
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all model
-	@echo "== local generation on the default model (the split demo arrives with the split runtime)"
-	$(Q)./$(SEAM) run -m $(MODEL) -t $(THREADS) -n 64 -p "The three primary colors are"
+	$(Q)SEAM=$(SEAM) MODEL=$(MODEL) THREADS=$(THREADS) bash tools/demo.sh
 
 # ---- tests ----------------------------------------------------------------------------
 test: deps
