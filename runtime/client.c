@@ -342,7 +342,12 @@ int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, floa
             st_out->local_us += ss->compute_us;
             continue;
         }
-        bool head_here = s->p.head_remote && i == s->n - 1;
+        /* consecutive remote stages form a chain: the first server passes the hidden state
+         * straight to the next, and the answer comes back through the chain */
+        int j = i;
+        while (j + 1 < s->n && s->st[j + 1].remote)
+            j++;
+        bool head_here = s->p.head_remote && j == s->n - 1;
         size_t nv = (size_t)n * d, plen = seam_wire_bytes(st->dtype, nv);
         seam_wire_encode(st->dtype, s->h, nv, s->buf);
         if (measure_err && st->dtype != SEAM_WIRE_F32) { /* what this hop's encoding loses */
@@ -357,16 +362,30 @@ int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, floa
         Seam__Forward f = SEAM__FORWARD__INIT;
         uint32_t shape[2] = {(uint32_t)n, (uint32_t)d};
         Seam__Sampling smp = SEAM__SAMPLING__INIT;
+        Seam__Hop hops[SEAM_SPLIT_MAX_STAGES], *hop_ptrs[SEAM_SPLIT_MAX_STAGES];
+        for (int k = i + 1; k <= j; k++) {
+            Seam__Hop *hp = &hops[k - i - 1];
+            *hp = (Seam__Hop)SEAM__HOP__INIT;
+            hp->endpoint = s->st[k].endpoint;
+            hp->session = s->st[k].session;
+            hp->layer_begin = (uint32_t)s->st[k].a;
+            hp->layer_end = (uint32_t)s->st[k].b;
+            hp->dtype = (Seam__WireDtype)s->st[k].dtype;
+            hp->head = head_here && k == j;
+            hop_ptrs[k - i - 1] = hp;
+        }
         f.session = st->session;
         f.pos = (uint32_t)pos;
         f.n_tokens = (uint32_t)n;
         f.layer_begin = (uint32_t)st->a;
         f.layer_end = (uint32_t)st->b;
         f.dtype = (Seam__WireDtype)st->dtype;
-        f.reply_dtype = (Seam__WireDtype)st->dtype;
+        f.reply_dtype = (Seam__WireDtype)s->st[j].dtype;
         f.n_shape = 2;
         f.shape = shape;
-        f.head = head_here;
+        f.head = head_here && j == i;
+        f.n_next = (size_t)(j - i);
+        f.next = hop_ptrs;
         if (head_here && sampling) {
             smp.temperature = sampling->temperature;
             smp.top_k = (uint32_t)sampling->top_k;
@@ -385,21 +404,37 @@ int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, floa
         uint64_t rtt = (seam_now_ns() - t0) / 1000;
         Seam__Result *res = r.env->body_case == SEAM__ENVELOPE__BODY_RESULT ? r.env->result : NULL;
         size_t want = res && !res->has_token ? seam_wire_bytes((seam_wire_dtype_t)res->dtype, nv) : 0;
-        if (!res || (head_here != res->has_token) || (!res->has_token && (res->dtype > SEAM__WIRE_DTYPE__WIRE_Q8 || r.payload_len != want))) {
+        if (!res || head_here != res->has_token ||
+            (!res->has_token && (res->dtype > SEAM__WIRE_DTYPE__WIRE_Q8 || r.payload_len != want))) {
             seam_msg_free(&r);
             seam_error_set("split: %s sent a reply that does not match the request", st->endpoint);
             return SEAM_ERR_INVALID;
         }
-        ss->sent_bytes = (uint64_t)sent;
-        ss->recv_bytes = r.wire_bytes;
-        ss->compute_us = res->n_timing ? res->timing[0]->compute_us : 0;
-        ss->network_us = rtt > ss->compute_us ? rtt - ss->compute_us : 0;
-        if (res->has_token) {
-            *token = res->token;
-        } else {
-            seam_wire_decode((seam_wire_dtype_t)res->dtype, r.payload, nv, s->h);
+        /* per stage of the chain: its compute, and the network time of the hop into it =
+         * what the previous side waited minus what this side spent (compute + its own wait) */
+        uint64_t waited = rtt;
+        for (int k = i; k <= j; k++) {
+            seam_stage_stats_t *sk = &st_out->stage[k];
+            snprintf(sk->where, sizeof sk->where, "%s", s->st[k].endpoint);
+            sk->layer_begin = s->st[k].a;
+            sk->layer_end = s->st[k].b;
+            sk->dtype = s->st[k].dtype;
+            const Seam__StageTiming *tm = (size_t)(k - i) < res->n_timing ? res->timing[k - i] : NULL;
+            uint64_t c = tm ? tm->compute_us : 0, w = tm ? tm->wait_us : 0;
+            sk->compute_us = c;
+            sk->network_us = waited > c + w ? waited - c - w : 0;
+            /* bytes into this stage: from us, or from the previous server of the chain */
+            const Seam__StageTiming *prev = k > i && (size_t)(k - i - 1) < res->n_timing ? res->timing[k - i - 1] : NULL;
+            sk->sent_bytes = k == i ? (uint64_t)sent : (prev ? prev->sent_bytes : 0);
+            sk->recv_bytes = k == j ? r.wire_bytes : 0;
+            waited = w;
         }
+        if (res->has_token)
+            *token = res->token;
+        else
+            seam_wire_decode((seam_wire_dtype_t)res->dtype, r.payload, nv, s->h);
         seam_msg_free(&r);
+        i = j;
     }
     if (!s->p.head_remote) {
         t0 = seam_now_ns();

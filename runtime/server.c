@@ -28,6 +28,26 @@ typedef struct {
     seam_sampler_t *sampler;
 } slot_t;
 
+#define MAX_HOPS 15         /* longest chain after this server */
+#define MAX_DOWNSTREAM 16   /* distinct next servers this one talks to */
+#define PENDING_TIMEOUT_NS (60ull * 1000000000ull)
+
+/* A FORWARD this server passed down the chain and whose answer it relays back. */
+typedef struct {
+    bool used;
+    uint64_t down_rid;
+    uint8_t identity[256];
+    size_t identity_len;
+    uint64_t client_rid;
+    uint64_t t_sent_ns, compute_us, recv_bytes, sent_bytes;
+    int down; /* index into downstream[] */
+} pending_t;
+
+typedef struct {
+    char endpoint[256];
+    void *sock;
+} downstream_t;
+
 struct seam_server {
     seam_server_params_t p;
     seam_model_t *model;
@@ -40,6 +60,10 @@ struct seam_server {
     float *logits;
     void *out;            /* encoded reply payload */
     uint64_t started_ns, forwards, errors;
+    downstream_t downstream[MAX_DOWNSTREAM];
+    int n_downstream;
+    pending_t *pending; /* max_sessions * 2 */
+    uint64_t next_down_rid;
 };
 
 seam_server_params_t seam_server_default_params(void)
@@ -81,6 +105,9 @@ void seam_server_destroy(seam_server_t **sp)
     for (int i = 0; s->slots && i < s->p.max_sessions; i++)
         slot_free(s, &s->slots[i]);
     free(s->slots);
+    free(s->pending);
+    for (int i = 0; i < s->n_downstream; i++)
+        zmq_close(s->downstream[i].sock);
     free(s->h);
     free(s->logits);
     free(s->out);
@@ -143,10 +170,11 @@ seam_server_t *seam_server_new(const seam_server_params_t *params)
     }
     size_t d_model = (size_t)s->info.d_model;
     s->slots = calloc((size_t)s->p.max_sessions, sizeof *s->slots);
+    s->pending = calloc((size_t)s->p.max_sessions * 2, sizeof *s->pending);
     s->h = malloc(sizeof(float) * d_model * (size_t)s->p.max_batch);
     s->out = malloc(seam_wire_bytes(SEAM_WIRE_F32, d_model * (size_t)s->p.max_batch));
     s->logits = malloc(sizeof(float) * (size_t)s->info.n_vocab);
-    if (!s->slots || !s->h || !s->out || !s->logits) {
+    if (!s->slots || !s->pending || !s->h || !s->out || !s->logits) {
         seam_error_set("server: out of memory");
         goto fail;
     }
@@ -298,6 +326,117 @@ static void on_close(req_t *r, const Seam__Close *c)
     reply(r, &env, NULL, 0);
 }
 
+static int downstream_socket(seam_server_t *s, const char *endpoint)
+{
+    for (int i = 0; i < s->n_downstream; i++)
+        if (strcmp(s->downstream[i].endpoint, endpoint) == 0)
+            return i;
+    if (s->n_downstream == MAX_DOWNSTREAM)
+        return -1;
+    void *sock = zmq_socket(s->zctx, ZMQ_DEALER);
+    int linger = 0;
+    if (!sock)
+        return -1;
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_connect(sock, endpoint) != 0) {
+        zmq_close(sock);
+        return -1;
+    }
+    downstream_t *d = &s->downstream[s->n_downstream];
+    snprintf(d->endpoint, sizeof d->endpoint, "%s", endpoint);
+    d->sock = sock;
+    return s->n_downstream++;
+}
+
+/* Sends this server's output (s->h) straight to the next server of the chain; the answer is
+ * relayed back to the client by relay() when it comes. */
+static void pass_down(req_t *r, const Seam__Forward *f, uint64_t compute_us)
+{
+    seam_server_t *s = r->s;
+    const Seam__Hop *hop = f->next[0];
+    pending_t *pd = NULL;
+    for (int i = 0; i < s->p.max_sessions * 2 && !pd; i++)
+        if (!s->pending[i].used)
+            pd = &s->pending[i];
+    int down = downstream_socket(s, hop->endpoint);
+    if (!pd || down < 0)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_UNREACHABLE, "cannot pass the hidden state on to %s "
+                    "(%s)", hop->endpoint, pd ? "cannot connect" : "too many requests in flight");
+    size_t d = (size_t)s->info.d_model, nv = (size_t)f->n_tokens * d;
+    Seam__Forward nf = SEAM__FORWARD__INIT;
+    uint32_t shape[2] = {f->n_tokens, (uint32_t)d};
+    nf.session = hop->session;
+    nf.pos = f->pos;
+    nf.n_tokens = f->n_tokens;
+    nf.layer_begin = hop->layer_begin;
+    nf.layer_end = hop->layer_end;
+    nf.dtype = hop->dtype;
+    nf.n_shape = 2;
+    nf.shape = shape;
+    nf.head = hop->head;
+    nf.sampling = f->sampling;
+    nf.n_next = f->n_next - 1;
+    nf.next = f->next + 1;
+    nf.reply_dtype = f->reply_dtype;
+    size_t plen = seam_wire_bytes((seam_wire_dtype_t)hop->dtype, nv);
+    seam_wire_encode((seam_wire_dtype_t)hop->dtype, s->h, nv, s->out);
+    Seam__Envelope env = SEAM__ENVELOPE__INIT;
+    env.request_id = ++s->next_down_rid;
+    env.body_case = SEAM__ENVELOPE__BODY_FORWARD;
+    env.forward = &nf;
+    long sent = seam_msg_send(s->downstream[down].sock, NULL, 0, &env, s->out, plen);
+    if (sent < 0)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_UNREACHABLE, "sending to %s failed", hop->endpoint);
+    *pd = (pending_t){.used = true, .down_rid = env.request_id, .client_rid = r->rid,
+                      .t_sent_ns = seam_now_ns(), .compute_us = compute_us,
+                      .recv_bytes = r->m->wire_bytes, .sent_bytes = (uint64_t)sent, .down = down};
+    memcpy(pd->identity, r->m->identity, r->m->identity_len);
+    pd->identity_len = r->m->identity_len;
+}
+
+/* An answer from further down the chain: add this stage's timing and hand it back. */
+static void relay(seam_server_t *s, int down, seam_msg_t *m)
+{
+    pending_t *pd = NULL;
+    for (int i = 0; m->env && i < s->p.max_sessions * 2 && !pd; i++)
+        if (s->pending[i].used && s->pending[i].down == down && s->pending[i].down_rid == m->env->request_id)
+            pd = &s->pending[i];
+    if (!pd)
+        return; /* late or unknown: nobody waits for it */
+    req_t r = {.s = s, .m = m, .rid = pd->client_rid};
+    memcpy(m->identity, pd->identity, pd->identity_len);
+    m->identity_len = pd->identity_len;
+    pd->used = false;
+    Seam__Envelope *e = m->env;
+    if (e->body_case == SEAM__ENVELOPE__BODY_ERROR) {
+        REPLY_ERROR(&r, e->error->code, "%s: %s", s->downstream[down].endpoint,
+                    e->error->message ? e->error->message : "(no message)");
+    }
+    if (e->body_case != SEAM__ENVELOPE__BODY_RESULT)
+        REPLY_ERROR(&r, SEAM__ERROR_CODE__ERR_UNREACHABLE, "%s answered with something other "
+                    "than a RESULT", s->downstream[down].endpoint);
+    Seam__Result *res = e->result;
+    Seam__StageTiming mine = SEAM__STAGE_TIMING__INIT;
+    mine.endpoint = (char *)s->p.listen;
+    mine.compute_us = pd->compute_us;
+    mine.recv_bytes = pd->recv_bytes;
+    mine.sent_bytes = pd->sent_bytes;
+    mine.wait_us = (seam_now_ns() - pd->t_sent_ns) / 1000;
+    Seam__StageTiming **all = malloc(sizeof *all * (res->n_timing + 1));
+    if (!all)
+        REPLY_ERROR(&r, SEAM__ERROR_CODE__ERR_INTERNAL, "out of memory");
+    all[0] = &mine;
+    memcpy(all + 1, res->timing, sizeof *all * res->n_timing);
+    Seam__StageTiming **theirs = res->timing;
+    size_t n_theirs = res->n_timing;
+    res->timing = all;
+    res->n_timing = n_theirs + 1;
+    reply(&r, e, m->payload, m->payload_len);
+    res->timing = theirs; /* so free_unpacked frees what it allocated */
+    res->n_timing = n_theirs;
+    free(all);
+}
+
 static void on_forward(req_t *r, const Seam__Forward *f)
 {
     seam_server_t *s = r->s;
@@ -340,9 +479,24 @@ static void on_forward(req_t *r, const Seam__Forward *f)
         REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_LAYER_RANGE,
                     "the head runs after the last layer (%d); this request ends at %d",
                     s->info.n_layer, le);
-    if (f->n_next > 0)
-        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_INTERNAL,
-                    "forwarding down a chain is not implemented on this server yet");
+    if (f->n_next > MAX_HOPS)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_MALFORMED, "a chain of %zu more hops; at most %d",
+                    f->n_next, MAX_HOPS);
+    if (f->n_next > 0 && f->head)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_LAYER_RANGE,
+                    "the head runs on the last stage of a chain, not on this one");
+    for (size_t i = 0; i < f->n_next; i++) {
+        const Seam__Hop *hop = f->next[i];
+        const char *ep = hop->endpoint ? hop->endpoint : "";
+        if ((strncmp(ep, "tcp://", 6) != 0 && strncmp(ep, "ipc://", 6) != 0) ||
+            strlen(ep) >= sizeof s->downstream[0].endpoint || hop->dtype > SEAM__WIRE_DTYPE__WIRE_Q8 ||
+            hop->layer_begin != (i == 0 ? f->layer_end : f->next[i - 1]->layer_end) ||
+            hop->layer_end <= hop->layer_begin || (hop->head && i + 1 != f->n_next))
+            REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_MALFORMED,
+                        "hop %zu of the chain is not valid (a tcp:// or ipc:// endpoint, a known "
+                        "dtype, layers continuing where the previous stage ends, head only last)",
+                        i + 1);
+    }
 
     uint64_t t0 = seam_now_ns();
     seam_wire_decode((seam_wire_dtype_t)f->dtype, m->payload, (size_t)n * d, s->h);
@@ -350,6 +504,12 @@ static void on_forward(req_t *r, const Seam__Forward *f)
         REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_INTERNAL, "forward failed: %s", seam_last_error());
     for (int il = lb; il < le; il++)
         sl->next_pos[il - s->p.layer_begin] += n;
+    sl->last_used_ns = seam_now_ns();
+    s->forwards++;
+    if (f->n_next > 0) {
+        pass_down(r, f, (seam_now_ns() - t0) / 1000);
+        return;
+    }
     Seam__Result res = SEAM__RESULT__INIT;
     res.session = f->session;
     res.pos = f->pos;
@@ -389,8 +549,6 @@ static void on_forward(req_t *r, const Seam__Forward *f)
     timing.sent_bytes = plen;
     res.n_timing = 1;
     res.timing = &tp;
-    sl->last_used_ns = seam_now_ns();
-    s->forwards++;
     Seam__Envelope env = SEAM__ENVELOPE__INIT;
     env.body_case = SEAM__ENVELOPE__BODY_RESULT;
     env.result = &res;
@@ -469,24 +627,52 @@ static void expire_idle(seam_server_t *s)
     }
 }
 
+/* Chain requests whose downstream never answered: tell the client. */
+static void expire_pending(seam_server_t *s)
+{
+    uint64_t now = seam_now_ns();
+    for (int i = 0; i < s->p.max_sessions * 2; i++) {
+        pending_t *pd = &s->pending[i];
+        if (!pd->used || now - pd->t_sent_ns < PENDING_TIMEOUT_NS)
+            continue;
+        pd->used = false;
+        s->errors++;
+        seam_msg_send_error(s->sock, pd->identity, pd->identity_len, pd->client_rid,
+                            SEAM__ERROR_CODE__ERR_UNREACHABLE, "%s did not answer within %llu s",
+                            s->downstream[pd->down].endpoint,
+                            (unsigned long long)(PENDING_TIMEOUT_NS / 1000000000ull));
+    }
+}
+
 int seam_server_run(seam_server_t *s, volatile sig_atomic_t *stop)
 {
     while (!*stop) {
-        zmq_pollitem_t item = {.socket = s->sock, .events = ZMQ_POLLIN};
-        int rc = zmq_poll(&item, 1, 200);
+        zmq_pollitem_t items[1 + MAX_DOWNSTREAM];
+        items[0] = (zmq_pollitem_t){.socket = s->sock, .events = ZMQ_POLLIN};
+        for (int i = 0; i < s->n_downstream; i++)
+            items[1 + i] = (zmq_pollitem_t){.socket = s->downstream[i].sock, .events = ZMQ_POLLIN};
+        int rc = zmq_poll(items, 1 + s->n_downstream, 200);
         if (rc < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             seam_error_set("server: poll failed: %s", zmq_strerror(zmq_errno()));
             return SEAM_ERR_IO;
         }
-        if (rc > 0 && (item.revents & ZMQ_POLLIN)) {
+        for (int i = 0; rc > 0 && i < s->n_downstream; i++)
+            if (items[1 + i].revents & ZMQ_POLLIN) {
+                seam_msg_t m;
+                if (seam_msg_recv(s->downstream[i].sock, false, &m, ZMQ_DONTWAIT) == SEAM_OK)
+                    relay(s, i, &m);
+                seam_msg_free(&m);
+            }
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN)) {
             seam_msg_t m;
             if (seam_msg_recv(s->sock, true, &m, ZMQ_DONTWAIT) == SEAM_OK)
                 handle(s, &m);
             seam_msg_free(&m);
         }
         expire_idle(s);
+        expire_pending(s);
     }
     logf_(s, "stopping (%" PRIu64 " forwards, %" PRIu64 " errors)", s->forwards, s->errors);
     return SEAM_OK;

@@ -140,6 +140,31 @@ static void test_head_on_server(void **state)
     printf("  head and sampler on the server: same greedy tokens\n");
 }
 
+static void test_chain(void **state)
+{
+    (void)state;
+    server_proc_t tail;
+    char layers[32];
+    snprintf(layers, sizeof layers, "10-%d", n_layer);
+    if (server_start(&tail, seam_bin, model_path(), test_port(3), layers, NULL) != 0)
+        fail_msg("could not start the second server");
+    char spec[512];
+    /* client → full [4,10) → tail [10,L) → back through full → client */
+    snprintf(spec, sizeof spec, "0-4@local,4-10@%s,10-%d@%s", full.endpoint, n_layer, tail.endpoint);
+    assert_int_equal(run_split(spec, 0, false, true), N_DECODE + 1);
+    /* every layer remote, two servers */
+    snprintf(spec, sizeof spec, "0-10@%s,10-%d@%s", full.endpoint, n_layer, tail.endpoint);
+    assert_int_equal(run_split(spec, 0, false, true), N_DECODE + 1);
+    /* the head on the last server of the chain */
+    assert_int_equal(run_split(spec, 0, true, false), N_DECODE + 1);
+    /* a chain in the middle of a U-shape, with q8 between the servers */
+    snprintf(spec, sizeof spec, "0-3@local,3-10@%s,10-16@%s/q8,16-%d@local", full.endpoint,
+             tail.endpoint, n_layer);
+    assert_true(run_split(spec, 0, false, false) >= N_DECODE);
+    server_stop(&tail);
+    printf("  chains of 2 servers (server to server, f32): bit-identical; head on the last: same tokens\n");
+}
+
 static void test_lossy_wire(void **state)
 {
     (void)state;
@@ -190,7 +215,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_cut), cmocka_unit_test(test_u_shapes),
-        cmocka_unit_test(test_head_on_server), cmocka_unit_test(test_lossy_wire),
+        cmocka_unit_test(test_head_on_server), cmocka_unit_test(test_chain),
+        cmocka_unit_test(test_lossy_wire),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests_name("split over ZeroMQ (real seam serve processes)", tests,
