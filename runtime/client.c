@@ -14,6 +14,7 @@
 #include "../kernels/cpu/wire.h"
 #include "error.h"
 #include "gguf.h"
+#include "keys.h"
 #include "transport.h"
 
 typedef struct {
@@ -24,6 +25,8 @@ typedef struct {
     seam_model_t *m;      /* local */
     seam_session_t *sess;
     void *sock;           /* remote */
+    void *monitor;        /* handshake events of sock */
+    char server_key[SEAM_KEY_Z85]; /* "" = plain */
     uint64_t session;
 } stage_t;
 
@@ -40,6 +43,7 @@ struct seam_split {
     void *buf;
     size_t cap_tokens;
     uint64_t next_rid;
+    char pub[SEAM_KEY_Z85], sec[SEAM_KEY_Z85];
 };
 
 static int parse_spec(seam_split_t *s, const char *spec, int n_layer)
@@ -98,6 +102,45 @@ static int parse_spec(seam_split_t *s, const char *spec, int n_layer)
     return rc;
 }
 
+/* A handshake failure seen by the stage's monitor, turned into a sentence. Returns true when
+ * the connection cannot work. */
+static bool handshake_failed(seam_split_t *s, stage_t *st)
+{
+    for (;;) {
+        zmq_msg_t ev, addr;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, st->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            return false;
+        }
+        uint16_t event = 0;
+        uint32_t value = 0;
+        if (zmq_msg_size(&ev) >= 6) {
+            memcpy(&event, zmq_msg_data(&ev), 2);
+            memcpy(&value, (char *)zmq_msg_data(&ev) + 2, 4);
+        }
+        zmq_msg_close(&ev);
+        zmq_msg_init(&addr);
+        zmq_msg_recv(&addr, st->monitor, 0);
+        zmq_msg_close(&addr);
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+            seam_error_set("split: %s refused our key (status %u): its operator must add our "
+                           "public key %s to the server's --allow directory",
+                           st->endpoint, value, s->pub);
+            return true;
+        }
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+            if (!st->server_key[0])
+                seam_error_set("split: the handshake with %s failed: the server requires "
+                               "encryption; pass its public key with --server-key", st->endpoint);
+            else
+                seam_error_set("split: the handshake with %s failed: the server does not "
+                               "encrypt, or not with the key given by --server-key", st->endpoint);
+            return true;
+        }
+    }
+}
+
 /* Sends env (+payload) on a stage's socket and waits for the matching reply. */
 static int call(seam_split_t *s, stage_t *st, Seam__Envelope *env, const void *payload,
                 size_t plen, seam_msg_t *reply, long *sent)
@@ -108,11 +151,23 @@ static int call(seam_split_t *s, stage_t *st, Seam__Envelope *env, const void *p
         return (int)n;
     if (sent)
         *sent = n;
+    uint64_t deadline = seam_now_ns() + (uint64_t)s->p.timeout_ms * 1000000ull;
     for (;;) {
-        zmq_pollitem_t item = {.socket = st->sock, .events = ZMQ_POLLIN};
-        int rc = zmq_poll(&item, 1, s->p.timeout_ms);
+        zmq_pollitem_t items[2] = {{.socket = st->sock, .events = ZMQ_POLLIN},
+                                   {.socket = st->monitor, .events = ZMQ_POLLIN}};
+        uint64_t now = seam_now_ns();
+        long left = now < deadline ? (long)((deadline - now) / 1000000ull) : 0;
+        int rc = zmq_poll(items, st->monitor ? 2 : 1, left);
+        if (rc > 0 && st->monitor && (items[1].revents & ZMQ_POLLIN)) {
+            if (handshake_failed(s, st))
+                return SEAM_ERR_IO;
+            if (!(items[0].revents & ZMQ_POLLIN))
+                continue;
+        }
         if (rc == 0) {
-            seam_error_set("split: %s did not answer within %d ms", st->endpoint, s->p.timeout_ms);
+            seam_error_set("split: %s did not answer within %d ms%s", st->endpoint,
+                           s->p.timeout_ms, st->server_key[0] ? " (if it encrypts, check "
+                           "--server-key)" : "");
             return SEAM_ERR_IO;
         }
         if (rc < 0 || seam_msg_recv(st->sock, false, reply, 0) != SEAM_OK) {
@@ -137,8 +192,28 @@ static int connect_stage(seam_split_t *s, stage_t *st)
 {
     st->sock = zmq_socket(s->zctx, ZMQ_DEALER);
     int linger = 0;
+    if (!st->sock) {
+        seam_error_set("split: cannot create a socket: %s", zmq_strerror(zmq_errno()));
+        return SEAM_ERR_IO;
+    }
     zmq_setsockopt(st->sock, ZMQ_LINGER, &linger, sizeof linger);
-    if (!st->sock || zmq_connect(st->sock, st->endpoint) != 0) {
+    if (st->server_key[0]) {
+        zmq_setsockopt(st->sock, ZMQ_CURVE_SERVERKEY, st->server_key, 40);
+        zmq_setsockopt(st->sock, ZMQ_CURVE_PUBLICKEY, s->pub, 40);
+        zmq_setsockopt(st->sock, ZMQ_CURVE_SECRETKEY, s->sec, 40);
+    }
+    char mon[64];
+    snprintf(mon, sizeof mon, "inproc://seam-monitor-%p", (void *)st);
+    if (zmq_socket_monitor(st->sock, mon, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                             ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
+        st->monitor = zmq_socket(s->zctx, ZMQ_PAIR);
+        if (st->monitor && zmq_connect(st->monitor, mon) != 0) {
+            zmq_close(st->monitor);
+            st->monitor = NULL;
+        }
+    }
+    if (zmq_connect(st->sock, st->endpoint) != 0) {
         seam_error_set("split: cannot connect to '%s': %s", st->endpoint, zmq_strerror(zmq_errno()));
         return SEAM_ERR_IO;
     }
@@ -237,6 +312,26 @@ seam_split_t *seam_split_new(const seam_split_params_t *params)
         seam_error_set("split: --head server needs the last stage to be remote");
         goto fail;
     }
+    int n_remote = 0;
+    for (int i = 0; i < s->n; i++)
+        n_remote += s->st[i].remote;
+    if (s->p.n_server_keys > 1 && s->p.n_server_keys != n_remote) {
+        seam_error_set("split: %d --server-key files for %d remote stages: give one for all, or "
+                       "one per remote stage in order", s->p.n_server_keys, n_remote);
+        goto fail;
+    }
+    for (int i = 0, r = 0; i < s->n && s->p.n_server_keys > 0; i++)
+        if (s->st[i].remote &&
+            seam_key_load_public(s->p.server_keys[s->p.n_server_keys == 1 ? 0 : r++],
+                                 s->st[i].server_key) != SEAM_OK)
+            goto fail;
+    if (s->p.key_file) {
+        if (seam_key_load_pair(s->p.key_file, s->pub, s->sec) != SEAM_OK)
+            goto fail;
+    } else if (s->p.n_server_keys > 0 && zmq_curve_keypair(s->pub, s->sec) != 0) {
+        seam_error_set("split: this ZeroMQ cannot make CurveZMQ keys");
+        goto fail;
+    }
     s->zctx = zmq_ctx_new();
     /* HELLO every server first: the split's context is the smallest any of them allows */
     for (int i = 0; i < s->n; i++)
@@ -283,6 +378,8 @@ void seam_split_destroy(seam_split_t **sp)
         }
         if (st->sock)
             zmq_close(st->sock);
+        if (st->monitor)
+            zmq_close(st->monitor);
         seam_session_destroy(&st->sess);
         seam_model_destroy(&st->m);
     }
@@ -372,6 +469,7 @@ int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, floa
             hp->layer_end = (uint32_t)s->st[k].b;
             hp->dtype = (Seam__WireDtype)s->st[k].dtype;
             hp->head = head_here && k == j;
+            hp->server_key = s->st[k].server_key;
             hop_ptrs[k - i - 1] = hp;
         }
         f.session = st->session;

@@ -23,6 +23,12 @@ typedef struct {
     int n_threads;
     int n_ctx;           /* <= 0: 4096 or the model's, if less */
     int timeout_ms;      /* per request; <= 0: 30000 */
+    /* CurveZMQ: the servers' public keys (.pub files): one for every remote stage, or one per
+     * remote stage in order. With them every connection is encrypted; our key pair comes from
+     * key_file (seam keygen), or is made for this run when key_file is NULL. */
+    const char *server_keys[SEAM_SPLIT_MAX_STAGES];
+    int n_server_keys;
+    const char *key_file;
 } seam_split_params_t;
 
 typedef struct {

@@ -15,6 +15,7 @@
 #include "../kernels/cpu/wire.h"
 #include "error.h"
 #include "gguf.h"
+#include "keys.h"
 #include "model.h"
 #include "seam.h"
 #include "transport.h"
@@ -45,6 +46,7 @@ typedef struct {
 
 typedef struct {
     char endpoint[256];
+    char server_key[SEAM_KEY_Z85]; /* "" when that server does not encrypt */
     void *sock;
 } downstream_t;
 
@@ -64,6 +66,11 @@ struct seam_server {
     int n_downstream;
     pending_t *pending; /* max_sessions * 2 */
     uint64_t next_down_rid;
+    char pub[SEAM_KEY_Z85], sec[SEAM_KEY_Z85]; /* our key pair ("" without --key) */
+    void *zap;                 /* ZAP handler socket, with --allow */
+    uint8_t (*allowed)[32];
+    int n_allowed;
+    uint64_t refused;
 };
 
 seam_server_params_t seam_server_default_params(void)
@@ -106,8 +113,11 @@ void seam_server_destroy(seam_server_t **sp)
         slot_free(s, &s->slots[i]);
     free(s->slots);
     free(s->pending);
+    free(s->allowed);
     for (int i = 0; i < s->n_downstream; i++)
         zmq_close(s->downstream[i].sock);
+    if (s->zap)
+        zmq_close(s->zap);
     free(s->h);
     free(s->logits);
     free(s->out);
@@ -178,7 +188,34 @@ seam_server_t *seam_server_new(const seam_server_params_t *params)
         seam_error_set("server: out of memory");
         goto fail;
     }
+    bool loopback = strncmp(s->p.listen, "tcp://127.", 10) == 0 ||
+                    strncmp(s->p.listen, "tcp://localhost:", 16) == 0 ||
+                    strncmp(s->p.listen, "tcp://[::1]:", 12) == 0 ||
+                    strncmp(s->p.listen, "ipc://", 6) == 0 || strncmp(s->p.listen, "inproc://", 9) == 0;
+    if (!s->p.key_file && !loopback && !s->p.insecure) {
+        seam_error_set("server: refusing to listen on %s without encryption: give --key FILE "
+                       "(make one with seam keygen) and --allow DIR, or --insecure to accept "
+                       "plain TCP beyond loopback", s->p.listen);
+        goto fail;
+    }
+    if (s->p.allow_dir && !s->p.key_file) {
+        seam_error_set("server: --allow needs --key (an allow list only means something on an "
+                       "encrypted, authenticated connection)");
+        goto fail;
+    }
+    if (s->p.key_file && seam_key_load_pair(s->p.key_file, s->pub, s->sec) != SEAM_OK)
+        goto fail;
     s->zctx = zmq_ctx_new();
+    if (s->p.allow_dir) {
+        if ((s->n_allowed = seam_keys_load_dir(s->p.allow_dir, &s->allowed)) < 0)
+            goto fail;
+        /* ZeroMQ asks this socket about every CURVE handshake (RFC 27, ZAP) */
+        s->zap = zmq_socket(s->zctx, ZMQ_REP);
+        if (!s->zap || zmq_bind(s->zap, "inproc://zeromq.zap.01") != 0) {
+            seam_error_set("server: cannot start the ZAP handler: %s", zmq_strerror(zmq_errno()));
+            goto fail;
+        }
+    }
     s->sock = zmq_socket(s->zctx, ZMQ_ROUTER);
     if (!s->sock) {
         seam_error_set("server: cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
@@ -190,6 +227,13 @@ seam_server_t *seam_server_new(const seam_server_params_t *params)
     zmq_setsockopt(s->sock, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg);
     zmq_setsockopt(s->sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(s->sock, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory);
+    if (s->p.key_file) {
+        int on = 1;
+        zmq_setsockopt(s->sock, ZMQ_CURVE_SERVER, &on, sizeof on);
+        zmq_setsockopt(s->sock, ZMQ_CURVE_SECRETKEY, s->sec, 40);
+        if (s->p.allow_dir)
+            zmq_setsockopt(s->sock, ZMQ_ZAP_DOMAIN, "seam", 4);
+    }
     if (zmq_bind(s->sock, s->p.listen) != 0) {
         seam_error_set("server: cannot listen on '%s': %s", s->p.listen, zmq_strerror(zmq_errno()));
         goto fail;
@@ -198,6 +242,11 @@ seam_server_t *seam_server_new(const seam_server_params_t *params)
     logf_(s, "%s layers [%d, %d) of %d%s, listening on %s, up to %d sessions of %d tokens",
           s->info.name, s->p.layer_begin, end, s->info.n_layer, mp.head ? " + head" : "",
           s->p.listen, s->p.max_sessions, s->p.max_context);
+    if (s->p.key_file)
+        logf_(s, "CurveZMQ on, public key %s; %s", s->pub,
+              s->p.allow_dir ? "clients must be in the allow list" : "any client key admitted");
+    else
+        logf_(s, "encryption OFF (plain TCP)%s", loopback ? " on loopback" : ": --insecure");
     return s;
 fail:
     seam_server_destroy(&s);
@@ -326,11 +375,15 @@ static void on_close(req_t *r, const Seam__Close *c)
     reply(r, &env, NULL, 0);
 }
 
-static int downstream_socket(seam_server_t *s, const char *endpoint)
+static int downstream_socket(seam_server_t *s, const char *endpoint, const char *server_key)
 {
+    const char *key = server_key ? server_key : "";
     for (int i = 0; i < s->n_downstream; i++)
-        if (strcmp(s->downstream[i].endpoint, endpoint) == 0)
+        if (strcmp(s->downstream[i].endpoint, endpoint) == 0 &&
+            strcmp(s->downstream[i].server_key, key) == 0)
             return i;
+    if (*key && strlen(key) != 40)
+        return -1;
     if (s->n_downstream == MAX_DOWNSTREAM)
         return -1;
     void *sock = zmq_socket(s->zctx, ZMQ_DEALER);
@@ -338,12 +391,26 @@ static int downstream_socket(seam_server_t *s, const char *endpoint)
     if (!sock)
         return -1;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (*key) { /* the next server encrypts: we authenticate with our own key pair */
+        char pub[SEAM_KEY_Z85], sec[SEAM_KEY_Z85];
+        if (s->pub[0]) {
+            memcpy(pub, s->pub, sizeof pub);
+            memcpy(sec, s->sec, sizeof sec);
+        } else if (zmq_curve_keypair(pub, sec) != 0) {
+            zmq_close(sock);
+            return -1;
+        }
+        zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, key, 40);
+        zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, pub, 40);
+        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, sec, 40);
+    }
     if (zmq_connect(sock, endpoint) != 0) {
         zmq_close(sock);
         return -1;
     }
     downstream_t *d = &s->downstream[s->n_downstream];
     snprintf(d->endpoint, sizeof d->endpoint, "%s", endpoint);
+    snprintf(d->server_key, sizeof d->server_key, "%s", key);
     d->sock = sock;
     return s->n_downstream++;
 }
@@ -358,7 +425,7 @@ static void pass_down(req_t *r, const Seam__Forward *f, uint64_t compute_us)
     for (int i = 0; i < s->p.max_sessions * 2 && !pd; i++)
         if (!s->pending[i].used)
             pd = &s->pending[i];
-    int down = downstream_socket(s, hop->endpoint);
+    int down = downstream_socket(s, hop->endpoint, hop->server_key);
     if (!pd || down < 0)
         REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_UNREACHABLE, "cannot pass the hidden state on to %s "
                     "(%s)", hop->endpoint, pd ? "cannot connect" : "too many requests in flight");
@@ -627,6 +694,58 @@ static void expire_idle(seam_server_t *s)
     }
 }
 
+/* One ZAP request (RFC 27): admit the client's CURVE key if it is in the allow list. */
+static void zap_answer(seam_server_t *s)
+{
+    zmq_msg_t part[8];
+    int n = 0;
+    for (;;) {
+        if (n == 8) { /* more frames than ZAP has: drain */
+            zmq_msg_t junk;
+            zmq_msg_init(&junk);
+            zmq_msg_recv(&junk, s->zap, 0);
+            int more = zmq_msg_more(&junk);
+            zmq_msg_close(&junk);
+            if (!more)
+                break;
+            continue;
+        }
+        zmq_msg_init(&part[n]);
+        if (zmq_msg_recv(&part[n], s->zap, 0) < 0)
+            break;
+        n++;
+        if (!zmq_msg_more(&part[n - 1]))
+            break;
+    }
+    /* version, request id, domain, address, identity, mechanism, client key */
+    bool ok = false;
+    if (n >= 7 && zmq_msg_size(&part[5]) == 5 && memcmp(zmq_msg_data(&part[5]), "CURVE", 5) == 0 &&
+        zmq_msg_size(&part[6]) == 32)
+        for (int i = 0; i < s->n_allowed && !ok; i++)
+            ok = memcmp(zmq_msg_data(&part[6]), s->allowed[i], 32) == 0;
+    char addr[64] = "?";
+    if (n >= 4) {
+        size_t al = zmq_msg_size(&part[3]) < sizeof addr - 1 ? zmq_msg_size(&part[3]) : sizeof addr - 1;
+        memcpy(addr, zmq_msg_data(&part[3]), al);
+        addr[al] = '\0';
+    }
+    const char *reqid = n >= 2 ? zmq_msg_data(&part[1]) : "";
+    size_t reqid_len = n >= 2 ? zmq_msg_size(&part[1]) : 0;
+    zmq_send(s->zap, "1.0", 3, ZMQ_SNDMORE);
+    zmq_send(s->zap, reqid, reqid_len, ZMQ_SNDMORE);
+    zmq_send(s->zap, ok ? "200" : "400", 3, ZMQ_SNDMORE);
+    const char *text = ok ? "OK" : "client key not in the server's allow list";
+    zmq_send(s->zap, text, strlen(text), ZMQ_SNDMORE);
+    zmq_send(s->zap, "", 0, ZMQ_SNDMORE);
+    zmq_send(s->zap, "", 0, 0);
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&part[i]);
+    if (!ok) {
+        s->refused++;
+        logf_(s, "refused a connection from %s: its key is not in %s", addr, s->p.allow_dir);
+    }
+}
+
 /* Chain requests whose downstream never answered: tell the client. */
 static void expire_pending(seam_server_t *s)
 {
@@ -647,17 +766,22 @@ static void expire_pending(seam_server_t *s)
 int seam_server_run(seam_server_t *s, volatile sig_atomic_t *stop)
 {
     while (!*stop) {
-        zmq_pollitem_t items[1 + MAX_DOWNSTREAM];
+        zmq_pollitem_t items[2 + MAX_DOWNSTREAM];
         items[0] = (zmq_pollitem_t){.socket = s->sock, .events = ZMQ_POLLIN};
         for (int i = 0; i < s->n_downstream; i++)
             items[1 + i] = (zmq_pollitem_t){.socket = s->downstream[i].sock, .events = ZMQ_POLLIN};
-        int rc = zmq_poll(items, 1 + s->n_downstream, 200);
+        int n_items = 1 + s->n_downstream;
+        if (s->zap)
+            items[n_items++] = (zmq_pollitem_t){.socket = s->zap, .events = ZMQ_POLLIN};
+        int rc = zmq_poll(items, n_items, 200);
         if (rc < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             seam_error_set("server: poll failed: %s", zmq_strerror(zmq_errno()));
             return SEAM_ERR_IO;
         }
+        if (rc > 0 && s->zap && (items[n_items - 1].revents & ZMQ_POLLIN))
+            zap_answer(s);
         for (int i = 0; rc > 0 && i < s->n_downstream; i++)
             if (items[1 + i].revents & ZMQ_POLLIN) {
                 seam_msg_t m;

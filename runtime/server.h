@@ -21,6 +21,9 @@ typedef struct {
     int max_context;         /* <= 0: min(model's, 4096) */
     int max_batch;           /* tokens per FORWARD; <= 0: 512 */
     int idle_timeout_s;      /* <= 0: 300 */
+    const char *key_file;    /* CurveZMQ key pair (seam keygen): encrypt every connection */
+    const char *allow_dir;   /* admit only clients whose NAME.pub is in this directory */
+    bool insecure;           /* allow listening beyond loopback without encryption */
     FILE *log;               /* one line per session event; NULL: quiet */
 } seam_server_params_t;
 

@@ -14,6 +14,7 @@
 #include "../kernels/cpu/quant.h"
 #include "../kernels/cpu/wire.h"
 #include "../runtime/client.h"
+#include "../runtime/keys.h"
 #include "../runtime/server.h"
 #include "../runtime/dtype.h"
 #include "../runtime/gguf.h"
@@ -151,6 +152,9 @@ static void run_usage(FILE *f)
             "      --stats            per token and in total: local compute, each hop's network\n"
             "                         time and remote compute, bytes sent and received\n"
             "      --timeout MS       per request to a server (default 30000)\n"
+            "      --server-key FILE  CurveZMQ public key of the servers (NAME.pub): encrypt;\n"
+            "                         once for all, or once per remote stage in order\n"
+            "      --key FILE         our key pair (seam keygen; default: a new one per run)\n"
             "  -h, --help             this help\n");
 }
 
@@ -162,7 +166,9 @@ static int cmd_run(int argc, char **argv)
     seam_session_params_t sesp = seam_session_default_params();
     bool seed_given = false, special = false, stream = true;
     enum { O_TEMP = 256, O_TOPK, O_TOPP, O_MINP, O_REP, O_SEED, O_KV, O_SPECIAL, O_NOSTREAM,
-           O_SPLIT, O_WIRE, O_HEAD, O_STATS, O_TIMEOUT };
+           O_SPLIT, O_WIRE, O_HEAD, O_STATS, O_TIMEOUT, O_SKEY, O_KEY };
+    const char *server_keys[SEAM_SPLIT_MAX_STAGES], *key_file = NULL;
+    int n_server_keys = 0;
     const char *split = NULL;
     int wire = SEAM_WIRE_F32;
     bool head_remote = false, want_stats = false;
@@ -178,6 +184,7 @@ static int cmd_run(int argc, char **argv)
         {"split", required_argument, 0, O_SPLIT}, {"wire", required_argument, 0, O_WIRE},
         {"head", required_argument, 0, O_HEAD}, {"stats", no_argument, 0, O_STATS},
         {"timeout", required_argument, 0, O_TIMEOUT},
+        {"server-key", required_argument, 0, O_SKEY}, {"key", required_argument, 0, O_KEY},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -230,6 +237,14 @@ static int cmd_run(int argc, char **argv)
             break;
         case O_STATS: want_stats = true; break;
         case O_TIMEOUT: if (parse_int("--timeout", optarg, 1, 3600000, &timeout_ms)) return 2; break;
+        case O_SKEY:
+            if (n_server_keys == SEAM_SPLIT_MAX_STAGES) {
+                fprintf(stderr, "seam run: at most %d --server-key\n", SEAM_SPLIT_MAX_STAGES);
+                return 2;
+            }
+            server_keys[n_server_keys++] = optarg;
+            break;
+        case O_KEY: key_file = optarg; break;
         case O_NOSTREAM: stream = false; break;
         case 'h': run_usage(stdout); return 0;
         case ':': fprintf(stderr, "seam run: option '%s' needs a value\n", argv[optind - 1]); return 2;
@@ -261,7 +276,9 @@ static int cmd_run(int argc, char **argv)
     if (split) {
         seam_split_params_t pp = {.model_path = model_path, .spec = split, .wire_dtype = wire,
                                   .head_remote = head_remote, .n_threads = (int)threads,
-                                  .n_ctx = (int)n_ctx, .timeout_ms = (int)timeout_ms};
+                                  .n_ctx = (int)n_ctx, .timeout_ms = (int)timeout_ms,
+                                  .n_server_keys = n_server_keys, .key_file = key_file};
+        memcpy(pp.server_keys, server_keys, sizeof server_keys);
         sp_run = seam_split_new(&pp);
         if (!sp_run) {
             fprintf(stderr, "seam run: %s\n", seam_last_error());
@@ -521,6 +538,9 @@ static void serve_usage(FILE *f)
             "      --max-sessions N    sessions at once (default 16)\n"
             "      --max-context T     tokens per session (default 4096 or the model's, if less)\n"
             "      --idle-timeout S    free a session idle this long (default 300)\n"
+            "      --key FILE          CurveZMQ key pair (seam keygen): encrypt every connection\n"
+            "      --allow DIR         admit only clients whose NAME.pub is in DIR (needs --key)\n"
+            "      --insecure          allow plain TCP on a non-loopback address\n"
             "  -h, --help              this help\n");
 }
 
@@ -531,14 +551,15 @@ static int cmd_serve(int argc, char **argv)
     p.log = stderr;
     const char *layers = NULL;
     long v;
-    enum { O_LAYERS = 256, O_LISTEN, O_MAXS, O_MAXC, O_IDLE };
+    enum { O_LAYERS = 256, O_LISTEN, O_MAXS, O_MAXC, O_IDLE, O_SKEY2, O_ALLOW, O_INSECURE };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},      {"layers", required_argument, 0, O_LAYERS},
         {"listen", required_argument, 0, O_LISTEN}, {"threads", required_argument, 0, 't'},
         {"max-sessions", required_argument, 0, O_MAXS},
         {"max-context", required_argument, 0, O_MAXC},
         {"idle-timeout", required_argument, 0, O_IDLE}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"key", required_argument, 0, O_SKEY2},     {"allow", required_argument, 0, O_ALLOW},
+        {"insecure", no_argument, 0, O_INSECURE},   {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
     int c;
@@ -551,6 +572,9 @@ static int cmd_serve(int argc, char **argv)
         case O_MAXS: if (parse_int("--max-sessions", optarg, 1, 4096, &v)) return 2; p.max_sessions = (int)v; break;
         case O_MAXC: if (parse_int("--max-context", optarg, 1, 1 << 24, &v)) return 2; p.max_context = (int)v; break;
         case O_IDLE: if (parse_int("--idle-timeout", optarg, 1, 86400 * 7, &v)) return 2; p.idle_timeout_s = (int)v; break;
+        case O_SKEY2: p.key_file = optarg; break;
+        case O_ALLOW: p.allow_dir = optarg; break;
+        case O_INSECURE: p.insecure = true; break;
         case 'h': serve_usage(stdout); return 0;
         case ':': fprintf(stderr, "seam serve: option '%s' needs a value\n", argv[optind - 1]); return 2;
         default:
@@ -589,6 +613,38 @@ static int cmd_serve(int argc, char **argv)
     return rc == SEAM_OK ? 0 : 1;
 }
 
+/* ---- keygen ----------------------------------------------------------------------------- */
+
+static int cmd_keygen(int argc, char **argv)
+{
+    const char *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: seam keygen -o NAME\n\n"
+                   "Writes a CurveZMQ key pair: NAME.key (public and secret; mode 0600, keep it\n"
+                   "secret) and NAME.pub (public: give it to clients as --server-key, or put it\n"
+                   "in a server's --allow directory). Existing files are never overwritten.\n");
+            return 0;
+        }
+        if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+            out = argv[++i];
+            continue;
+        }
+        fprintf(stderr, "seam keygen: unexpected '%s' (see seam keygen --help)\n", argv[i]);
+        return 2;
+    }
+    if (!out) {
+        fprintf(stderr, "seam keygen: -o NAME is required (see seam keygen --help)\n");
+        return 2;
+    }
+    if (seam_keys_generate(out) != SEAM_OK) {
+        fprintf(stderr, "seam keygen: %s\n", seam_last_error());
+        return 1;
+    }
+    printf("wrote %s.key (secret) and %s.pub (public)\n", out, out);
+    return 0;
+}
+
 /* ---- main ----------------------------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -597,6 +653,7 @@ static void usage(FILE *f)
                "commands:\n"
                "  run       generate text, on this machine or split across seam serve processes\n"
                "  serve     hold a range of a model's layers and serve split clients\n"
+               "  keygen    write a CurveZMQ key pair for encrypted splits\n"
                "  inspect   print a GGUF model's architecture, tensors and bytes per layer\n"
                "\n'seam <command> --help' describes each. seam %s\n", seam_version());
 }
@@ -640,6 +697,8 @@ int main(int argc, char **argv)
         return cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve"))
         return cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "keygen"))
+        return cmd_keygen(argc - 1, argv + 1);
     fprintf(stderr, "seam: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

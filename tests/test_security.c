@@ -1,0 +1,214 @@
+/* CurveZMQ against real `seam serve` processes: keygen writes a secret file only its owner
+ * reads and never overwrites; a client without keys and a client whose key is not allowed
+ * are refused with a sentence saying why; an allowed client gets logits bit-identical to a
+ * local run; plain TCP beyond loopback is refused without --insecure; and a capture of the
+ * loopback traffic (tcpdump) holds a known activation byte pattern in plain mode and not
+ * with encryption on. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "../runtime/client.h"
+#include "../runtime/keys.h"
+#include "../runtime/seam.h"
+#include "harness.h"
+#include "server_proc.h"
+
+static char seam_bin[1024], dir[256], allow[300], skey[300], spub[300], ckey[300], ikey[300];
+static server_proc_t secure, plain;
+static const int32_t prompt[] = {2, 818, 1806, 5905, 7913, 659, 506};
+#define N_PROMPT 7
+#define CUT 4
+
+static int setup(void **state)
+{
+    (void)state;
+    seam_binary(seam_bin, sizeof seam_bin);
+    snprintf(dir, sizeof dir, "/tmp/seam-keys-%d", getpid());
+    snprintf(allow, sizeof allow, "%s/allow", dir);
+    mkdir(dir, 0700);
+    mkdir(allow, 0700);
+    char prefix[300];
+    snprintf(prefix, sizeof prefix, "%s/server", dir);
+    if (seam_keys_generate(prefix) != SEAM_OK)
+        return -1;
+    snprintf(prefix, sizeof prefix, "%s/client", dir);
+    if (seam_keys_generate(prefix) != SEAM_OK)
+        return -1;
+    snprintf(prefix, sizeof prefix, "%s/allow/client", dir); /* the allowed client's .pub */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cp %s/client.pub %s/", dir, allow);
+    if (system(cmd) != 0)
+        return -1;
+    snprintf(prefix, sizeof prefix, "%s/intruder", dir);
+    if (seam_keys_generate(prefix) != SEAM_OK)
+        return -1;
+    snprintf(skey, sizeof skey, "%s/server.key", dir);
+    snprintf(spub, sizeof spub, "%s/server.pub", dir);
+    snprintf(ckey, sizeof ckey, "%s/client.key", dir);
+    snprintf(ikey, sizeof ikey, "%s/intruder.key", dir);
+    const char *extra[] = {"--key", skey, "--allow", allow, NULL};
+    if (server_start(&secure, seam_bin, model_path(), test_port(4), "4-18", extra) != 0)
+        return -1;
+    if (server_start(&plain, seam_bin, model_path(), test_port(5), "4-18", NULL) != 0)
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    server_stop(&secure);
+    server_stop(&plain);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_keygen_files(void **state)
+{
+    (void)state;
+    struct stat st;
+    assert_int_equal(stat(skey, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    char pub[SEAM_KEY_Z85], sec[SEAM_KEY_Z85], pub2[SEAM_KEY_Z85];
+    assert_int_equal(seam_key_load_pair(skey, pub, sec), SEAM_OK);
+    assert_int_equal(seam_key_load_public(spub, pub2), SEAM_OK);
+    assert_string_equal(pub, pub2);
+    char prefix[300];
+    snprintf(prefix, sizeof prefix, "%s/server", dir);
+    assert_int_not_equal(seam_keys_generate(prefix), SEAM_OK); /* never overwritten */
+    assert_non_null(strstr(seam_last_error(), "never overwritten"));
+}
+
+static seam_split_t *connect_split(const char *endpoint, const char *server_pub,
+                                   const char *key)
+{
+    char spec[256];
+    snprintf(spec, sizeof spec, "0-%d@local,%d-18@%s", CUT, CUT, endpoint);
+    seam_split_params_t p = {.model_path = model_path(), .spec = spec, .n_threads = 1,
+                             .timeout_ms = 5000, .key_file = key};
+    if (server_pub) {
+        p.server_keys[0] = server_pub;
+        p.n_server_keys = 1;
+    }
+    return seam_split_new(&p);
+}
+
+static void test_refused_and_allowed(void **state)
+{
+    (void)state;
+    assert_null(connect_split(secure.endpoint, NULL, NULL));
+    printf("  no keys:         %s\n", seam_last_error());
+    assert_non_null(strstr(seam_last_error(), "requires encryption"));
+    assert_null(connect_split(secure.endpoint, spub, ikey));
+    printf("  key not allowed: %s\n", seam_last_error());
+    assert_non_null(strstr(seam_last_error(), "refused our key"));
+    /* the allowed client: bit-identical to local */
+    seam_split_t *sp = connect_split(secure.endpoint, spub, ckey);
+    if (!sp)
+        fail_msg("allowed client refused: %s", seam_last_error());
+    seam_model_t *m = seam_model_new(model_path(), NULL);
+    seam_model_info_t in;
+    seam_model_info(m, &in);
+    seam_session_t *s = seam_session_new(m, NULL);
+    float *a = malloc(sizeof(float) * (size_t)in.n_vocab), *b = malloc(sizeof(float) * (size_t)in.n_vocab);
+    assert_int_equal(seam_forward_tokens(s, prompt, N_PROMPT, 0, a), SEAM_OK);
+    assert_int_equal(seam_split_step(sp, prompt, N_PROMPT, 0, b, NULL, NULL, NULL, false), SEAM_OK);
+    assert_memory_equal(a, b, sizeof(float) * (size_t)in.n_vocab);
+    printf("  allowed key:     encrypted split, logits bit-identical to local\n");
+    free(a), free(b);
+    seam_session_destroy(&s);
+    seam_model_destroy(&m);
+    seam_split_destroy(&sp);
+}
+
+static void test_plain_beyond_loopback_refused(void **state)
+{
+    (void)state;
+    char cmd[2048];
+    /* the check runs before anything binds, so nothing listens beyond loopback */
+    snprintf(cmd, sizeof cmd, "%s serve -m %s --layers 4-18 --listen tcp://0.0.0.0:%d 2>&1 | "
+             "grep -q 'refusing to listen on tcp://0.0.0.0'", seam_bin, model_path(), test_port(6));
+    assert_int_equal(system(cmd), 0);
+    printf("  plain TCP on 0.0.0.0 without --insecure: refused\n");
+}
+
+/* Captures loopback traffic to `port` while running one split step; returns whether the
+ * capture contains `pattern`. */
+static bool capture_contains(server_proc_t *srv, const char *pub, const char *key,
+                             const uint8_t *pattern, size_t plen)
+{
+    char pcap[512], cmd[1024];
+    snprintf(pcap, sizeof pcap, "%s/cap-%d.pcap", dir, srv->port);
+    pid_t td = fork();
+    if (td == 0) {
+        char filter[64];
+        snprintf(filter, sizeof filter, "tcp port %d", srv->port);
+        if (!freopen("/dev/null", "w", stderr))
+            _exit(126);
+        execlp("tcpdump", "tcpdump", "-i", "lo", "-U", "-s", "0", "-w", pcap, filter, (char *)NULL);
+        _exit(127);
+    }
+    usleep(1500000); /* tcpdump needs a moment to open the interface */
+    seam_split_t *sp = connect_split(srv->endpoint, pub, key);
+    if (!sp)
+        fail_msg("split for the capture: %s", seam_last_error());
+    float *lg = malloc(sizeof(float) * 262144);
+    assert_int_equal(seam_split_step(sp, prompt, N_PROMPT, 0, lg, NULL, NULL, NULL, false), SEAM_OK);
+    free(lg);
+    seam_split_destroy(&sp);
+    usleep(500000);
+    kill(td, SIGINT);
+    int status;
+    waitpid(td, &status, 0);
+    size_t len = 0;
+    char *cap = read_file(pcap, &len);
+    if (!cap || len < 100)
+        fail_msg("tcpdump captured nothing on lo (%s): it needs root or CAP_NET_RAW", pcap);
+    bool found = memmem(cap, len, pattern, plen) != NULL;
+    printf("  capture of %zu bytes, %s: activation bytes %s\n", len, pub ? "CurveZMQ" : "plain",
+           found ? "FOUND" : "absent");
+    free(cap);
+    snprintf(cmd, sizeof cmd, "rm -f %s", pcap);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", pcap);
+    return found;
+}
+
+static void test_capture(void **state)
+{
+    (void)state;
+    /* the hidden state the client sends: the output of layers [0, CUT) for the prompt */
+    seam_model_params_t mp = {.layer_begin = 0, .layer_end = CUT, .embed = true, .head = false, .n_threads = 1};
+    seam_model_t *m = seam_model_new(model_path(), &mp);
+    seam_session_t *s = seam_session_new(m, NULL);
+    float h[N_PROMPT * 640];
+    assert_int_equal(seam_forward_embed(s, prompt, N_PROMPT, h), SEAM_OK);
+    assert_int_equal(seam_forward_layers(s, 0, CUT, 0, N_PROMPT, h), SEAM_OK);
+    uint8_t pattern[16];
+    memcpy(pattern, &h[3 * 640 + 100], sizeof pattern);
+    seam_session_destroy(&s);
+    seam_model_destroy(&m);
+    assert_true(capture_contains(&plain, NULL, NULL, pattern, sizeof pattern));
+    assert_false(capture_contains(&secure, spub, ckey, pattern, sizeof pattern));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keygen_files),
+        cmocka_unit_test(test_refused_and_allowed),
+        cmocka_unit_test(test_plain_beyond_loopback_refused),
+        cmocka_unit_test(test_capture),
+    };
+    return cmocka_run_group_tests_name("CurveZMQ", tests, setup, teardown);
+}
