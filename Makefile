@@ -54,13 +54,14 @@ SEAM    := $(BUILD)/seam
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH   := $(BUILD)/bench/bench_cpu
+BENCH_WIRE := $(BUILD)/bench/bench_wire
 FIXTURES := $(BUILD)/fixtures/.stamp
 BPE_VOCAB := $(BUILD)/vocab/ggml-vocab-llama-bpe.gguf
 LLAMA_CPP_PY := 0.3.36
 
 .PHONY: all deps venv model demo test test-data test-unit test-asan fuzz bench bench-compare refs clean info
 .SECONDARY:
-all: info $(LIB) $(SEAM) $(TESTS) $(BENCH)
+all: info $(LIB) $(SEAM) $(TESTS) $(BENCH) $(BENCH_WIRE)
 
 info:
 	@echo "  $(OPENMP_MSG)"
@@ -78,7 +79,7 @@ $(BUILD)/gen/proto/seam.pb-c.o: $(PROTO_C)
 	$(Q)$(CC) $(CFLAGS) -Wno-shadow -c $< -o $@
 
 # every object may include the generated header
-$(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tools/seam.o: | $(PROTO_H)
+$(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tools/seam.o $(BUILD)/bench/bench_wire.o $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o): | $(PROTO_H)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -98,7 +99,7 @@ $(SEAM): $(BUILD)/tools/seam.o $(LIB)
 	@echo "  LD $@"
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/bench/bench_cpu: $(BUILD)/bench/bench_cpu.o $(LIB)
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 	@echo "  LD $@"
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
@@ -154,6 +155,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all test-data
 	$(Q)$(MAKE) --no-print-directory test-unit
 	$(Q)$(MAKE) --no-print-directory test-asan
+	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
 test-unit: all test-data
 	$(Q)SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) bash tests/run.sh $(TESTS)
@@ -171,9 +173,10 @@ test-asan:
 CFLAGS += $(CFLAGS_EXTRA)
 LDLIBS += $(CFLAGS_EXTRA)
 
-# libFuzzer on the GGUF parser, bounded in time (FUZZ_SECONDS).
+# libFuzzer on the GGUF parser and the wire message decoder, each bounded in time
+# (FUZZ_SECONDS).
 FUZZ_SECONDS ?= 60
-fuzz:
+fuzz: $(PROTO_C)
 	@mkdir -p $(BUILD)/fuzz
 	@echo "  CLANG fuzz_gguf (libFuzzer, $(FUZZ_SECONDS) s)"
 	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
@@ -182,10 +185,18 @@ fuzz:
 	$(Q)$(BUILD)/fuzz/fuzz_corpus $(BUILD)/fuzz/corpus
 	$(Q)$(BUILD)/fuzz/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	    $(BUILD)/fuzz/corpus 2>&1 | tail -3
+	@echo "  CLANG fuzz_message (libFuzzer, $(FUZZ_SECONDS) s)"
+	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -I$(BUILD)/gen \
+	    tests/fuzz_message.c $(PROTO_C) -lprotobuf-c -o $(BUILD)/fuzz/fuzz_message
+	$(Q)mkdir -p $(BUILD)/fuzz/msg_corpus
+	$(Q)$(BUILD)/fuzz/fuzz_message -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    $(BUILD)/fuzz/msg_corpus 2>&1 | tail -3
 
 # ---- benchmarks and references --------------------------------------------------------
 bench: all model
 	$(Q)./$(BENCH) -m $(MODEL) -t $(THREADS)
+	$(Q)./$(BENCH_WIRE)
+	$(Q)SEAM=$(SEAM) MODEL=$(MODEL) THREADS=$(THREADS) bash bench/bench_split.sh
 
 # seam next to llama.cpp (llama-cpp-python, built from source into the venv: several minutes
 # the first time).
