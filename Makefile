@@ -151,11 +151,17 @@ demo: deps
 	$(Q)SEAM=$(SEAM) MODEL=$(MODEL) THREADS=$(THREADS) bash tools/demo.sh
 
 # ---- tests ----------------------------------------------------------------------------
+TALLY := $(BUILD)/test-tally
 test: deps
 	$(Q)$(MAKE) --no-print-directory all test-data
-	$(Q)$(MAKE) --no-print-directory test-unit
-	$(Q)$(MAKE) --no-print-directory test-asan
+	$(Q)rm -f $(TALLY)
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+	$(Q)rc=0; \
+	    SEAM_TALLY=$(abspath $(TALLY)) $(MAKE) --no-print-directory test-unit || rc=1; \
+	    SEAM_TALLY=$(abspath $(TALLY)) $(MAKE) --no-print-directory test-asan || rc=1; \
+	    touch $(TALLY); \
+	    awk -v rc=$$rc '{p += $$1; f += $$2} END {print "== all test programs (normal and ASan builds)"; \
+	         if (rc && !f) f = 1; print p " passed, " f " failed"; exit f > 0}' $(TALLY)
 
 test-unit: all test-data
 	$(Q)SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) bash tests/run.sh $(TESTS)

@@ -16,4 +16,6 @@ for t in "$@"; do
 done
 [ ${#failed[@]} -eq 0 ] || echo "failed: ${failed[*]}"
 echo "$pass passed, $fail failed"
+# make test adds the counts of its runs up (SEAM_TALLY) for one closing line
+[ -z "${SEAM_TALLY:-}" ] || echo "$pass $fail" >> "$SEAM_TALLY"
 [ "$fail" -eq 0 ]
