@@ -1,5 +1,7 @@
 # seam: one hand-written Makefile. `make demo` and `make test` work on a fresh machine.
 # Overrides: NO_CUDA=1 (do not look for nvcc), NO_OPENMP=1, CC=clang, THREADS=N (bench).
+# Kernels thread with seam's pool (kernels/cpu/pool.c): workers park when a forward pass
+# returns, so a split client or server waiting on the other side leaves it the cores.
 
 CC      ?= gcc
 BUILD   ?= build
@@ -20,9 +22,9 @@ endif
 ifeq ($(HAVE_OPENMP),1)
 CFLAGS  += -fopenmp
 LDLIBS  += -fopenmp
-OPENMP_MSG := ✓ OpenMP
+OPENMP_MSG := ✓ OpenMP (bench's bandwidth probe; kernels run on seam's own thread pool)
 else
-OPENMP_MSG := ✗ no OpenMP: kernels run on one thread
+OPENMP_MSG := ✗ no OpenMP: the bench's bandwidth probe runs on one thread
 endif
 ifeq ($(NO_CUDA),)
 NVCC := $(shell command -v nvcc 2>/dev/null)

@@ -90,6 +90,9 @@ typedef struct {
     int (*scale)(seam_backend_t *be, float *x, size_t n, float s);
     /* Optional: wait for queued work. NULL: the backend is synchronous. */
     int (*sync)(seam_backend_t *be);
+    /* Optional: a forward call returned and the caller may now wait on the network; the CPU
+     * backend puts its threads to sleep instead of letting them spin. NULL: nothing to do. */
+    void (*idle)(seam_backend_t *be);
 } seam_backend_iface_t;
 
 struct seam_backend {

@@ -11,12 +11,12 @@
 #include "../kernels/cpu/norm.h"
 #include "../kernels/cpu/quant.h"
 #include "../kernels/cpu/rope.h"
-#include "../kernels/cpu/threads.h"
+#include "../kernels/cpu/pool.h"
 #include "backend.h"
 #include "error.h"
 
 typedef struct {
-    int n_threads;
+    seam_pool_t *pool;
     void *scratch;
     size_t scratch_size;
 } cpu_ctx_t;
@@ -33,6 +33,7 @@ static cpu_ctx_t *ctx_of(seam_backend_t *be) { return be->context; }
 
 static void cpu_destroy(seam_backend_t *be)
 {
+    seam_pool_destroy(&ctx_of(be)->pool);
     free(ctx_of(be)->scratch);
     free(be->context);
 }
@@ -124,14 +125,14 @@ static int cpu_matmul(seam_backend_t *be, const seam_weight_t *w, const float *x
         c->scratch = p;
         c->scratch_size = need;
     }
-    seam_cpu_matmul(w->type, w->host, w->rows, w->cols, x, y, n, c->scratch, c->n_threads);
+    seam_cpu_matmul(w->type, w->host, w->rows, w->cols, x, y, n, c->scratch, c->pool);
     return SEAM_OK;
 }
 
 static int cpu_rmsnorm(seam_backend_t *be, float *y, const float *x, const seam_weight_t *w,
                        int rows, int dim, float eps)
 {
-    seam_cpu_rmsnorm(y, x, w->host, rows, dim, eps, ctx_of(be)->n_threads);
+    seam_cpu_rmsnorm(y, x, w->host, rows, dim, eps, ctx_of(be)->pool);
     return SEAM_OK;
 }
 
@@ -167,7 +168,7 @@ static int cpu_attention(seam_backend_t *be, const seam_kv_t *kv, const float *q
                          int pos, int n, const seam_attn_params_t *p)
 {
     if (seam_cpu_attention(kv->k, kv->v, kv->f16, q, out, pos, n, p->n_head, p->n_head_kv,
-                           p->head_dim, p->scale, p->window, ctx_of(be)->n_threads) != 0) {
+                           p->head_dim, p->scale, p->window, ctx_of(be)->pool) != 0) {
         seam_error_set("cpu backend: out of memory for attention scratch");
         return SEAM_ERR_NOMEM;
     }
@@ -177,7 +178,7 @@ static int cpu_attention(seam_backend_t *be, const seam_kv_t *kv, const float *q
 static int cpu_glu(seam_backend_t *be, seam_glu_kind_t kind, float *gate, const float *up,
                    size_t n)
 {
-    seam_cpu_glu(kind == SEAM_GLU_GELU, gate, up, n, ctx_of(be)->n_threads);
+    seam_cpu_glu(kind == SEAM_GLU_GELU, gate, up, n, ctx_of(be)->pool);
     return SEAM_OK;
 }
 
@@ -196,6 +197,9 @@ static int cpu_scale(seam_backend_t *be, float *x, size_t n, float s)
         x[i] *= s;
     return SEAM_OK;
 }
+
+/* A forward call returned: let the threads sleep rather than spin. */
+static void cpu_idle(seam_backend_t *be) { seam_pool_park(ctx_of(be)->pool); }
 
 static const seam_backend_iface_t cpu_iface = {
     .name = "cpu",
@@ -218,6 +222,7 @@ static const seam_backend_iface_t cpu_iface = {
     .add = cpu_add,
     .scale = cpu_scale,
     .sync = NULL,
+    .idle = cpu_idle,
 };
 
 seam_backend_t *seam_backend_cpu_new(int n_threads)
@@ -230,7 +235,13 @@ seam_backend_t *seam_backend_cpu_new(int n_threads)
         seam_error_set("cpu backend: out of memory");
         return NULL;
     }
-    c->n_threads = n_threads > 0 ? n_threads : seam_core_count();
+    c->pool = seam_pool_new(n_threads > 0 ? n_threads : seam_core_count());
+    if (!c->pool) {
+        free(be);
+        free(c);
+        seam_error_set("cpu backend: cannot start %d threads", n_threads);
+        return NULL;
+    }
     be->iface = &cpu_iface;
     be->context = c;
     (void)seam_cpu_isa(); /* choose the ISA once, before any parallel region asks */

@@ -142,7 +142,34 @@ static int block(seam_session_t *s, int il, int pos, int n)
     return SEAM_OK;
 }
 
+/* Every public forward call ends here: the backend may rest its threads until the next. */
+static int idle(seam_session_t *s, int rc)
+{
+    if (s->be->iface->idle)
+        s->be->iface->idle(s->be);
+    return rc;
+}
+
+static int embed(seam_session_t *s, const int32_t *tokens, int n, float *h);
+static int layers(seam_session_t *s, int a, int b, int pos, int n, float *h);
+static int head(seam_session_t *s, const float *h, int n, float *logits);
+
 int seam_forward_embed(seam_session_t *s, const int32_t *tokens, int n, float *h)
+{
+    return idle(s, embed(s, tokens, n, h));
+}
+
+int seam_forward_layers(seam_session_t *s, int a, int b, int pos, int n, float *h)
+{
+    return idle(s, layers(s, a, b, pos, n, h));
+}
+
+int seam_forward_head(seam_session_t *s, const float *h, int n, float *logits)
+{
+    return idle(s, head(s, h, n, logits));
+}
+
+static int embed(seam_session_t *s, const int32_t *tokens, int n, float *h)
 {
     const seam_model_t *m = s->m;
     if (!m->has_embed) {
@@ -164,7 +191,7 @@ int seam_forward_embed(seam_session_t *s, const int32_t *tokens, int n, float *h
     return SEAM_OK;
 }
 
-int seam_forward_layers(seam_session_t *s, int a, int b, int pos, int n, float *h)
+static int layers(seam_session_t *s, int a, int b, int pos, int n, float *h)
 {
     const seam_model_t *m = s->m;
     if (a < m->layer_begin || b > m->layer_end || a > b) {
@@ -188,7 +215,7 @@ int seam_forward_layers(seam_session_t *s, int a, int b, int pos, int n, float *
     return SEAM_OK;
 }
 
-int seam_forward_head(seam_session_t *s, const float *h, int n, float *logits)
+static int head(seam_session_t *s, const float *h, int n, float *logits)
 {
     const seam_model_t *m = s->m;
     if (!m->has_head) {
@@ -224,11 +251,11 @@ int seam_forward_tokens(seam_session_t *s, const int32_t *tokens, int n, int pos
         seam_error_set("forward: out of memory for %d hidden states", n);
         return SEAM_ERR_NOMEM;
     }
-    int rc = seam_forward_embed(s, tokens, n, h);
+    int rc = embed(s, tokens, n, h);
     if (rc == SEAM_OK)
-        rc = seam_forward_layers(s, 0, m->info.n_layer, pos, n, h);
+        rc = layers(s, 0, m->info.n_layer, pos, n, h);
     if (rc == SEAM_OK)
-        rc = seam_forward_head(s, h + (size_t)(n - 1) * d, 1, logits);
+        rc = head(s, h + (size_t)(n - 1) * d, 1, logits);
     free(h);
-    return rc;
+    return idle(s, rc);
 }

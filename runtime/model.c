@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "../kernels/cpu/quant.h"
-#include "../kernels/cpu/threads.h"
 #include "error.h"
 #include "model.h"
 

@@ -658,26 +658,8 @@ static void usage(FILE *f)
                "\n'seam <command> --help' describes each. seam %s\n", seam_version());
 }
 
-/* In a split, one process computes while the other waits for it; OpenMP workers that
- * spin-wait after each parallel region would steal the computing side's cores (2 cores here).
- * libgomp reads GOMP_SPINCOUNT before main(), so serve and split runs set a short spin and
- * re-execute themselves once (unless the user chose a value). Stopgap until the kernels run
- * on seam's own pool that parks its workers when a forward pass returns. */
-static void short_spin_for_split(int argc, char **argv)
-{
-    bool split = argc > 1 && strcmp(argv[1], "serve") == 0;
-    for (int i = 2; argc > 1 && strcmp(argv[1], "run") == 0 && i < argc; i++)
-        split |= strncmp(argv[i], "--split", 7) == 0;
-    if (!split || getenv("GOMP_SPINCOUNT") || getenv("SEAM_NO_REEXEC"))
-        return;
-    setenv("GOMP_SPINCOUNT", "30000", 1);
-    setenv("SEAM_NO_REEXEC", "1", 1);
-    execv("/proc/self/exe", argv); /* on failure, carry on with the default spin */
-}
-
 int main(int argc, char **argv)
 {
-    short_spin_for_split(argc, argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

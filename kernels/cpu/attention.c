@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "quant.h"
-#include "threads.h"
 
 static float dot_f32(const float *a, const float *b, int n)
 {
@@ -20,60 +19,77 @@ static float dot_f32(const float *a, const float *b, int n)
     return s;
 }
 
-int seam_cpu_attention(const void *k, const void *v, bool kv_f16, const float *q, float *out,
-                       int pos, int n, int n_head, int n_head_kv, int head_dim, float scale,
-                       int window, int n_threads)
+typedef struct {
+    const void *k, *v;
+    bool kv_f16;
+    const float *q;
+    float *out;
+    int pos, n_head, head_dim, kv_dim, group, window;
+    float scale;
+    float *scratch;
+    size_t per_thread;
+} attn_t;
+
+/* Tasks [b, e): task = token * n_head + head. */
+static void attend(void *arg, int64_t b, int64_t e, int thread)
 {
-    int kv_dim = n_head_kv * head_dim, group = n_head / n_head_kv;
-    int n_tasks = n * n_head, max_keys = pos + n;
-    size_t per_thread = (size_t)max_keys + (size_t)head_dim;
-    float *scratch = malloc(sizeof(float) * per_thread * (size_t)(n_threads > 0 ? n_threads : 1));
-    if (!scratch)
-        return -1;
-#pragma omp parallel num_threads(n_threads) if (n_tasks > 1)
-    {
-        float *score = scratch + per_thread * (size_t)seam_thread_index();
-        uint16_t *q16 = (uint16_t *)(score + max_keys);
-        {
-#pragma omp for schedule(dynamic, 1)
-            for (int task = 0; task < n_tasks; task++) {
-                int t = task / n_head, h = task % n_head, kvh = h / group;
-                int p = pos + t, lo = window > 0 && p - window + 1 > 0 ? p - window + 1 : 0;
-                const float *qh = q + ((size_t)t * n_head + h) * head_dim;
-                float *oh = out + ((size_t)t * n_head + h) * head_dim;
-                if (kv_f16)
-                    seam_cpu_f32_to_f16(q16, qh, head_dim);
-                float max = -INFINITY;
-                for (int j = lo; j <= p; j++) {
-                    size_t off = (size_t)j * kv_dim + (size_t)kvh * head_dim;
-                    float s = kv_f16 ? seam_cpu_dot_f16((const uint16_t *)k + off, q16, head_dim)
-                                     : dot_f32((const float *)k + off, qh, head_dim);
-                    score[j] = s * scale;
-                    if (score[j] > max)
-                        max = score[j];
-                }
-                double sum = 0.0;
-                for (int j = lo; j <= p; j++) {
-                    score[j] = expf(score[j] - max);
-                    sum += score[j];
-                }
-                float inv = (float)(1.0 / sum);
-                memset(oh, 0, sizeof(float) * (size_t)head_dim);
-                for (int j = lo; j <= p; j++) {
-                    float w = score[j] * inv;
-                    size_t off = (size_t)j * kv_dim + (size_t)kvh * head_dim;
-                    if (kv_f16) {
-                        w = seam_f16_to_f32(seam_f32_to_f16(w));
-                        seam_cpu_mad_f16(oh, (const uint16_t *)v + off, w, head_dim);
-                    } else {
-                        const float *vj = (const float *)v + off;
-                        for (int i = 0; i < head_dim; i++)
-                            oh[i] += w * vj[i];
-                    }
-                }
+    const attn_t *a = arg;
+    float *score = a->scratch + a->per_thread * (size_t)thread;
+    uint16_t *q16 = (uint16_t *)(score + a->per_thread - (size_t)a->head_dim);
+    int hd = a->head_dim;
+    for (int64_t task = b; task < e; task++) {
+        int t = (int)(task / a->n_head), h = (int)(task % a->n_head), kvh = h / a->group;
+        int p = a->pos + t, lo = a->window > 0 && p - a->window + 1 > 0 ? p - a->window + 1 : 0;
+        const float *qh = a->q + ((size_t)t * a->n_head + h) * hd;
+        float *oh = a->out + ((size_t)t * a->n_head + h) * hd;
+        if (a->kv_f16)
+            seam_cpu_f32_to_f16(q16, qh, hd);
+        float max = -INFINITY;
+        for (int j = lo; j <= p; j++) {
+            size_t off = (size_t)j * a->kv_dim + (size_t)kvh * hd;
+            float s = a->kv_f16 ? seam_cpu_dot_f16((const uint16_t *)a->k + off, q16, hd)
+                                : dot_f32((const float *)a->k + off, qh, hd);
+            score[j] = s * a->scale;
+            if (score[j] > max)
+                max = score[j];
+        }
+        double sum = 0.0;
+        for (int j = lo; j <= p; j++) {
+            score[j] = expf(score[j] - max);
+            sum += score[j];
+        }
+        float inv = (float)(1.0 / sum);
+        memset(oh, 0, sizeof(float) * (size_t)hd);
+        for (int j = lo; j <= p; j++) {
+            float w = score[j] * inv;
+            size_t off = (size_t)j * a->kv_dim + (size_t)kvh * hd;
+            if (a->kv_f16) {
+                w = seam_f16_to_f32(seam_f32_to_f16(w));
+                seam_cpu_mad_f16(oh, (const uint16_t *)a->v + off, w, hd);
+            } else {
+                const float *vj = (const float *)a->v + off;
+                for (int i = 0; i < hd; i++)
+                    oh[i] += w * vj[i];
             }
         }
     }
-    free(scratch);
+}
+
+int seam_cpu_attention(const void *k, const void *v, bool kv_f16, const float *q, float *out,
+                       int pos, int n, int n_head, int n_head_kv, int head_dim, float scale,
+                       int window, seam_pool_t *pool)
+{
+    attn_t a = {.k = k, .v = v, .kv_f16 = kv_f16, .q = q, .out = out, .pos = pos,
+                .n_head = n_head, .head_dim = head_dim, .kv_dim = n_head_kv * head_dim,
+                .group = n_head / n_head_kv, .window = window, .scale = scale};
+    /* scores for every key, then the f16 query (head_dim halves fit in head_dim floats) */
+    a.per_thread = (size_t)(pos + n) + (size_t)head_dim;
+    a.scratch = malloc(sizeof(float) * a.per_thread * (size_t)seam_pool_size(pool));
+    if (!a.scratch)
+        return -1;
+    int64_t tasks = (int64_t)n * n_head;
+    /* uneven tasks (a causal prefill): threads take them one at a time */
+    seam_pool_for(tasks > 1 ? pool : NULL, tasks, 1, attend, &a);
+    free(a.scratch);
     return 0;
 }

@@ -30,14 +30,27 @@ static float gelu(float x)
     return seam_f16_to_f32(gelu_table[seam_f32_to_f16(x)]);
 }
 
-void seam_cpu_glu(int kind, float *gate, const float *up, size_t n, int n_threads)
+typedef struct {
+    int kind;
+    float *gate;
+    const float *up;
+} glu_t;
+
+static void glu_range(void *arg, int64_t b, int64_t e, int thread)
+{
+    const glu_t *a = arg;
+    (void)thread;
+    for (int64_t i = b; i < e; i++) {
+        float g = a->gate[i];
+        float v = a->kind == 0 ? g / (1.0f + expf(-g)) : gelu(g);
+        a->gate[i] = v * a->up[i];
+    }
+}
+
+void seam_cpu_glu(int kind, float *gate, const float *up, size_t n, seam_pool_t *pool)
 {
     if (kind == 1)
         pthread_once(&gelu_once, gelu_init);
-#pragma omp parallel for num_threads(n_threads) schedule(static) if (n > 16384)
-    for (size_t i = 0; i < n; i++) {
-        float g = gate[i];
-        float a = kind == 0 ? g / (1.0f + expf(-g)) : gelu(g);
-        gate[i] = a * up[i];
-    }
+    glu_t a = {.kind = kind, .gate = gate, .up = up};
+    seam_pool_for(n > 16384 ? pool : NULL, (int64_t)n, 0, glu_range, &a);
 }

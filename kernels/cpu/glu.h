@@ -4,7 +4,9 @@
 
 #include <stddef.h>
 
+#include "pool.h"
+
 /* gate[i] = act(gate[i]) * up[i]; kind 0 = SiLU, 1 = GELU (tanh form). */
-void seam_cpu_glu(int kind, float *gate, const float *up, size_t n, int n_threads);
+void seam_cpu_glu(int kind, float *gate, const float *up, size_t n, seam_pool_t *pool);
 
 #endif

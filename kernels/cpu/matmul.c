@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 
+#include "pool.h"
 #include "quant.h"
 
 #define ROW_CHUNK 16
@@ -18,42 +19,67 @@ size_t seam_cpu_matmul_scratch(seam_type_t type, int64_t cols, int n)
     return seam_type_row_bytes(seam_cpu_vec_dot_type(type), cols) * (size_t)n;
 }
 
-void seam_cpu_matmul(seam_type_t type, const void *w, int64_t rows, int64_t cols, const float *x,
-                     float *y, int n, void *scratch, int n_threads)
+typedef struct {
+    seam_type_t type, at;
+    const void *w;
+    int64_t rows, cols;
+    const float *x;
+    float *y;
+    int n;
+    char *act;
+    size_t abytes, wbytes;
+    seam_vec_dot_fn dot;
+    seam_vec_dot_n_fn dotn;
+} mm_t;
+
+static void quantize_rows(void *arg, int64_t b, int64_t e, int thread)
 {
-    seam_type_t at = seam_cpu_vec_dot_type(type);
-    size_t abytes = seam_type_row_bytes(at, cols), wbytes = seam_type_row_bytes(type, cols);
-    seam_vec_dot_fn dot = seam_cpu_vec_dot_fn(type);
-    seam_vec_dot_n_fn dotn = n > 1 ? seam_cpu_vec_dot_n_fn(type) : NULL;
-    char *act = scratch;
+    const mm_t *m = arg;
+    (void)thread;
+    for (int64_t t = b; t < e; t++)
+        seam_cpu_quantize_row(m->at, m->x + (size_t)t * m->cols, m->act + (size_t)t * m->abytes, m->cols);
+}
 
-#pragma omp parallel for num_threads(n_threads) schedule(static) if (n > 1)
-    for (int t = 0; t < n; t++)
-        seam_cpu_quantize_row(at, x + (size_t)t * cols, act + (size_t)t * abytes, cols);
-
-    int64_t n_chunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
-    bool wide = rows * cols * n >= PARALLEL_MIN_MACS;
-#pragma omp parallel for num_threads(n_threads) schedule(static) if (wide)
-    for (int64_t c = 0; c < n_chunks; c++) {
-        int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < rows ? r0 + ROW_CHUNK : rows;
+/* Rows in chunks of ROW_CHUNK, chunk indices [b, e). */
+static void row_chunks(void *arg, int64_t b, int64_t e, int thread)
+{
+    const mm_t *m = arg;
+    (void)thread;
+    for (int64_t c = b; c < e; c++) {
+        int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < m->rows ? r0 + ROW_CHUNK : m->rows;
         int t = 0;
-        if (dotn) /* groups of tokens share each unpacked weight block */
-            for (; t + SEAM_DOT_MAX_ROWS <= n; t += SEAM_DOT_MAX_ROWS) {
+        if (m->dotn) /* groups of tokens share each unpacked weight block */
+            for (; t + SEAM_DOT_MAX_ROWS <= m->n; t += SEAM_DOT_MAX_ROWS) {
                 const void *group[SEAM_DOT_MAX_ROWS];
                 for (int k = 0; k < SEAM_DOT_MAX_ROWS; k++)
-                    group[k] = act + (size_t)(t + k) * abytes;
+                    group[k] = m->act + (size_t)(t + k) * m->abytes;
                 for (int64_t r = r0; r < r1; r++) {
                     float out[SEAM_DOT_MAX_ROWS];
-                    dotn(cols, (const char *)w + (size_t)r * wbytes, group, SEAM_DOT_MAX_ROWS, out);
+                    m->dotn(m->cols, (const char *)m->w + (size_t)r * m->wbytes, group,
+                            SEAM_DOT_MAX_ROWS, out);
                     for (int k = 0; k < SEAM_DOT_MAX_ROWS; k++)
-                        y[(size_t)(t + k) * rows + r] = out[k];
+                        m->y[(size_t)(t + k) * m->rows + r] = out[k];
                 }
             }
-        for (; t < n; t++) {
-            const char *a = act + (size_t)t * abytes;
-            float *yt = y + (size_t)t * rows;
+        for (; t < m->n; t++) {
+            const char *a = m->act + (size_t)t * m->abytes;
+            float *yt = m->y + (size_t)t * m->rows;
             for (int64_t r = r0; r < r1; r++)
-                yt[r] = dot(cols, (const char *)w + (size_t)r * wbytes, a);
+                yt[r] = m->dot(m->cols, (const char *)m->w + (size_t)r * m->wbytes, a);
         }
     }
+}
+
+void seam_cpu_matmul(seam_type_t type, const void *w, int64_t rows, int64_t cols, const float *x,
+                     float *y, int n, void *scratch, seam_pool_t *pool)
+{
+    mm_t m = {.type = type, .at = seam_cpu_vec_dot_type(type), .w = w, .rows = rows,
+              .cols = cols, .x = x, .y = y, .n = n, .act = scratch};
+    m.abytes = seam_type_row_bytes(m.at, cols);
+    m.wbytes = seam_type_row_bytes(type, cols);
+    m.dot = seam_cpu_vec_dot_fn(type);
+    m.dotn = n > 1 ? seam_cpu_vec_dot_n_fn(type) : NULL;
+    seam_pool_t *p = rows * cols * n >= PARALLEL_MIN_MACS ? pool : NULL;
+    seam_pool_for(n > 1 ? p : NULL, n, 0, quantize_rows, &m);
+    seam_pool_for(p, (rows + ROW_CHUNK - 1) / ROW_CHUNK, 0, row_chunks, &m);
 }

@@ -5,18 +5,32 @@
 #include <math.h>
 #include <stddef.h>
 
-void seam_cpu_rmsnorm(float *y, const float *x, const float *w, int rows, int dim, float eps,
-                      int n_threads)
+typedef struct {
+    float *y;
+    const float *x, *w;
+    int dim;
+    float eps;
+} norm_t;
+
+static void norm_rows(void *arg, int64_t b, int64_t e, int thread)
 {
-#pragma omp parallel for num_threads(n_threads) schedule(static) if (rows > 8)
-    for (int r = 0; r < rows; r++) {
-        const float *xr = x + (size_t)r * dim;
-        float *yr = y + (size_t)r * dim;
+    const norm_t *a = arg;
+    (void)thread;
+    for (int64_t r = b; r < e; r++) {
+        const float *xr = a->x + (size_t)r * a->dim;
+        float *yr = a->y + (size_t)r * a->dim;
         double sum = 0.0;
-        for (int i = 0; i < dim; i++)
+        for (int i = 0; i < a->dim; i++)
             sum += (double)(xr[i] * xr[i]);
-        float scale = 1.0f / sqrtf((float)(sum / dim) + eps);
-        for (int i = 0; i < dim; i++)
-            yr[i] = xr[i] * scale * w[i];
+        float scale = 1.0f / sqrtf((float)(sum / a->dim) + a->eps);
+        for (int i = 0; i < a->dim; i++)
+            yr[i] = xr[i] * scale * a->w[i];
     }
+}
+
+void seam_cpu_rmsnorm(float *y, const float *x, const float *w, int rows, int dim, float eps,
+                      seam_pool_t *pool)
+{
+    norm_t a = {.y = y, .x = x, .w = w, .dim = dim, .eps = eps};
+    seam_pool_for(rows > 8 ? pool : NULL, rows, 0, norm_rows, &a);
 }
