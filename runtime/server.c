@@ -356,14 +356,25 @@ static void on_open(req_t *r, const Seam__Open *o)
     reply(r, &env, NULL, 0);
 }
 
+/* The session a request names, or NULL after telling the client it is unknown. */
+static slot_t *session_of(req_t *r, uint64_t id)
+{
+    slot_t *sl = find(r->s, id);
+    if (!sl) {
+        r->s->errors++;
+        seam_msg_send_error(r->s->sock, r->m->identity, r->m->identity_len, r->rid,
+                            SEAM__ERROR_CODE__ERR_UNKNOWN_SESSION,
+                            "no session %016" PRIx64 " (closed, expired, or never opened here)", id);
+    }
+    return sl;
+}
+
 static void on_close(req_t *r, const Seam__Close *c)
 {
     seam_server_t *s = r->s;
-    slot_t *sl = find(s, c->session);
+    slot_t *sl = session_of(r, c->session);
     if (!sl)
-        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_UNKNOWN_SESSION,
-                    "no session %016" PRIx64 " (closed, expired, or never opened here)",
-                    c->session);
+        return;
     slot_free(s, sl);
     logf_(s, "session %016" PRIx64 " closed (%d/%d sessions)", c->session, s->n_sessions,
           s->p.max_sessions);
@@ -508,11 +519,9 @@ static void on_forward(req_t *r, const Seam__Forward *f)
 {
     seam_server_t *s = r->s;
     const seam_msg_t *m = r->m;
-    slot_t *sl = find(s, f->session);
+    slot_t *sl = session_of(r, f->session);
     if (!sl)
-        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_UNKNOWN_SESSION,
-                    "no session %016" PRIx64 " (closed, expired, or never opened here)",
-                    f->session);
+        return;
     int lb = (int)f->layer_begin, le = (int)f->layer_end, n = (int)f->n_tokens;
     if (f->layer_begin > f->layer_end || lb < s->p.layer_begin || le > s->p.layer_end)
         REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_LAYER_RANGE,
