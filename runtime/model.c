@@ -333,6 +333,32 @@ void seam_model_destroy(seam_model_t **mp)
 
 void seam_model_info(const seam_model_t *m, seam_model_info_t *info) { *info = m->info; }
 
+static uint64_t weight_bytes(const seam_weight_t *w)
+{
+    return w->host ? (uint64_t)seam_type_row_bytes(w->type, w->cols) * (uint64_t)w->rows : 0;
+}
+
+uint64_t seam_model_weight_bytes(const seam_model_t *m)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < m->layer_end - m->layer_begin; i++) {
+        const seam_layer_t *L = &m->layers[i];
+        const seam_weight_t *ws[] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo, &L->q_norm,
+                                     &L->k_norm, &L->post_attn_norm, &L->ffn_norm, &L->gate,
+                                     &L->up, &L->down, &L->post_ffn_norm};
+        for (size_t k = 0; k < sizeof ws / sizeof *ws; k++)
+            total += weight_bytes(ws[k]);
+    }
+    if (m->has_embed || m->has_head)
+        total += weight_bytes(&m->tok_embd);
+    if (m->has_head) {
+        total += weight_bytes(&m->output_norm);
+        if (m->output.host != m->tok_embd.host)
+            total += weight_bytes(&m->output);
+    }
+    return total;
+}
+
 /* ---- tokenizer wrappers ------------------------------------------------------------------- */
 
 static bool has_vocab(const seam_model_t *m)

@@ -68,6 +68,8 @@ typedef struct {
 } seam_model_info_t;
 
 void seam_model_info(const seam_model_t *m, seam_model_info_t *info);
+/* Bytes of the weights this instance materialised (its layers, embedding and head). */
+uint64_t seam_model_weight_bytes(const seam_model_t *m);
 
 /* ---- tokenizer ------------------------------------------------------------------------- */
 

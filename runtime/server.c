@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 #include <sodium.h>
 
@@ -304,6 +305,8 @@ static void on_hello(req_t *r, const Seam__Hello *h)
     out.d_model = (uint32_t)s->info.d_model;
     out.has_head = s->p.layer_end == s->info.n_layer;
     out.max_context = (uint32_t)s->p.max_context;
+    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    out.free_memory = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
     Seam__Envelope env = SEAM__ENVELOPE__INIT;
     env.body_case = SEAM__ENVELOPE__BODY_HELLO;
     env.hello = &out;
@@ -657,6 +660,7 @@ static void on_stats(req_t *r)
     for (int i = 0; i < s->p.max_sessions; i++)
         if (s->slots[i].id)
             out.kv_bytes += kv_per * (size_t)s->slots[i].n_ctx;
+    out.weight_bytes = seam_model_weight_bytes(s->model);
     out.forwards = s->forwards;
     out.errors = s->errors;
     out.uptime_ms = (seam_now_ns() - s->started_ns) / 1000000;

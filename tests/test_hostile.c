@@ -266,7 +266,22 @@ static void test_hostile_messages(void **state)
     env = (Seam__Envelope)SEAM__ENVELOPE__INIT;
     env.body_case = SEAM__ENVELOPE__BODY_STATS_REQUEST;
     env.stats_request = &sr;
-    assert_int_equal(exchange(&env, NULL, 0, &code), SEAM__ENVELOPE__BODY_STATS);
+    uint8_t hdr2[64];
+    size_t n2 = seam__envelope__pack(&env, hdr2);
+    zmq_send(sock, hdr2, n2, 0);
+    seam_msg_t st;
+    assert_int_equal(seam_msg_recv(sock, false, &st, 0), SEAM_OK);
+    assert_non_null(st.env);
+    assert_int_equal(st.env->body_case, SEAM__ENVELOPE__BODY_STATS);
+    /* layers [4,16) of the default model: about 12 x 4 MB of weights, one session open */
+    printf("  STATS: %u/%u sessions, %.1f MB of weights, %.1f MB of KV cache, %llu forwards, "
+           "%llu errors\n", st.env->stats->sessions, st.env->stats->max_sessions,
+           st.env->stats->weight_bytes / 1e6, st.env->stats->kv_bytes / 1e6,
+           (unsigned long long)st.env->stats->forwards, (unsigned long long)st.env->stats->errors);
+    assert_true(st.env->stats->weight_bytes > 40000000 && st.env->stats->weight_bytes < 60000000);
+    assert_true(st.env->stats->sessions >= 1);
+    assert_true(st.env->stats->errors >= 10000);
+    seam_msg_free(&st);
 }
 
 int main(void)
