@@ -21,6 +21,70 @@ uint64_t seam_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static double emu_rate, emu_rtt; /* process-wide: a tool sets it once at start */
+
+void seam_link_emulate(double rate_bits_per_s, double rtt_s)
+{
+    emu_rate = rate_bits_per_s > 0 ? rate_bits_per_s : 0;
+    emu_rtt = rtt_s > 0 ? rtt_s : 0;
+}
+
+static int parse_scaled(const char *s, size_t len, const char *const *units, const double *scale,
+                        int n_units, double *out)
+{
+    char buf[64];
+    if (len == 0 || len >= sizeof buf)
+        return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *end;
+    double v = strtod(buf, &end);
+    if (end == buf || v < 0)
+        return -1;
+    if (*end == '\0') {
+        *out = v;
+        return 0;
+    }
+    for (int i = 0; i < n_units; i++)
+        if (strcmp(end, units[i]) == 0) {
+            *out = v * scale[i];
+            return 0;
+        }
+    return -1;
+}
+
+int seam_link_parse(const char *spec, double *rate, double *rtt)
+{
+    static const char *const rate_units[] = {"bit", "kbit", "mbit", "gbit"};
+    static const double rate_scale[] = {1, 1e3, 1e6, 1e9};
+    static const char *const time_units[] = {"s", "ms", "us"};
+    static const double time_scale[] = {1, 1e-3, 1e-6};
+    const char *comma = strchr(spec, ',');
+    size_t rl = comma ? (size_t)(comma - spec) : strlen(spec);
+    bool unlimited = rl == 9 && strncmp(spec, "unlimited", 9) == 0;
+    if ((!unlimited && parse_scaled(spec, rl, rate_units, rate_scale, 4, rate) != 0) ||
+        (comma && parse_scaled(comma + 1, strlen(comma + 1), time_units, time_scale, 3, rtt) != 0)) {
+        seam_error_set("link '%s': expected RATE,RTT such as 100mbit,20ms (rate in bit, kbit, mbit "
+                       "or gbit, or unlimited; round trip in s, ms or us)", spec);
+        return -1;
+    }
+    if (unlimited)
+        *rate = 0;
+    if (!comma)
+        *rtt = 0;
+    return 0;
+}
+
+static void emulate(size_t bytes)
+{
+    if (emu_rate <= 0 && emu_rtt <= 0)
+        return;
+    double secs = emu_rtt / 2 + (emu_rate > 0 ? (double)bytes * 8.0 / emu_rate : 0);
+    struct timespec ts = {.tv_sec = (time_t)secs, .tv_nsec = (long)((secs - (double)(time_t)secs) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
 long seam_msg_send(void *sock, const uint8_t *identity, size_t identity_len,
                    const Seam__Envelope *env, const void *payload, size_t payload_len)
 {
@@ -32,6 +96,7 @@ long seam_msg_send(void *sock, const uint8_t *identity, size_t identity_len,
         return SEAM_ERR_NOMEM;
     }
     seam__envelope__pack(env, hdr);
+    emulate(hlen + payload_len);
     long rc = SEAM_OK;
     if (identity && zmq_send(sock, identity, identity_len, ZMQ_SNDMORE) < 0)
         rc = SEAM_ERR_IO;

@@ -41,4 +41,12 @@ long seam_msg_send_error(void *sock, const uint8_t *identity, size_t identity_le
 
 uint64_t seam_now_ns(void);
 
+/* Link emulation for experiments on loopback: every message this process sends is delayed by
+ * rtt/2 plus its size over rate (the sender sleeps). Configure client and server alike and the
+ * link between them gains `rtt` of round trip and a `rate` bandwidth cap. rate <= 0: no cap. */
+void seam_link_emulate(double rate_bits_per_s, double rtt_s);
+/* Parses "100mbit,20ms", "1gbit,5ms", "unlimited,50ms", "10mbit,0" (units: bit kbit mbit gbit;
+ * s ms us). Returns 0, or -1 with the error set. */
+int seam_link_parse(const char *spec, double *rate_bits_per_s, double *rtt_s);
+
 #endif

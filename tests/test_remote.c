@@ -10,6 +10,7 @@
 
 #include "../runtime/client.h"
 #include "../runtime/seam.h"
+#include "../runtime/transport.h"
 #include "harness.h"
 #include "server_proc.h"
 
@@ -236,6 +237,32 @@ static void test_q8_tokens(void **state)
     seam_model_destroy(&m);
 }
 
+/* Link emulation: this (client) process shapes its own sends; the server does not, so one
+ * step gains rtt/2 plus the request's bytes at the emulated rate. */
+static void test_link_emulation(void **state)
+{
+    (void)state;
+    char spec[256];
+    snprintf(spec, sizeof spec, "0-4@local,4-%d@%s", n_layer, full.endpoint);
+    seam_split_params_t p = {.model_path = model_path(), .spec = spec, .n_threads = 2,
+                             .timeout_ms = 20000};
+    seam_split_t *sp = seam_split_new(&p);
+    assert_non_null(sp);
+    float *lg = malloc(sizeof(float) * (size_t)n_vocab);
+    seam_split_stats_t st;
+    assert_int_equal(seam_split_step(sp, prompt, 1, 0, lg, NULL, NULL, &st, false), SEAM_OK);
+    double base_ms = st.stage[1].network_us / 1e3;
+    seam_link_emulate(8e6, 0.040); /* 8 Mbit/s, 40 ms round trip: +20 ms + bytes at 1 B/us */
+    assert_int_equal(seam_split_step(sp, prompt + 1, 1, 1, lg, NULL, NULL, &st, false), SEAM_OK);
+    seam_link_emulate(0, 0);
+    double ms = st.stage[1].network_us / 1e3, want = 20.0 + st.stage[1].sent_bytes * 8.0 / 8e6 * 1e3;
+    printf("  emulated link (client side, 8mbit,40ms): network %.2f ms per step, expected %.2f "
+           "(+ %.2f unshaped)\n", ms, want, base_ms);
+    assert_true(ms >= want * 0.97 && ms <= want + base_ms + 5.0);
+    free(lg);
+    seam_split_destroy(&sp);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -275,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_every_cut), cmocka_unit_test(test_u_shapes),
         cmocka_unit_test(test_head_on_server), cmocka_unit_test(test_chain),
         cmocka_unit_test(test_lossy_wire), cmocka_unit_test(test_q8_tokens),
+        cmocka_unit_test(test_link_emulation),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests_name("split over ZeroMQ (real seam serve processes)", tests,

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "../kernels/cpu/wire.h"
+#include "../runtime/transport.h"
 #include "harness.h"
 
 static void test_sizes_and_names(void **st)
@@ -59,9 +60,30 @@ static void test_round_trips(void **st)
     }
 }
 
+static void test_link_spec(void **st)
+{
+    (void)st;
+    double rate, rtt;
+    assert_int_equal(seam_link_parse("100mbit,20ms", &rate, &rtt), 0);
+    assert_true(rate == 100e6 && fabs(rtt - 0.020) < 1e-12);
+    assert_int_equal(seam_link_parse("1gbit,5ms", &rate, &rtt), 0);
+    assert_true(rate == 1e9 && fabs(rtt - 0.005) < 1e-12);
+    assert_int_equal(seam_link_parse("unlimited,50ms", &rate, &rtt), 0);
+    assert_true(rate == 0 && fabs(rtt - 0.050) < 1e-12);
+    assert_int_equal(seam_link_parse("10mbit", &rate, &rtt), 0);
+    assert_true(rate == 10e6 && rtt == 0);
+    assert_int_equal(seam_link_parse("2.5kbit,250us", &rate, &rtt), 0);
+    assert_true(rate == 2500 && fabs(rtt - 0.00025) < 1e-12);
+    assert_int_equal(seam_link_parse("10furlongs,5ms", &rate, &rtt), -1);
+    assert_int_equal(seam_link_parse("10mbit,5 fortnights", &rate, &rtt), -1);
+    assert_int_equal(seam_link_parse("-1mbit,5ms", &rate, &rtt), -1);
+    assert_int_equal(seam_link_parse("", &rate, &rtt), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_link_spec),
         cmocka_unit_test(test_sizes_and_names),
         cmocka_unit_test(test_round_trips),
     };

@@ -16,6 +16,7 @@
 #include "../runtime/client.h"
 #include "../runtime/keys.h"
 #include "../runtime/server.h"
+#include "../runtime/transport.h"
 #include "../runtime/dtype.h"
 #include "../runtime/gguf.h"
 #include "../runtime/seam.h"
@@ -155,6 +156,8 @@ static void run_usage(FILE *f)
             "      --server-key FILE  CurveZMQ public key of the servers (NAME.pub): encrypt;\n"
             "                         once for all, or once per remote stage in order\n"
             "      --key FILE         our key pair (seam keygen; default: a new one per run)\n"
+            "      --emulate-link RATE,RTT  shape our own traffic, e.g. 100mbit,20ms (give the\n"
+            "                         server the same to emulate that link on loopback)\n"
             "  -h, --help             this help\n");
 }
 
@@ -166,7 +169,7 @@ static int cmd_run(int argc, char **argv)
     seam_session_params_t sesp = seam_session_default_params();
     bool seed_given = false, special = false, stream = true;
     enum { O_TEMP = 256, O_TOPK, O_TOPP, O_MINP, O_REP, O_SEED, O_KV, O_SPECIAL, O_NOSTREAM,
-           O_SPLIT, O_WIRE, O_HEAD, O_STATS, O_TIMEOUT, O_SKEY, O_KEY };
+           O_SPLIT, O_WIRE, O_HEAD, O_STATS, O_TIMEOUT, O_SKEY, O_KEY, O_EMU };
     const char *server_keys[SEAM_SPLIT_MAX_STAGES], *key_file = NULL;
     int n_server_keys = 0;
     const char *split = NULL;
@@ -185,6 +188,7 @@ static int cmd_run(int argc, char **argv)
         {"head", required_argument, 0, O_HEAD}, {"stats", no_argument, 0, O_STATS},
         {"timeout", required_argument, 0, O_TIMEOUT},
         {"server-key", required_argument, 0, O_SKEY}, {"key", required_argument, 0, O_KEY},
+        {"emulate-link", required_argument, 0, O_EMU},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -245,6 +249,15 @@ static int cmd_run(int argc, char **argv)
             server_keys[n_server_keys++] = optarg;
             break;
         case O_KEY: key_file = optarg; break;
+        case O_EMU: {
+            double rate, rtt;
+            if (seam_link_parse(optarg, &rate, &rtt) != 0) {
+                fprintf(stderr, "seam run: --emulate-link: %s\n", seam_last_error());
+                return 2;
+            }
+            seam_link_emulate(rate, rtt);
+            break;
+        }
         case O_NOSTREAM: stream = false; break;
         case 'h': run_usage(stdout); return 0;
         case ':': fprintf(stderr, "seam run: option '%s' needs a value\n", argv[optind - 1]); return 2;
@@ -541,6 +554,8 @@ static void serve_usage(FILE *f)
             "      --key FILE          CurveZMQ key pair (seam keygen): encrypt every connection\n"
             "      --allow DIR         admit only clients whose NAME.pub is in DIR (needs --key)\n"
             "      --insecure          allow plain TCP on a non-loopback address\n"
+            "      --emulate-link RATE,RTT  shape our own traffic, e.g. 100mbit,20ms (clients\n"
+            "                          use the same flag; experiments on loopback)\n"
             "  -h, --help              this help\n");
 }
 
@@ -551,7 +566,7 @@ static int cmd_serve(int argc, char **argv)
     p.log = stderr;
     const char *layers = NULL;
     long v;
-    enum { O_LAYERS = 256, O_LISTEN, O_MAXS, O_MAXC, O_IDLE, O_SKEY2, O_ALLOW, O_INSECURE };
+    enum { O_LAYERS = 256, O_LISTEN, O_MAXS, O_MAXC, O_IDLE, O_SKEY2, O_ALLOW, O_INSECURE, O_EMU2 };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},      {"layers", required_argument, 0, O_LAYERS},
         {"listen", required_argument, 0, O_LISTEN}, {"threads", required_argument, 0, 't'},
@@ -559,7 +574,8 @@ static int cmd_serve(int argc, char **argv)
         {"max-context", required_argument, 0, O_MAXC},
         {"idle-timeout", required_argument, 0, O_IDLE}, {"help", no_argument, 0, 'h'},
         {"key", required_argument, 0, O_SKEY2},     {"allow", required_argument, 0, O_ALLOW},
-        {"insecure", no_argument, 0, O_INSECURE},   {0, 0, 0, 0}};
+        {"insecure", no_argument, 0, O_INSECURE},   {"emulate-link", required_argument, 0, O_EMU2},
+        {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
     int c;
@@ -575,6 +591,15 @@ static int cmd_serve(int argc, char **argv)
         case O_SKEY2: p.key_file = optarg; break;
         case O_ALLOW: p.allow_dir = optarg; break;
         case O_INSECURE: p.insecure = true; break;
+        case O_EMU2: {
+            double rate, rtt;
+            if (seam_link_parse(optarg, &rate, &rtt) != 0) {
+                fprintf(stderr, "seam serve: --emulate-link: %s\n", seam_last_error());
+                return 2;
+            }
+            seam_link_emulate(rate, rtt);
+            break;
+        }
         case 'h': serve_usage(stdout); return 0;
         case ':': fprintf(stderr, "seam serve: option '%s' needs a value\n", argv[optind - 1]); return 2;
         default:
