@@ -11,7 +11,7 @@ MODEL   := models/gemma-3-270m-q4_k_m.gguf
 THREADS ?= 2
 
 CFLAGS  := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wshadow -Wno-unknown-pragmas -MMD -MP
-LDLIBS  := -lzmq -lprotobuf-c -lsodium -lm -lpthread
+LDLIBS  := -lzmq -lprotobuf-c -lsodium -lcjson -lm -lpthread
 ARCH    := $(shell uname -m)
 Q       := @
 
@@ -49,7 +49,7 @@ endif
 PROTO_C := $(BUILD)/gen/proto/seam.pb-c.c
 PROTO_H := $(BUILD)/gen/proto/seam.pb-c.h
 CFLAGS  += -I$(BUILD)/gen
-LIB_SRC := $(wildcard runtime/*.c) $(wildcard kernels/cpu/*.c)
+LIB_SRC := $(wildcard runtime/*.c) $(wildcard kernels/cpu/*.c) $(wildcard partitioner/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/proto/seam.pb-c.o
 LIB     := $(BUILD)/libseam.a
 SEAM    := $(BUILD)/seam

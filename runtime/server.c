@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "../kernels/cpu/wire.h"
+#include "../partitioner/profile.h"
 #include "error.h"
 #include "gguf.h"
 #include "keys.h"
@@ -72,6 +73,7 @@ struct seam_server {
     uint8_t (*allowed)[32];
     int n_allowed;
     uint64_t refused;
+    seam_profile_t *prof; /* this server's own layers, measured at start, sent in HELLO */
 };
 
 seam_server_params_t seam_server_default_params(void)
@@ -115,6 +117,7 @@ void seam_server_destroy(seam_server_t **sp)
     free(s->slots);
     free(s->pending);
     free(s->allowed);
+    free(s->prof);
     for (int i = 0; i < s->n_downstream; i++)
         zmq_close(s->downstream[i].sock);
     if (s->zap)
@@ -239,6 +242,13 @@ seam_server_t *seam_server_new(const seam_server_params_t *params)
         seam_error_set("server: cannot listen on '%s': %s", s->p.listen, zmq_strerror(zmq_errno()));
         goto fail;
     }
+    /* measure our own layers for the partitioner (a fraction of a second) */
+    s->prof = calloc(1, sizeof *s->prof);
+    if (!s->prof || seam_profile_measure(s->p.model_path, s->p.n_threads, s->p.layer_begin, end,
+                                         s->prof) != SEAM_OK) {
+        seam_error_set("server: profiling its layers failed: %s", seam_last_error());
+        goto fail;
+    }
     s->started_ns = seam_now_ns();
     logf_(s, "%s layers [%d, %d) of %d%s, listening on %s, up to %d sessions of %d tokens",
           s->info.name, s->p.layer_begin, end, s->info.n_layer, mp.head ? " + head" : "",
@@ -305,12 +315,27 @@ static void on_hello(req_t *r, const Seam__Hello *h)
     out.d_model = (uint32_t)s->info.d_model;
     out.has_head = s->p.layer_end == s->info.n_layer;
     out.max_context = (uint32_t)s->p.max_context;
+    size_t n = (size_t)(s->p.layer_end - s->p.layer_begin);
+    float *prof = malloc(sizeof(float) * 3 * (n ? n : 1));
+    if (!prof)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_INTERNAL, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        prof[i] = (float)s->prof->dec_a[s->p.layer_begin + i];
+        prof[n + i] = (float)s->prof->dec_b[s->p.layer_begin + i];
+        prof[2 * n + i] = (float)s->prof->prefill_us_per_token[s->p.layer_begin + i];
+    }
+    out.n_decode_us_at_0 = out.n_decode_us_per_context_token = out.n_prefill_us_per_token = n;
+    out.decode_us_at_0 = prof;
+    out.decode_us_per_context_token = prof + n;
+    out.prefill_us_per_token = prof + 2 * n;
+    out.head_us = out.has_head ? (float)s->prof->head_us : 0;
     long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     out.free_memory = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
     Seam__Envelope env = SEAM__ENVELOPE__INIT;
     env.body_case = SEAM__ENVELOPE__BODY_HELLO;
     env.hello = &out;
     reply(r, &env, NULL, 0);
+    free(prof);
 }
 
 static void on_open(req_t *r, const Seam__Open *o)

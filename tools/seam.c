@@ -17,6 +17,8 @@
 #include "../runtime/keys.h"
 #include "../runtime/server.h"
 #include "../runtime/transport.h"
+#include "../partitioner/plan.h"
+#include "../partitioner/profile.h"
 #include "../runtime/dtype.h"
 #include "../runtime/gguf.h"
 #include "../runtime/seam.h"
@@ -156,6 +158,7 @@ static void run_usage(FILE *f)
             "      --server-key FILE  CurveZMQ public key of the servers (NAME.pub): encrypt;\n"
             "                         once for all, or once per remote stage in order\n"
             "      --key FILE         our key pair (seam keygen; default: a new one per run)\n"
+            "      --plan FILE        run the plan seam plan wrote (its split, head and key)\n"
             "      --emulate-link RATE,RTT  shape our own traffic, e.g. 100mbit,20ms (give the\n"
             "                         server the same to emulate that link on loopback)\n"
             "  -h, --help             this help\n");
@@ -169,7 +172,8 @@ static int cmd_run(int argc, char **argv)
     seam_session_params_t sesp = seam_session_default_params();
     bool seed_given = false, special = false, stream = true;
     enum { O_TEMP = 256, O_TOPK, O_TOPP, O_MINP, O_REP, O_SEED, O_KV, O_SPECIAL, O_NOSTREAM,
-           O_SPLIT, O_WIRE, O_HEAD, O_STATS, O_TIMEOUT, O_SKEY, O_KEY, O_EMU };
+           O_SPLIT, O_WIRE, O_HEAD, O_STATS, O_TIMEOUT, O_SKEY, O_KEY, O_EMU, O_PLAN };
+    static char plan_spec[512], plan_key[512];
     const char *server_keys[SEAM_SPLIT_MAX_STAGES], *key_file = NULL;
     int n_server_keys = 0;
     const char *split = NULL;
@@ -188,7 +192,7 @@ static int cmd_run(int argc, char **argv)
         {"head", required_argument, 0, O_HEAD}, {"stats", no_argument, 0, O_STATS},
         {"timeout", required_argument, 0, O_TIMEOUT},
         {"server-key", required_argument, 0, O_SKEY}, {"key", required_argument, 0, O_KEY},
-        {"emulate-link", required_argument, 0, O_EMU},
+        {"emulate-link", required_argument, 0, O_EMU}, {"plan", required_argument, 0, O_PLAN},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -249,6 +253,16 @@ static int cmd_run(int argc, char **argv)
             server_keys[n_server_keys++] = optarg;
             break;
         case O_KEY: key_file = optarg; break;
+        case O_PLAN:
+            if (seam_plan_read(optarg, plan_spec, sizeof plan_spec, &head_remote, plan_key,
+                               sizeof plan_key) != SEAM_OK) {
+                fprintf(stderr, "seam run: --plan: %s\n", seam_last_error());
+                return 2;
+            }
+            split = plan_spec;
+            if (plan_key[0] && n_server_keys == 0)
+                server_keys[n_server_keys++] = plan_key;
+            break;
         case O_EMU: {
             double rate, rtt;
             if (seam_link_parse(optarg, &rate, &rtt) != 0) {
@@ -638,6 +652,233 @@ static int cmd_serve(int argc, char **argv)
     return rc == SEAM_OK ? 0 : 1;
 }
 
+/* ---- profile and plan ------------------------------------------------------------------ */
+
+static double parse_bytes(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v < 0)
+        return -1;
+    switch (*end) {
+    case 'k': case 'K': v *= 1024; end++; break;
+    case 'm': case 'M': v *= 1048576; end++; break;
+    case 'g': case 'G': v *= 1073741824; end++; break;
+    default: break;
+    }
+    return (*end == '\0' || !strcmp(end, "B") || !strcmp(end, "iB")) ? v : -1;
+}
+
+static int cmd_profile(int argc, char **argv)
+{
+    const char *model = default_model(), *out = "profile.json", *server = NULL, *skey = NULL;
+    long threads = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            printf("usage: seam profile [-m MODEL] [-t N] [-o FILE] [--server ENDPOINT [--server-key F]]\n\n"
+                   "Times every layer of MODEL on this machine (decode as a function of context,\n"
+                   "prefill per token), the embedding and LM head, and memory per layer; with\n"
+                   "--server also the link to it (round trip, bandwidth). Writes JSON (default\n"
+                   "profile.json) that seam plan --profile reuses.\n");
+            return 0;
+        }
+        if (!v) {
+            fprintf(stderr, "seam profile: '%s' needs a value or is unknown (see --help)\n", a);
+            return 2;
+        }
+        if (!strcmp(a, "-m")) model = v;
+        else if (!strcmp(a, "-o")) out = v;
+        else if (!strcmp(a, "--server")) server = v;
+        else if (!strcmp(a, "--server-key")) skey = v;
+        else if (!strcmp(a, "-t")) { if (parse_int("-t", v, 1, 1024, &threads)) return 2; }
+        else {
+            fprintf(stderr, "seam profile: unknown option '%s' (see --help)\n", a);
+            return 2;
+        }
+        i++;
+    }
+    fprintf(stderr, "seam profile: timing every layer of %s ...\n", model);
+    seam_profile_t p;
+    seam_link_profile_t link = {0};
+    if (seam_profile_measure(model, (int)threads, 0, -1, &p) != SEAM_OK ||
+        (server && seam_profile_link(server, skey, 20, &link) != SEAM_OK)) {
+        fprintf(stderr, "seam profile: %s\n", seam_last_error());
+        return 1;
+    }
+    double dec = p.embed_us + p.head_us, pre = 0;
+    for (int l = 0; l < p.n_layer; l++) {
+        dec += p.dec_a[l] + p.dec_b[l] * 512;
+        pre += p.prefill_us_per_token[l];
+    }
+    printf("%d layers: decode %.2f ms/token at context 512 (head %.2f ms), prefill %.2f ms/token\n",
+           p.n_layer, dec / 1e3, p.head_us / 1e3, pre / 1e3);
+    if (server)
+        printf("link to %s: round trip %.0f us, %.1f MB/s\n", server, link.rtt_us, link.bytes_per_us);
+    if (seam_profile_save(out, &p, server ? &link : NULL) != SEAM_OK) {
+        fprintf(stderr, "seam profile: %s\n", seam_last_error());
+        return 1;
+    }
+    printf("wrote %s\n", out);
+    return 0;
+}
+
+static void plan_row(const char *label, const seam_plan_t *p, const seam_plan_cost_t *c, int L,
+                     bool chosen)
+{
+    char where[64];
+    if (p->b <= p->a)
+        snprintf(where, sizeof where, "all local");
+    else
+        snprintf(where, sizeof where, "[%d,%d) remote%s, %s", p->a, p->b,
+                 p->head_remote ? " + head" : "", seam_wire_name(p->dtype));
+    (void)L;
+    if (!c->feasible)
+        printf("  %-12s %-32s %s\n", label, where, c->why);
+    else
+        printf("%s %-12s %-32s %9.2f %9.2f %9.2f %9.2f %9.1f\n", chosen ? "*" : " ", label, where,
+               c->decode_us / 1e3, c->client_compute_us / 1e3, c->server_compute_us / 1e3,
+               c->link_us / 1e3, c->ttft_us / 1e3);
+}
+
+static int cmd_plan(int argc, char **argv)
+{
+    const char *model = default_model(), *server = NULL, *skey = NULL, *out = "plan.json",
+               *profile = NULL, *objective = "decode";
+    long threads = 0;
+    int L = 0;
+    seam_plan_constraints_t c = seam_plan_default_constraints(0);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            printf("usage: seam plan [-m MODEL] --server ENDPOINT [options]\n\n"
+                   "Measures this machine (or loads --profile), asks the server for its own\n"
+                   "measurements (HELLO), measures the link, and finds the best plan: which layers\n"
+                   "run on the server, where the head runs, the wire dtype. Prints it with its\n"
+                   "predicted times beside all-local, all-remote and every single cut point, and\n"
+                   "writes a plan file for seam run --plan.\n\n"
+                   "  --server-key FILE     the server's public key (encrypted link)\n"
+                   "  --objective O         decode (default) | ttft | mix | server\n"
+                   "  --client-mem SIZE     client memory budget, e.g. 512M\n"
+                   "  --keep-local K,M      the first K and last M layers stay on the client\n"
+                   "  --wire LIST           allowed wire dtypes, e.g. f32,q8 (default all)\n"
+                   "  --context T           context length the decode time is predicted at (512)\n"
+                   "  --prompt P            prompt length for the time to first token (128)\n"
+                   "  --profile FILE        this machine's profile (seam profile) instead of measuring\n"
+                   "  -t N                  threads; -o FILE: the plan file (plan.json)\n");
+            return 0;
+        }
+        if (!v) {
+            fprintf(stderr, "seam plan: '%s' needs a value or is unknown (see --help)\n", a);
+            return 2;
+        }
+        long lv;
+        if (!strcmp(a, "-m")) model = v;
+        else if (!strcmp(a, "-o")) out = v;
+        else if (!strcmp(a, "--server")) server = v;
+        else if (!strcmp(a, "--server-key")) skey = v;
+        else if (!strcmp(a, "--profile")) profile = v;
+        else if (!strcmp(a, "-t")) { if (parse_int("-t", v, 1, 1024, &threads)) return 2; }
+        else if (!strcmp(a, "--context")) { if (parse_int("--context", v, 1, 1 << 24, &lv)) return 2; c.context = (int)lv; }
+        else if (!strcmp(a, "--prompt")) { if (parse_int("--prompt", v, 1, 1 << 24, &lv)) return 2; c.prompt = (int)lv; }
+        else if (!strcmp(a, "--client-mem")) {
+            if ((c.client_mem = parse_bytes(v)) < 0) {
+                fprintf(stderr, "seam plan: --client-mem expects a size such as 512M, got '%s'\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--keep-local")) {
+            char tail;
+            if (sscanf(v, "%d,%d%c", &c.keep_first, &c.keep_last, &tail) != 2 || c.keep_first < 0 || c.keep_last < 0) {
+                fprintf(stderr, "seam plan: --keep-local expects K,M (e.g. 2,1), got '%s'\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--wire")) {
+            c.dtypes = 0;
+            char buf[64];
+            snprintf(buf, sizeof buf, "%s", v);
+            for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                int dt = seam_wire_parse(t);
+                if (dt < 0) {
+                    fprintf(stderr, "seam plan: --wire: '%s' is not f32, f16, bf16 or q8\n", t);
+                    return 2;
+                }
+                c.dtypes |= 1u << dt;
+            }
+        } else if (!strcmp(a, "--objective")) {
+            objective = v;
+            if (!strcmp(v, "decode")) c.objective = SEAM_OBJ_DECODE;
+            else if (!strcmp(v, "ttft")) c.objective = SEAM_OBJ_TTFT;
+            else if (!strcmp(v, "mix")) c.objective = SEAM_OBJ_MIX;
+            else if (!strcmp(v, "server")) c.objective = SEAM_OBJ_SERVER;
+            else {
+                fprintf(stderr, "seam plan: --objective expects decode, ttft, mix or server, got '%s'\n", v);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "seam plan: unknown option '%s' (see --help)\n", a);
+            return 2;
+        }
+        i++;
+    }
+    if (!server) {
+        fprintf(stderr, "seam plan: --server ENDPOINT is required (see --help)\n");
+        return 2;
+    }
+    static seam_profile_t cl, sv;
+    seam_link_profile_t link, saved;
+    if (profile ? seam_profile_load(profile, &cl, &saved) != SEAM_OK
+                : seam_profile_measure(model, (int)threads, 0, -1, &cl) != SEAM_OK) {
+        fprintf(stderr, "seam plan: %s\n", seam_last_error());
+        return 1;
+    }
+    L = cl.n_layer;
+    if (seam_profile_server(server, skey, model, &sv, &c.server_begin, &c.server_end,
+                            &c.server_has_head) != SEAM_OK ||
+        seam_profile_link(server, skey, 20, &link) != SEAM_OK) {
+        fprintf(stderr, "seam plan: %s\n", seam_last_error());
+        return 1;
+    }
+    if (sv.n_layer != L) {
+        fprintf(stderr, "seam plan: the server's model has %d layers, this one %d\n", sv.n_layer, L);
+        return 1;
+    }
+    seam_plan_t best = {0};
+    seam_plan_cost_t bc = {0};
+    if (seam_plan_search(&cl, &sv, &link, &c, &best, &bc) != SEAM_OK) {
+        fprintf(stderr, "seam plan: %s\n", seam_last_error());
+        return 1;
+    }
+    printf("link to %s: round trip %.2f ms, %.1f MB/s; server holds layers [%d,%d)%s\n", server,
+           link.rtt_us / 1e3, link.bytes_per_us, c.server_begin, c.server_end,
+           c.server_has_head ? " and the head" : "");
+    printf("objective %s, context %d, prompt %d\n\n", objective, c.context, c.prompt);
+    printf("  %-12s %-32s %9s %9s %9s %9s %9s\n", "plan", "layers on the server", "ms/token",
+           "client", "server", "link", "TTFT ms");
+    plan_row("chosen", &best, &bc, L, true);
+    seam_plan_t p = {0};
+    seam_plan_cost_t k = seam_plan_cost(&cl, &sv, &link, &p, &c);
+    plan_row("all local", &p, &k, L, false);
+    p = (seam_plan_t){.a = 0, .b = L, .dtype = best.dtype};
+    k = seam_plan_cost(&cl, &sv, &link, &p, &c);
+    plan_row("all remote", &p, &k, L, false);
+    for (int a = 1; a < L; a++) {
+        char label[24];
+        snprintf(label, sizeof label, "cut at %d", a);
+        p = (seam_plan_t){.a = a, .b = L, .dtype = best.dtype};
+        k = seam_plan_cost(&cl, &sv, &link, &p, &c);
+        plan_row(label, &p, &k, L, false);
+    }
+    if (seam_plan_write(out, &best, L, server, skey, &bc, objective) != SEAM_OK) {
+        fprintf(stderr, "seam plan: %s\n", seam_last_error());
+        return 1;
+    }
+    char spec[512];
+    seam_plan_spec(&best, L, server, spec, sizeof spec);
+    printf("\nwrote %s: seam run --plan %s  (= --split %s%s)\n", out, out, spec,
+           best.head_remote ? " --head server" : "");
+    return 0;
+}
+
 /* ---- keygen ----------------------------------------------------------------------------- */
 
 static int cmd_keygen(int argc, char **argv)
@@ -679,6 +920,8 @@ static void usage(FILE *f)
                "  run       generate text, on this machine or split across seam serve processes\n"
                "  serve     hold a range of a model's layers and serve split clients\n"
                "  keygen    write a CurveZMQ key pair for encrypted splits\n"
+               "  profile   time this machine's layers (and a link) for the partitioner\n"
+               "  plan      choose the best split for a server and the measured link\n"
                "  inspect   print a GGUF model's architecture, tensors and bytes per layer\n"
                "\n'seam <command> --help' describes each. seam %s\n", seam_version());
 }
@@ -706,6 +949,10 @@ int main(int argc, char **argv)
         return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "keygen"))
         return cmd_keygen(argc - 1, argv + 1);
+    if (!strcmp(cmd, "profile"))
+        return cmd_profile(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plan"))
+        return cmd_plan(argc - 1, argv + 1);
     fprintf(stderr, "seam: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

@@ -1,0 +1,49 @@
+/* Measurements the partitioner plans from: what each layer costs on a backend (decode as a
+ * function of context length, prefill per token), the embedding and LM head, memory per
+ * layer, and the link (round trip, bandwidth) measured over the real ZeroMQ connection.
+ * Profiles are JSON files (cJSON) and are reused. */
+#ifndef SEAM_PARTITIONER_PROFILE_H
+#define SEAM_PARTITIONER_PROFILE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../runtime/seam.h"
+
+#define SEAM_PROFILE_MAX_LAYERS 512
+
+typedef struct {
+    char backend[16];
+    int threads;
+    int n_layer;
+    int d_model;
+    /* decode of one token through layer l at context T: dec_a[l] + dec_b[l] * T microseconds */
+    double dec_a[SEAM_PROFILE_MAX_LAYERS], dec_b[SEAM_PROFILE_MAX_LAYERS];
+    double prefill_us_per_token[SEAM_PROFILE_MAX_LAYERS];
+    uint64_t weight_bytes[SEAM_PROFILE_MAX_LAYERS];
+    uint64_t kv_bytes_per_token; /* per layer */
+    double embed_us, head_us;    /* per decoded token */
+    uint64_t embed_bytes, head_bytes;
+} seam_profile_t;
+
+typedef struct {
+    double rtt_us;          /* round trip of an empty message */
+    double bytes_per_us;    /* bandwidth (one direction) */
+} seam_link_profile_t;
+
+/* Times layers [begin, end) of the model (end < 0: all) and the embedding and head on this
+ * process's CPU backend; other layers stay zero. */
+int seam_profile_measure(const char *model_path, int n_threads, int begin, int end,
+                         seam_profile_t *out);
+/* HELLO to a server: checks the model identity and fills the server's profile (its layers and
+ * head, as it measured them), the layers it holds and whether it can run the head. */
+int seam_profile_server(const char *endpoint, const char *server_key, const char *model_path,
+                        seam_profile_t *out, int *begin, int *end, bool *has_head);
+/* PING/PONG with empty and large replies over the split's first remote stage endpoint. */
+int seam_profile_link(const char *endpoint, const char *server_key, int samples,
+                      seam_link_profile_t *out);
+
+int seam_profile_save(const char *path, const seam_profile_t *p, const seam_link_profile_t *link);
+int seam_profile_load(const char *path, seam_profile_t *p, seam_link_profile_t *link);
+
+#endif

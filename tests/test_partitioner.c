@@ -1,0 +1,211 @@
+/* The partitioner: the cost model on hand-computable cases, the exact search against every
+ * plan, constraints (layers kept local, client memory, dtypes, the server's layers), the
+ * plans it should pick in clear-cut conditions, plan files, and a live `seam plan` against a
+ * real `seam serve` whose plan file `seam run --plan` runs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "../partitioner/plan.h"
+#include "../runtime/seam.h"
+#include "harness.h"
+#include "server_proc.h"
+
+#define L 8
+
+static void uniform(seam_profile_t *p, double layer_us, double head_us)
+{
+    memset(p, 0, sizeof *p);
+    p->n_layer = L;
+    p->d_model = 640;
+    for (int l = 0; l < L; l++) {
+        p->dec_a[l] = layer_us;
+        p->dec_b[l] = layer_us / 1000; /* +1 per 1000 tokens of context */
+        p->prefill_us_per_token[l] = layer_us / 4;
+        p->weight_bytes[l] = 4 << 20;
+    }
+    p->head_us = head_us;
+    p->embed_us = 5;
+    p->head_bytes = 100 << 20;
+    p->kv_bytes_per_token = 1024;
+}
+
+static void test_cost_by_hand(void **st)
+{
+    (void)st;
+    seam_profile_t cl, sv;
+    uniform(&cl, 1000, 3000);
+    uniform(&sv, 100, 300);
+    seam_link_profile_t link = {.rtt_us = 2000, .bytes_per_us = 10};
+    seam_plan_constraints_t c = seam_plan_default_constraints(L);
+    c.context = 1000;
+    seam_plan_t p = {.a = 2, .b = 6, .dtype = SEAM_WIRE_F32};
+    seam_plan_cost_t k = seam_plan_cost(&cl, &sv, &link, &p, &c);
+    /* client: embed 5 + 4 layers x (1000 + 1 x 1000 context) + head 3000;
+     * server: 4 x (100 + 0.1 x 1000); link: 2000 + 2 x (2560 + 40) / 10 */
+    assert_true(k.feasible);
+    assert_true(fabs(k.client_compute_us - (5 + 4 * 2000 + 3000)) < 1e-6);
+    assert_true(fabs(k.server_compute_us - 4 * 200) < 1e-6);
+    assert_true(fabs(k.link_us - (2000 + 2 * 2600 / 10.0)) < 1e-6);
+    assert_true(fabs(k.decode_us - (k.client_compute_us + k.server_compute_us + k.link_us)) < 1e-9);
+    assert_true(fabs(k.client_bytes - ((100 << 20) + 4.0 * (4 << 20) + 4 * 1024.0 * 1000)) < 1);
+}
+
+static void test_clear_cut_choices(void **st)
+{
+    (void)st;
+    seam_profile_t slow, fast;
+    uniform(&slow, 1000, 3000); /* an edge box */
+    uniform(&fast, 100, 300);   /* a GPU server */
+    seam_plan_constraints_t c = seam_plan_default_constraints(L);
+    seam_plan_t best;
+    seam_plan_cost_t bc;
+    /* fast link: everything, head included, on the server */
+    seam_link_profile_t lan = {.rtt_us = 200, .bytes_per_us = 100};
+    assert_int_equal(seam_plan_search(&slow, &fast, &lan, &c, &best, &bc), SEAM_OK);
+    assert_int_equal(best.a, 0);
+    assert_int_equal(best.b, L);
+    assert_true(best.head_remote);
+    /* a 1 s round trip: nothing is worth sending */
+    seam_link_profile_t far = {.rtt_us = 1e6, .bytes_per_us = 100};
+    assert_int_equal(seam_plan_search(&slow, &fast, &far, &c, &best, &bc), SEAM_OK);
+    assert_true(best.b <= best.a);
+    /* a thin link: the smallest wire dtype */
+    seam_link_profile_t thin = {.rtt_us = 200, .bytes_per_us = 0.5};
+    assert_int_equal(seam_plan_search(&slow, &fast, &thin, &c, &best, &bc), SEAM_OK);
+    assert_true(best.b > best.a);
+    assert_int_equal(best.dtype, SEAM_WIRE_Q8);
+    /* privacy: first 2 and last 1 layers stay here, so the head does too */
+    c.keep_first = 2;
+    c.keep_last = 1;
+    assert_int_equal(seam_plan_search(&slow, &fast, &lan, &c, &best, &bc), SEAM_OK);
+    assert_int_equal(best.a, 2);
+    assert_int_equal(best.b, L - 1);
+    assert_false(best.head_remote);
+    /* only f16 allowed */
+    c = seam_plan_default_constraints(L);
+    c.dtypes = 1u << SEAM_WIRE_F16;
+    assert_int_equal(seam_plan_search(&slow, &fast, &thin, &c, &best, &bc), SEAM_OK);
+    assert_int_equal(best.dtype, SEAM_WIRE_F16);
+    /* the server holds only [3, 6) */
+    c = seam_plan_default_constraints(L);
+    c.server_begin = 3;
+    c.server_end = 6;
+    c.server_has_head = false;
+    assert_int_equal(seam_plan_search(&slow, &fast, &lan, &c, &best, &bc), SEAM_OK);
+    assert_true(best.a >= 3 && best.b <= 6 && !best.head_remote);
+    /* a memory budget the local plan does not fit, and one nothing fits */
+    c = seam_plan_default_constraints(L);
+    seam_plan_t local = {0};
+    seam_plan_cost_t lk = seam_plan_cost(&slow, &fast, &far, &local, &c);
+    c.client_mem = lk.client_bytes - 1;
+    assert_int_equal(seam_plan_search(&slow, &fast, &far, &c, &best, &bc), SEAM_OK);
+    assert_true(best.b > best.a && bc.client_bytes <= c.client_mem);
+    c.client_mem = 1 << 20; /* less than the embedding table */
+    assert_int_not_equal(seam_plan_search(&slow, &fast, &far, &c, &best, &bc), SEAM_OK);
+    assert_non_null(strstr(seam_last_error(), "no plan"));
+}
+
+/* The search returns the minimum over every plan, for random profiles and links. */
+static void test_search_is_exact(void **st)
+{
+    (void)st;
+    uint32_t r = 99;
+#define RND() ((r = r * 1664525u + 1013904223u) >> 8) / 16777216.0
+    for (int trial = 0; trial < 200; trial++) {
+        seam_profile_t cl, sv;
+        uniform(&cl, 0, 0);
+        uniform(&sv, 0, 0);
+        for (int l = 0; l < L; l++) {
+            cl.dec_a[l] = 100 + 2000 * RND();
+            sv.dec_a[l] = 10 + 500 * RND();
+            cl.dec_b[l] = RND();
+            sv.dec_b[l] = RND() / 4;
+        }
+        cl.head_us = 5000 * RND();
+        sv.head_us = 500 * RND();
+        seam_link_profile_t link = {.rtt_us = 20000 * RND(), .bytes_per_us = 0.2 + 50 * RND()};
+        seam_plan_constraints_t c = seam_plan_default_constraints(L);
+        c.objective = (seam_objective_t)(trial % 4);
+        c.keep_first = trial % 3;
+        seam_plan_t best;
+        seam_plan_cost_t bc;
+        assert_int_equal(seam_plan_search(&cl, &sv, &link, &c, &best, &bc), SEAM_OK);
+        double v = seam_plan_objective(&bc, &c);
+        for (int a = 0; a <= L; a++)
+            for (int b = a; b <= L; b++)
+                for (int dt = 0; dt < 4; dt++)
+                    for (int hr = 0; hr < 2; hr++) {
+                        seam_plan_t p = {.a = a, .b = b, .head_remote = hr, .dtype = (seam_wire_dtype_t)dt};
+                        seam_plan_cost_t k = seam_plan_cost(&cl, &sv, &link, &p, &c);
+                        if (k.feasible)
+                            assert_true(seam_plan_objective(&k, &c) >= v - 1e-6);
+                    }
+    }
+    printf("  200 random cases: the search found the minimum of every plan\n");
+}
+
+static void test_plan_files(void **st)
+{
+    (void)st;
+    char path[128], spec[512], key[256];
+    snprintf(path, sizeof path, "/tmp/seam-plan-%d.json", getpid());
+    seam_plan_t p = {.a = 3, .b = 8, .head_remote = true, .dtype = SEAM_WIRE_Q8};
+    seam_plan_cost_t k = {.decode_us = 1234, .ttft_us = 5678, .client_bytes = 1e6, .feasible = true};
+    assert_int_equal(seam_plan_write(path, &p, 8, "tcp://127.0.0.1:9", "keys/s.pub", &k, "decode"), SEAM_OK);
+    bool head = false;
+    assert_int_equal(seam_plan_read(path, spec, sizeof spec, &head, key, sizeof key), SEAM_OK);
+    assert_string_equal(spec, "0-3@local,3-8@tcp://127.0.0.1:9/q8");
+    assert_true(head);
+    assert_string_equal(key, "keys/s.pub");
+    FILE *f = fopen(path, "w");
+    fputs("{\"head\": \"moon\"}", f);
+    fclose(f);
+    assert_int_not_equal(seam_plan_read(path, spec, sizeof spec, &head, key, sizeof key), SEAM_OK);
+    assert_non_null(strstr(seam_last_error(), "not a seam plan"));
+    unlink(path);
+    p = (seam_plan_t){0};
+    seam_plan_spec(&p, 8, "x", spec, sizeof spec);
+    assert_string_equal(spec, "0-8@local");
+}
+
+/* seam plan against a real server, then seam run --plan: the same text as a local run. */
+static void test_live_plan(void **st)
+{
+    (void)st;
+    char seam_bin[1024], plan[128], cmd[4096];
+    seam_binary(seam_bin, sizeof seam_bin);
+    server_proc_t srv;
+    if (server_start(&srv, seam_bin, model_path(), test_port(6), "0-18", NULL) != 0)
+        fail_msg("could not start a server");
+    snprintf(plan, sizeof plan, "/tmp/seam-live-plan-%d.json", getpid());
+    /* a client 'much slower' than the server would pick remote layers; here we only check
+     * that what seam plan writes, seam run --plan runs, with the local text */
+    snprintf(cmd, sizeof cmd, "%s plan -m %s --server %s -o %s -t 1 --wire f32 > /dev/null",
+             seam_bin, model_path(), srv.endpoint, plan);
+    assert_int_equal(system(cmd), 0);
+    char out1[256], out2[256];
+    snprintf(out1, sizeof out1, "%s.plan.txt", plan);
+    snprintf(out2, sizeof out2, "%s.local.txt", plan);
+    snprintf(cmd, sizeof cmd, "%s run -m %s --plan %s -p 'The three primary colors are' -n 12 "
+             "--temp 0 -t 1 --no-stream > %s 2>/dev/null && %s run -m %s -p 'The three primary "
+             "colors are' -n 12 --temp 0 -t 1 --no-stream > %s 2>/dev/null && cmp -s %s %s",
+             seam_bin, model_path(), plan, out1, seam_bin, model_path(), out2, out1, out2);
+    assert_int_equal(system(cmd), 0);
+    printf("  seam plan -> %s -> seam run --plan: same text as local\n", plan);
+    unlink(plan), unlink(out1), unlink(out2);
+    server_stop(&srv);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cost_by_hand),     cmocka_unit_test(test_clear_cut_choices),
+        cmocka_unit_test(test_search_is_exact),  cmocka_unit_test(test_plan_files),
+        cmocka_unit_test(test_live_plan),
+    };
+    return cmocka_run_group_tests_name("partitioner", tests, NULL, NULL);
+}
