@@ -744,7 +744,7 @@ static void plan_row(const char *label, const seam_plan_t *p, const seam_plan_co
 static int cmd_plan(int argc, char **argv)
 {
     const char *model = default_model(), *server = NULL, *skey = NULL, *out = "plan.json",
-               *profile = NULL, *objective = "decode";
+               *profile = NULL, *objective = "decode", *csv = NULL;
     long threads = 0;
     int L = 0;
     seam_plan_constraints_t c = seam_plan_default_constraints(0);
@@ -765,6 +765,8 @@ static int cmd_plan(int argc, char **argv)
                    "  --context T           context length the decode time is predicted at (512)\n"
                    "  --prompt P            prompt length for the time to first token (128)\n"
                    "  --profile FILE        this machine's profile (seam profile) instead of measuring\n"
+                   "  --csv FILE            also write the prediction for every single cut point\n"
+                   "  --emulate-link R,RTT  shape our traffic as seam run --emulate-link will\n"
                    "  -t N                  threads; -o FILE: the plan file (plan.json)\n");
             return 0;
         }
@@ -778,6 +780,15 @@ static int cmd_plan(int argc, char **argv)
         else if (!strcmp(a, "--server")) server = v;
         else if (!strcmp(a, "--server-key")) skey = v;
         else if (!strcmp(a, "--profile")) profile = v;
+        else if (!strcmp(a, "--csv")) csv = v;
+        else if (!strcmp(a, "--emulate-link")) {
+            double rate, rtt;
+            if (seam_link_parse(v, &rate, &rtt) != 0) {
+                fprintf(stderr, "seam plan: --emulate-link: %s\n", seam_last_error());
+                return 2;
+            }
+            seam_link_emulate(rate, rtt);
+        }
         else if (!strcmp(a, "-t")) { if (parse_int("-t", v, 1, 1024, &threads)) return 2; }
         else if (!strcmp(a, "--context")) { if (parse_int("--context", v, 1, 1 << 24, &lv)) return 2; c.context = (int)lv; }
         else if (!strcmp(a, "--prompt")) { if (parse_int("--prompt", v, 1, 1 << 24, &lv)) return 2; c.prompt = (int)lv; }
@@ -867,6 +878,22 @@ static int cmd_plan(int argc, char **argv)
         p = (seam_plan_t){.a = a, .b = L, .dtype = best.dtype};
         k = seam_plan_cost(&cl, &sv, &link, &p, &c);
         plan_row(label, &p, &k, L, false);
+    }
+    if (csv) { /* cut a: layers [a, L) on the server (a = L: all local), head local, f32 */
+        FILE *f = fopen(csv, "w");
+        if (!f) {
+            fprintf(stderr, "seam plan: cannot write '%s'\n", csv);
+            return 1;
+        }
+        fprintf(f, "cut,predicted_decode_ms,predicted_ttft_ms,rtt_ms,bytes_per_us,chosen_a,chosen_b,chosen_head,chosen_dtype,chosen_decode_ms\n");
+        for (int a = 0; a <= L; a++) {
+            p = (seam_plan_t){.a = a < L ? a : 0, .b = a < L ? L : 0, .dtype = SEAM_WIRE_F32};
+            k = seam_plan_cost(&cl, &sv, &link, &p, &c);
+            fprintf(f, "%d,%.4f,%.3f,%.4f,%.4f,%d,%d,%s,%s,%.4f\n", a, k.decode_us / 1e3, k.ttft_us / 1e3,
+                    link.rtt_us / 1e3, link.bytes_per_us, best.a, best.b,
+                    best.head_remote ? "server" : "local", seam_wire_name(best.dtype), bc.decode_us / 1e3);
+        }
+        fclose(f);
     }
     if (seam_plan_write(out, &best, L, server, skey, &bc, objective) != SEAM_OK) {
         fprintf(stderr, "seam plan: %s\n", seam_last_error());

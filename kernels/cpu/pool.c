@@ -5,6 +5,7 @@
 #include "pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
@@ -89,6 +90,8 @@ static void *worker(void *arg)
                 else if (t - start > SPIN_NS)
                     atomic_store(&p->parked, true);
             }
+            if ((spins & 63) == 0)
+                sched_yield(); /* in case the job's caller shares our core */
             if (atomic_load(&p->parked)) {
                 pthread_mutex_lock(&p->mu);
                 atomic_fetch_add(&p->sleeping, 1);
@@ -176,8 +179,14 @@ void seam_pool_for(seam_pool_t *p, int64_t n, int64_t chunk, seam_task_fn fn, vo
         pthread_mutex_unlock(&p->mu);
     }
     run_share(p, 0);
-    while (atomic_load(&p->done) < p->n - 1)
-        cpu_relax();
+    /* wait for the workers; yield now and then, because after an idle spell the scheduler may
+     * have woken a worker on this very core, and pure spinning would keep it from running */
+    for (unsigned spins = 1; atomic_load(&p->done) < p->n - 1; spins++) {
+        if ((spins & 63) == 0)
+            sched_yield();
+        else
+            cpu_relax();
+    }
 }
 
 void seam_pool_park(seam_pool_t *p)

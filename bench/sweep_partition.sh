@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The partitioner against measurement (issue 5): for each emulated link (rate × added round
+# trip) and every cut point a (layers [a,L) on a seam serve, the rest here; a = L: all local),
+# seam plan's predicted decode time per token next to the measured one, and the plan seam plan
+# chooses next to the best measured cut (the oracle). Writes a CSV and prints a summary.
+#   RATES="10mbit 100mbit 1gbit unlimited" RTTS="0ms 5ms 20ms 50ms" N=16 bash bench/sweep_partition.sh
+set -euo pipefail
+SEAM=${SEAM:-build/seam}
+MODEL=${MODEL:-models/gemma-3-270m-q4_k_m.gguf}
+THREADS=${THREADS:-2}
+PORT=${PORT:-7951}
+N=${N:-16}
+RATES=${RATES:-"10mbit 100mbit 1gbit unlimited"}
+RTTS=${RTTS:-"0ms 5ms 20ms 50ms"}
+OUT=${OUT:-bench/results/sweep-$(date -u +%Y-%m-%d).csv}
+TMP=$(mktemp -d)
+trap 'kill $SERVER 2>/dev/null || true; rm -rf "$TMP"' EXIT
+SERVER=0
+EP="tcp://127.0.0.1:$PORT"
+L=$("$SEAM" inspect "$MODEL" | awk '/^layers/ {print $2}')
+"$SEAM" profile -m "$MODEL" -t "$THREADS" -o "$TMP/client.json" > /dev/null
+echo "rate,rtt,cut,predicted_ms,measured_ms,rel_err,chosen_split,chosen_predicted_ms" > "$OUT"
+QUALITY="${OUT%.csv}-plans.csv"
+echo "rate,rtt,chosen_split,chosen_head,chosen_measured_ms,oracle_cut,oracle_measured_ms,ratio" > "$QUALITY"
+measure() { # ms per generated token for one split spec (or: --plan FILE)
+    local what=(--split "$1"); [ "$1" = "--plan" ] && what=(--plan "$2")
+    "$SEAM" run -m "$MODEL" -t "$THREADS" -n "$N" --temp 0 --no-stream -p "The three primary colors are" \
+        --emulate-link "$LINK" "${what[@]}" 2>&1 >/dev/null |
+        sed -n 's/.*generated \([0-9]*\) tokens in \([0-9]*\) ms.*/\2 \1/p' | awk '{printf "%.3f", $1 / $2}'
+}
+for rate in $RATES; do
+    for rtt in $RTTS; do
+        LINK="$rate,$rtt"
+        "$SEAM" serve -m "$MODEL" --layers "0-$L" --listen "$EP" -t "$THREADS" --emulate-link "$LINK" 2>/dev/null &
+        SERVER=$!
+        for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+        "$SEAM" plan -m "$MODEL" --server "$EP" --profile "$TMP/client.json" --wire f32 \
+            --context 16 --csv "$TMP/pred.csv" -o "$TMP/plan.json" --emulate-link "$LINK" > /dev/null
+        chosen=$(sed -n 's/.*"split":[[:space:]]*"\([^"]*\)".*/\1/p' "$TMP/plan.json")
+        while IFS=, read -r cut pred _ _ _ _ _ _ _ chosen_ms; do
+            [ "$cut" = "cut" ] && continue
+            if [ "$cut" -eq "$L" ]; then spec="0-$L@local"; elif [ "$cut" -eq 0 ]; then spec="0-$L@$EP"; else spec="0-$cut@local,$cut-$L@$EP"; fi
+            meas=$(measure "$spec")
+            err=$(awk -v p="$pred" -v m="$meas" 'BEGIN {printf "%.4f", (p - m) / m}')
+            echo "$rate,$rtt,$cut,$pred,$meas,$err,$chosen,$chosen_ms" >> "$OUT"
+            printf "%-10s %-5s cut %2d: predicted %7.2f ms, measured %7.2f ms (%+.1f%%)\n" "$rate" "$rtt" "$cut" "$pred" "$meas" \
+                "$(awk -v e="$err" 'BEGIN {print 100 * e}')"
+        done < "$TMP/pred.csv"
+        # the plan seam plan chose, measured, against the best measured cut of this link
+        head=$(sed -n 's/.*"head":[[:space:]]*"\([^"]*\)".*/\1/p' "$TMP/plan.json")
+        chosen_ms=$(measure --plan "$TMP/plan.json")
+        awk -F, -v r="$rate" -v t="$rtt" -v c="$chosen" -v h="$head" -v m="$chosen_ms" \
+            '$1 == r && $2 == t { if (best == "" || $5 < best) { best = $5; cut = $3 } }
+             END { printf "%s,%s,%s,%s,%s,%s,%s,%.4f\n", r, t, c, h, m, cut, best, m / best }' "$OUT" >> "$QUALITY"
+        tail -1 "$QUALITY" | awk -F, '{printf "%-10s %-5s chosen %s (head %s): %.2f ms; best measured cut %s: %.2f ms (x%.3f)\n", $1, $2, $3, $4, $5, $6, $7, $8}'
+        kill $SERVER; wait $SERVER 2>/dev/null || true
+    done
+done
+# summary: prediction accuracy, and the chosen plan against the oracle (best measured cut)
+awk -F, 'NR > 1 { n++; if ($6 < 0.15 && $6 > -0.15) ok++ } END {
+    printf "\nprediction within 15%% of measured: %d of %d points (%.0f%%; target >= 90%%)\n", ok, n, 100 * ok / n
+}' "$OUT"
+awk -F, 'NR > 1 { n++; if ($8 <= 1.05) w5++; if ($8 <= 1.15) w15++ } END {
+    printf "chosen plan within 5%% of the oracle: %d of %d links (target >= 90%%); within 15%%: %d of %d (target all)\n", w5, n, w15, n
+}' "$QUALITY"
+echo "wrote $OUT and $QUALITY"
