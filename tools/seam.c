@@ -64,6 +64,18 @@ static int parse_float(const char *flag, const char *s, double lo, double hi, do
     return 0;
 }
 
+/* --emulate-link RATE,RTT for any subcommand; false (after saying why) on a bad value. */
+static bool set_link_emulation(const char *cmd, const char *arg)
+{
+    double rate, rtt;
+    if (seam_link_parse(arg, &rate, &rtt) != 0) {
+        fprintf(stderr, "seam %s: --emulate-link: %s\n", cmd, seam_last_error());
+        return false;
+    }
+    seam_link_emulate(rate, rtt);
+    return true;
+}
+
 /* ---- split statistics ------------------------------------------------------------------ */
 
 static void accumulate_stats(seam_split_stats_t *t, const seam_split_stats_t *s)
@@ -263,15 +275,7 @@ static int cmd_run(int argc, char **argv)
             if (plan_key[0] && n_server_keys == 0)
                 server_keys[n_server_keys++] = plan_key;
             break;
-        case O_EMU: {
-            double rate, rtt;
-            if (seam_link_parse(optarg, &rate, &rtt) != 0) {
-                fprintf(stderr, "seam run: --emulate-link: %s\n", seam_last_error());
-                return 2;
-            }
-            seam_link_emulate(rate, rtt);
-            break;
-        }
+        case O_EMU: if (!set_link_emulation("run", optarg)) return 2; break;
         case O_NOSTREAM: stream = false; break;
         case 'h': run_usage(stdout); return 0;
         case ':': fprintf(stderr, "seam run: option '%s' needs a value\n", argv[optind - 1]); return 2;
@@ -605,15 +609,7 @@ static int cmd_serve(int argc, char **argv)
         case O_SKEY2: p.key_file = optarg; break;
         case O_ALLOW: p.allow_dir = optarg; break;
         case O_INSECURE: p.insecure = true; break;
-        case O_EMU2: {
-            double rate, rtt;
-            if (seam_link_parse(optarg, &rate, &rtt) != 0) {
-                fprintf(stderr, "seam serve: --emulate-link: %s\n", seam_last_error());
-                return 2;
-            }
-            seam_link_emulate(rate, rtt);
-            break;
-        }
+        case O_EMU2: if (!set_link_emulation("serve", optarg)) return 2; break;
         case 'h': serve_usage(stdout); return 0;
         case ':': fprintf(stderr, "seam serve: option '%s' needs a value\n", argv[optind - 1]); return 2;
         default:
@@ -781,14 +777,7 @@ static int cmd_plan(int argc, char **argv)
         else if (!strcmp(a, "--server-key")) skey = v;
         else if (!strcmp(a, "--profile")) profile = v;
         else if (!strcmp(a, "--csv")) csv = v;
-        else if (!strcmp(a, "--emulate-link")) {
-            double rate, rtt;
-            if (seam_link_parse(v, &rate, &rtt) != 0) {
-                fprintf(stderr, "seam plan: --emulate-link: %s\n", seam_last_error());
-                return 2;
-            }
-            seam_link_emulate(rate, rtt);
-        }
+        else if (!strcmp(a, "--emulate-link")) { if (!set_link_emulation("plan", v)) return 2; }
         else if (!strcmp(a, "-t")) { if (parse_int("-t", v, 1, 1024, &threads)) return 2; }
         else if (!strcmp(a, "--context")) { if (parse_int("--context", v, 1, 1 << 24, &lv)) return 2; c.context = (int)lv; }
         else if (!strcmp(a, "--prompt")) { if (parse_int("--prompt", v, 1, 1 << 24, &lv)) return 2; c.prompt = (int)lv; }
