@@ -18,6 +18,20 @@ typedef struct {
     char endpoint[64];
 } server_proc_t;
 
+/* Every server a test starts, so that none outlives the test program even when an assertion
+ * fails before server_stop (a leaked server would keep the test runner's pipe open). */
+static pid_t started_servers[32];
+static int n_started_servers;
+
+static void kill_started_servers(void)
+{
+    for (int i = 0; i < n_started_servers; i++)
+        if (started_servers[i] > 0 && kill(started_servers[i], 0) == 0) {
+            kill(started_servers[i], SIGKILL);
+            waitpid(started_servers[i], NULL, 0);
+        }
+}
+
 /* A port from a range picked by pid, so parallel test runs do not collide. */
 static int test_port(int k) { return 20000 + (int)(getpid() % 2000) * 8 + k; }
 
@@ -46,7 +60,11 @@ static int server_start(server_proc_t *sp, const char *seam, const char *model, 
     for (int i = 0; extra && extra[i] && argc < 30; i++)
         argv[argc++] = extra[i];
     argv[argc] = NULL;
+    if (n_started_servers == 0)
+        atexit(kill_started_servers);
     sp->pid = fork();
+    if (sp->pid > 0 && n_started_servers < 32)
+        started_servers[n_started_servers++] = sp->pid;
     if (sp->pid == 0) {
         if (!getenv("SEAM_TEST_VERBOSE")) {
             FILE *null = freopen("/dev/null", "w", stderr);

@@ -1,0 +1,203 @@
+/* The adaptive runner. The link estimate comes from each step's measured network time (round
+ * trip + bytes at the measured bandwidth); while every layer is local, a PING probe stands in.
+ * Every step the exact search runs again on the fresh estimate. */
+#include "adaptive.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../runtime/error.h"
+#include "../runtime/transport.h"
+
+struct seam_adaptive {
+    seam_adaptive_params_t p;
+    seam_profile_t client, server;
+    seam_link_profile_t link;
+    seam_plan_t plan;
+    char spec[512];
+    seam_split_t *split;
+    seam_sampler_t *sampler;
+    int32_t *history;
+    int n_history, cap_history;
+    float *logits;
+    int n_vocab, L;
+    int better_steps;
+    int moves;
+    double last_move_s, last_probe_s;
+};
+
+seam_adaptive_params_t seam_adaptive_default_params(void)
+{
+    seam_adaptive_params_t p = {.threshold = 0.2, .patience = 2, .probe_s = 0.25};
+    p.constraints = seam_plan_default_constraints(0);
+    p.constraints.context = 64;
+    /* f32 only unless asked: a move replays the history exactly, which keeps the text exactly
+     * that of an unmoved run only when no hop rounds the hidden state */
+    p.constraints.dtypes = 1u << SEAM_WIRE_F32;
+    p.sampling = seam_sampler_default_params();
+    p.sampling.temperature = 0;
+    return p;
+}
+
+static double now_s(void) { return seam_now_ns() / 1e9; }
+
+/* Opens the layout of a->plan; replays the history through it when there is one. */
+static int open_layout(seam_adaptive_t *a)
+{
+    seam_plan_spec(&a->plan, a->L, a->p.endpoint, a->spec, sizeof a->spec);
+    seam_split_params_t sp = {.model_path = a->p.model_path, .spec = a->spec,
+                              .head_remote = a->plan.head_remote, .n_threads = a->p.n_threads,
+                              .timeout_ms = 30000, .key_file = a->p.key_file};
+    if (a->p.server_key) {
+        sp.server_keys[0] = a->p.server_key;
+        sp.n_server_keys = 1;
+    }
+    seam_split_t *next = seam_split_new(&sp);
+    if (!next)
+        return SEAM_ERR_INVALID;
+    if (a->n_history > 0) { /* recompute every layer's KV cache where it now runs */
+        int32_t tok;
+        int rc = seam_split_step(next, a->history, a->n_history, 0, a->logits, &tok, &a->p.sampling,
+                                 NULL, false);
+        if (rc != SEAM_OK) {
+            seam_split_destroy(&next);
+            return rc;
+        }
+    }
+    seam_split_destroy(&a->split);
+    a->split = next;
+    return SEAM_OK;
+}
+
+seam_adaptive_t *seam_adaptive_new(const seam_adaptive_params_t *params)
+{
+    seam_adaptive_t *a = calloc(1, sizeof *a);
+    if (!a) {
+        seam_error_set("adaptive: out of memory");
+        return NULL;
+    }
+    a->p = *params;
+    int begin, end;
+    bool has_head;
+    if ((a->p.client_profile ? seam_profile_load(a->p.client_profile, &a->client, NULL)
+                             : seam_profile_measure(a->p.model_path, a->p.n_threads, 0, -1, &a->client)) != SEAM_OK ||
+        seam_profile_server(a->p.endpoint, a->p.server_key, a->p.model_path, &a->server, &begin,
+                            &end, &has_head) != SEAM_OK ||
+        seam_profile_link(a->p.endpoint, a->p.server_key, 10, &a->link) != SEAM_OK)
+        goto fail;
+    a->L = a->client.n_layer;
+    a->p.constraints.server_begin = begin;
+    a->p.constraints.server_end = end;
+    a->p.constraints.server_has_head = has_head;
+    seam_plan_cost_t c;
+    if (seam_plan_search(&a->client, &a->server, &a->link, &a->p.constraints, &a->plan, &c) != SEAM_OK)
+        goto fail;
+    a->cap_history = 1024;
+    a->history = malloc(sizeof *a->history * (size_t)a->cap_history);
+    if (!a->history || open_layout(a) != SEAM_OK)
+        goto fail;
+    seam_model_info_t in;
+    seam_model_info(seam_split_model(a->split), &in);
+    a->n_vocab = in.n_vocab;
+    a->logits = malloc(sizeof(float) * (size_t)in.n_vocab);
+    a->sampler = seam_sampler_new(&a->p.sampling, in.n_vocab);
+    if (!a->logits || !a->sampler)
+        goto fail;
+    a->last_probe_s = now_s();
+    return a;
+fail:
+    seam_adaptive_destroy(&a);
+    return NULL;
+}
+
+void seam_adaptive_destroy(seam_adaptive_t **ap)
+{
+    if (!ap || !*ap)
+        return;
+    seam_adaptive_t *a = *ap;
+    seam_split_destroy(&a->split);
+    seam_sampler_destroy(&a->sampler);
+    free(a->history);
+    free(a->logits);
+    free(a);
+    *ap = NULL;
+}
+
+/* The link as the last step saw it: its network time, less the bytes at the known bandwidth,
+ * is the round trip (smoothed); all local, a PING now and then. */
+static void update_link(seam_adaptive_t *a, const seam_split_stats_t *st)
+{
+    bool remote = a->plan.b > a->plan.a;
+    if (remote) {
+        for (int i = 0; i < st->n_stages; i++) {
+            const seam_stage_stats_t *s = &st->stage[i];
+            if (strcmp(s->where, "local") == 0)
+                continue;
+            double bytes = (double)(s->sent_bytes + s->recv_bytes);
+            double rtt = s->network_us - bytes / (a->link.bytes_per_us > 0 ? a->link.bytes_per_us : 1e9);
+            a->link.rtt_us = 0.5 * a->link.rtt_us + 0.5 * (rtt > 0 ? rtt : 0);
+        }
+    } else if (now_s() - a->last_probe_s >= a->p.probe_s) {
+        seam_link_profile_t probe;
+        if (seam_profile_link(a->p.endpoint, a->p.server_key, 3, &probe) == SEAM_OK)
+            a->link.rtt_us = probe.rtt_us;
+        a->last_probe_s = now_s();
+    }
+}
+
+int seam_adaptive_step(seam_adaptive_t *a, const int32_t *tokens, int n, int32_t *next)
+{
+    if (a->n_history + n > a->cap_history) {
+        int cap = (a->n_history + n) * 2;
+        int32_t *h = realloc(a->history, sizeof *h * (size_t)cap);
+        if (!h) {
+            seam_error_set("adaptive: out of memory");
+            return SEAM_ERR_NOMEM;
+        }
+        a->history = h;
+        a->cap_history = cap;
+    }
+    seam_split_stats_t st;
+    int32_t tok = -1;
+    int rc = seam_split_step(a->split, tokens, n, a->n_history, a->logits, &tok, &a->p.sampling, &st, false);
+    if (rc != SEAM_OK)
+        return rc;
+    memcpy(a->history + a->n_history, tokens, sizeof *tokens * (size_t)n);
+    a->n_history += n;
+    for (int i = 0; i < n; i++)
+        seam_sampler_accept(a->sampler, tokens[i]);
+    *next = a->plan.head_remote ? tok : seam_sampler_sample(a->sampler, a->logits);
+    /* re-plan on what the link does now */
+    update_link(a, &st);
+    a->p.constraints.context = a->n_history;
+    seam_plan_t best;
+    seam_plan_cost_t bc, cur = seam_plan_cost(&a->client, &a->server, &a->link, &a->plan, &a->p.constraints);
+    if (seam_plan_search(&a->client, &a->server, &a->link, &a->p.constraints, &best, &bc) != SEAM_OK)
+        return SEAM_OK;
+    bool differs = best.a != a->plan.a || best.b != a->plan.b || best.head_remote != a->plan.head_remote ||
+                   (best.b > best.a && best.dtype != a->plan.dtype);
+    double gain = seam_plan_objective(&bc, &a->p.constraints) / seam_plan_objective(&cur, &a->p.constraints);
+    a->better_steps = differs && gain < 1.0 - a->p.threshold ? a->better_steps + 1 : 0;
+    if (a->better_steps >= a->p.patience) {
+        seam_plan_t old = a->plan;
+        a->plan = best;
+        if (open_layout(a) != SEAM_OK) { /* keep going on the old layout */
+            a->plan = old;
+            seam_plan_spec(&a->plan, a->L, a->p.endpoint, a->spec, sizeof a->spec);
+            a->better_steps = 0;
+            return SEAM_OK;
+        }
+        a->moves++;
+        a->better_steps = 0;
+        a->last_move_s = now_s();
+    }
+    return SEAM_OK;
+}
+
+const char *seam_adaptive_spec(const seam_adaptive_t *a) { return a->spec; }
+bool seam_adaptive_head_remote(const seam_adaptive_t *a) { return a->plan.head_remote; }
+int seam_adaptive_moves(const seam_adaptive_t *a) { return a->moves; }
+double seam_adaptive_last_move_s(const seam_adaptive_t *a) { return a->last_move_s; }
+const seam_model_t *seam_adaptive_model(const seam_adaptive_t *a) { return seam_split_model(a->split); }
