@@ -17,6 +17,7 @@
 #include "../runtime/keys.h"
 #include "../runtime/server.h"
 #include "../runtime/transport.h"
+#include "../partitioner/adaptive.h"
 #include "../partitioner/plan.h"
 #include "../partitioner/profile.h"
 #include "../runtime/dtype.h"
@@ -134,6 +135,74 @@ static void print_total_stats(FILE *f, const seam_split_stats_t *t, int n_tokens
     }
 }
 
+/* seam run --adaptive: generation whose cut follows the link. */
+static int run_adaptive(const char *model_path, const char *server, const char *server_key,
+                        const char *key_file, int threads, const seam_sampler_params_t *sp,
+                        const char *prompt, bool special, int n_predict, bool stream)
+{
+    seam_adaptive_params_t ap = seam_adaptive_default_params();
+    ap.model_path = model_path;
+    ap.endpoint = server;
+    ap.server_key = server_key;
+    ap.key_file = key_file;
+    ap.n_threads = threads;
+    ap.sampling = *sp;
+    fprintf(stderr, "seam: measuring this machine, the server and the link ...\n");
+    seam_adaptive_t *a = seam_adaptive_new(&ap);
+    if (!a) {
+        fprintf(stderr, "seam run: %s\n", seam_last_error());
+        return 1;
+    }
+    const seam_model_t *m = seam_adaptive_model(a);
+    int32_t toks[4096];
+    int n = seam_tokenize(m, prompt, strlen(prompt), toks, 4096, true, special);
+    int rc = 1, moves = 0;
+    if (n <= 0 || n > 4096) {
+        fprintf(stderr, "seam run: the prompt must be 1..4096 tokens\n");
+        goto done;
+    }
+    fprintf(stderr, "seam: plan %s%s\n", seam_adaptive_spec(a), seam_adaptive_head_remote(a) ? " --head server" : "");
+    if (stream) {
+        printf("%s", prompt);
+        fflush(stdout);
+    }
+    int32_t tok;
+    double t0 = now_ms();
+    if (seam_adaptive_step(a, toks, n, &tok) != SEAM_OK)
+        goto fail;
+    double t1 = now_ms();
+    int gen = 0;
+    for (; gen < n_predict && !seam_token_is_eog(m, tok); gen++) {
+        char piece[256];
+        int pn = seam_token_piece(seam_adaptive_model(a), tok, piece, sizeof piece);
+        if (pn > 0)
+            fwrite(piece, 1, (size_t)pn, stdout);
+        fflush(stdout);
+        if (gen + 1 == n_predict) {
+            gen++;
+            break;
+        }
+        if (seam_adaptive_step(a, &tok, 1, &tok) != SEAM_OK)
+            goto fail;
+        if (seam_adaptive_moves(a) != moves) {
+            moves = seam_adaptive_moves(a);
+            fprintf(stderr, "\n[seam] the link changed: moved the cut to %s%s\n", seam_adaptive_spec(a),
+                    seam_adaptive_head_remote(a) ? " --head server" : "");
+        }
+    }
+    printf("\n");
+    double t2 = now_ms();
+    fprintf(stderr, "seam: prompt %d tokens in %.0f ms | generated %d tokens in %.0f ms (%.1f tok/s) | %d move(s)\n",
+            n, t1 - t0, gen, t2 - t1, gen > 0 ? gen * 1e3 / (t2 - t1) : 0.0, moves);
+    rc = 0;
+    goto done;
+fail:
+    fprintf(stderr, "\nseam run: %s\n", seam_last_error());
+done:
+    seam_adaptive_destroy(&a);
+    return rc;
+}
+
 /* ---- run ------------------------------------------------------------------------------ */
 
 static void run_usage(FILE *f)
@@ -171,6 +240,9 @@ static void run_usage(FILE *f)
             "                         once for all, or once per remote stage in order\n"
             "      --key FILE         our key pair (seam keygen; default: a new one per run)\n"
             "      --plan FILE        run the plan seam plan wrote (its split, head and key)\n"
+            "      --adaptive --server ENDPOINT  plan now, keep measuring the link while\n"
+            "                         generating, and move the cut when another plan is better\n"
+            "                         (f32 on the wire; the text stays that of an unmoved run)\n"
             "      --emulate-link RATE,RTT  shape our own traffic, e.g. 100mbit,20ms (give the\n"
             "                         server the same to emulate that link on loopback)\n"
             "  -h, --help             this help\n");
@@ -184,7 +256,10 @@ static int cmd_run(int argc, char **argv)
     seam_session_params_t sesp = seam_session_default_params();
     bool seed_given = false, special = false, stream = true;
     enum { O_TEMP = 256, O_TOPK, O_TOPP, O_MINP, O_REP, O_SEED, O_KV, O_SPECIAL, O_NOSTREAM,
-           O_SPLIT, O_WIRE, O_HEAD, O_STATS, O_TIMEOUT, O_SKEY, O_KEY, O_EMU, O_PLAN };
+           O_SPLIT, O_WIRE, O_HEAD, O_STATS, O_TIMEOUT, O_SKEY, O_KEY, O_EMU, O_PLAN, O_ADAPT,
+           O_SERVER };
+    const char *adaptive_server = NULL;
+    bool adaptive = false;
     static char plan_spec[512], plan_key[512];
     const char *server_keys[SEAM_SPLIT_MAX_STAGES], *key_file = NULL;
     int n_server_keys = 0;
@@ -205,6 +280,7 @@ static int cmd_run(int argc, char **argv)
         {"timeout", required_argument, 0, O_TIMEOUT},
         {"server-key", required_argument, 0, O_SKEY}, {"key", required_argument, 0, O_KEY},
         {"emulate-link", required_argument, 0, O_EMU}, {"plan", required_argument, 0, O_PLAN},
+        {"adaptive", no_argument, 0, O_ADAPT},  {"server", required_argument, 0, O_SERVER},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -276,6 +352,8 @@ static int cmd_run(int argc, char **argv)
                 server_keys[n_server_keys++] = plan_key;
             break;
         case O_EMU: if (!set_link_emulation("run", optarg)) return 2; break;
+        case O_ADAPT: adaptive = true; break;
+        case O_SERVER: adaptive_server = optarg; break;
         case O_NOSTREAM: stream = false; break;
         case 'h': run_usage(stdout); return 0;
         case ':': fprintf(stderr, "seam run: option '%s' needs a value\n", argv[optind - 1]); return 2;
@@ -300,6 +378,14 @@ static int cmd_run(int argc, char **argv)
     }
     if (!seed_given)
         sp.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    if (adaptive || adaptive_server) {
+        if (!adaptive || !adaptive_server || split) {
+            fprintf(stderr, "seam run: --adaptive needs --server ENDPOINT (and no --split/--plan)\n");
+            return 2;
+        }
+        return run_adaptive(model_path, adaptive_server, n_server_keys ? server_keys[0] : NULL,
+                            key_file, (int)threads, &sp, prompt, special, (int)n_predict, stream);
+    }
 
     seam_model_t *m = NULL;
     seam_split_t *sp_run = NULL;
