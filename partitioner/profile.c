@@ -33,8 +33,11 @@ int seam_profile_measure(const char *model_path, int n_threads, int begin, int e
                          seam_profile_t *out)
 {
     memset(out, 0, sizeof *out);
+    /* materialise only the layers being timed (and the embedding and head) */
     seam_model_params_t mp = seam_model_default_params();
     mp.n_threads = n_threads;
+    mp.layer_begin = begin > 0 ? begin : 0;
+    mp.layer_end = end;
     seam_model_t *m = seam_model_new(model_path, &mp);
     if (!m)
         return SEAM_ERR_INVALID;
@@ -59,12 +62,12 @@ int seam_profile_measure(const char *model_path, int n_threads, int begin, int e
     out->d_model = in.d_model;
     double t[REPS];
     int32_t tok = 1000;
+    int warm_end = end < 0 || end > in.n_layer ? in.n_layer : end;
     for (int w = 0; rc == SEAM_OK && w < 2; w++)
-        rc = seam_forward_layers(s, 0, in.n_layer, 0, 1, h);
+        rc = seam_forward_layers(s, mp.layer_begin, warm_end, 0, 1, h);
+    begin = mp.layer_begin;
     if (end < 0 || end > in.n_layer)
         end = in.n_layer;
-    if (begin < 0)
-        begin = 0;
     for (int l = begin; rc == SEAM_OK && l < end; l++) {
         double at[3];
         for (int c = 0; c < 3; c++) {

@@ -231,6 +231,7 @@ seam_model_t *seam_model_new(const char *path, const seam_model_params_t *params
         seam_error_set("model: out of memory");
         return NULL;
     }
+    pthread_mutex_init(&m->tok_mu, NULL);
     m->gguf = seam_gguf_open(path);
     if (!m->gguf || !read_hparams(m))
         goto fail;
@@ -278,11 +279,6 @@ seam_model_t *seam_model_new(const char *path, const seam_model_params_t *params
             m->output = m->tok_embd; /* tied embedding */
         }
     }
-    if (seam_gguf_find(m->gguf, "tokenizer.ggml.model")) {
-        m->tok = seam_tokenizer_new(m->gguf);
-        if (!m->tok)
-            goto fail;
-    }
     return m;
 fail:
     seam_model_destroy(&m);
@@ -325,6 +321,7 @@ void seam_model_destroy(seam_model_t **mp)
     free(m->owned);
     free(m->layers);
     seam_tokenizer_destroy(&m->tok);
+    pthread_mutex_destroy(&m->tok_mu);
     seam_backend_destroy(&m->be);
     seam_gguf_destroy(&m->gguf);
     free(m);
@@ -361,11 +358,28 @@ uint64_t seam_model_weight_bytes(const seam_model_t *m)
 
 /* ---- tokenizer wrappers ------------------------------------------------------------------- */
 
+/* The tokenizer, built the first time anyone asks (the model is otherwise read-only, hence
+ * the cast: this is a cache). NULL, with the reason set, when the file has none usable. */
+static const seam_tokenizer_t *vocab(const seam_model_t *cm)
+{
+    seam_model_t *m = (seam_model_t *)cm;
+    pthread_mutex_lock(&m->tok_mu);
+    if (!m->tok_tried) {
+        m->tok_tried = true;
+        if (seam_gguf_find(m->gguf, "tokenizer.ggml.model"))
+            m->tok = seam_tokenizer_new(m->gguf); /* sets the reason on failure */
+    }
+    pthread_mutex_unlock(&m->tok_mu);
+    return m->tok;
+}
+
 static bool has_vocab(const seam_model_t *m)
 {
-    if (!m->tok)
+    if (vocab(m))
+        return true;
+    if (!seam_gguf_find(m->gguf, "tokenizer.ggml.model"))
         seam_error_set("model: the file has no tokenizer (tokenizer.ggml.model is missing)");
-    return m->tok != NULL;
+    return false;
 }
 
 int seam_tokenize(const seam_model_t *m, const char *text, size_t len, int32_t *out, int cap,
@@ -373,25 +387,25 @@ int seam_tokenize(const seam_model_t *m, const char *text, size_t len, int32_t *
 {
     if (!has_vocab(m))
         return SEAM_ERR_UNSUPPORTED;
-    return seam_tokenizer_encode(m->tok, text, len, out, cap, add_special, parse_special);
+    return seam_tokenizer_encode(vocab(m), text, len, out, cap, add_special, parse_special);
 }
 
 int seam_token_piece(const seam_model_t *m, int32_t token, char *buf, int cap)
 {
     if (!has_vocab(m))
         return SEAM_ERR_UNSUPPORTED;
-    int n = seam_tokenizer_piece(m->tok, token, buf, cap, false);
+    int n = seam_tokenizer_piece(vocab(m), token, buf, cap, false);
     if (n < 0) {
         seam_error_set("token id %d is outside the vocabulary of %d", token,
-                       seam_tokenizer_n_vocab(m->tok));
+                       seam_tokenizer_n_vocab(vocab(m)));
         return SEAM_ERR_INVALID;
     }
     return n;
 }
 
-int32_t seam_token_bos(const seam_model_t *m) { return m->tok ? seam_tokenizer_bos(m->tok) : -1; }
-int32_t seam_token_eos(const seam_model_t *m) { return m->tok ? seam_tokenizer_eos(m->tok) : -1; }
+int32_t seam_token_bos(const seam_model_t *m) { return vocab(m) ? seam_tokenizer_bos(vocab(m)) : -1; }
+int32_t seam_token_eos(const seam_model_t *m) { return vocab(m) ? seam_tokenizer_eos(vocab(m)) : -1; }
 bool seam_token_is_eog(const seam_model_t *m, int32_t token)
 {
-    return m->tok && seam_tokenizer_is_eog(m->tok, token);
+    return vocab(m) && seam_tokenizer_is_eog(vocab(m), token);
 }

@@ -3,6 +3,8 @@
 #ifndef SEAM_MODEL_H
 #define SEAM_MODEL_H
 
+#include <pthread.h>
+
 #include "backend.h"
 #include "gguf.h"
 #include "seam.h"
@@ -45,7 +47,11 @@ struct seam_model {
     seam_weight_t output;       /* (n_vocab, d); the embedding when tied */
     seam_weight_t rope_freqs;   /* (n_rot/2) frequency divisors, Llama 3.1+; type 0 rows 0 = none */
     float rope_freq_scale;      /* 1/factor under linear scaling, else 1 */
-    seam_tokenizer_t *tok;      /* NULL when the file has no vocabulary */
+    /* built on first use (most instances — server layers, split stages — never tokenize);
+     * NULL after that when the file has no usable vocabulary */
+    seam_tokenizer_t *tok;
+    bool tok_tried;
+    pthread_mutex_t tok_mu;
 
     float **owned; /* F32 copies of 1-D weights stored in other types */
     int n_owned;
