@@ -127,6 +127,28 @@ int seam_profile_measure(const char *model_path, int n_threads, int begin, int e
     return rc;
 }
 
+/* A DEALER to a server for one probe: 10 s receive timeout, no linger, encrypted with a
+ * throwaway key pair when server_key (a .pub file) is given. NULL, with the reason set. */
+static void *probe_socket(void *ctx, const char *endpoint, const char *server_key)
+{
+    char pub[SEAM_KEY_Z85], sec[SEAM_KEY_Z85], skey[SEAM_KEY_Z85];
+    if (server_key && (seam_key_load_public(server_key, skey) != SEAM_OK ||
+                       zmq_curve_keypair(pub, sec) != 0))
+        return NULL;
+    void *sock = zmq_socket(ctx, ZMQ_DEALER);
+    if (!sock) {
+        seam_error_set("profile: cannot create a socket: %s", zmq_strerror(zmq_errno()));
+        return NULL;
+    }
+    int linger = 0, timeout = 10000;
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    if (server_key)
+        seam_curve_client(sock, skey, pub, sec);
+    zmq_connect(sock, endpoint);
+    return sock;
+}
+
 int seam_profile_server(const char *endpoint, const char *server_key, const char *model_path,
                         seam_profile_t *out, int *begin, int *end, bool *has_head)
 {
@@ -137,19 +159,8 @@ int seam_profile_server(const char *endpoint, const char *server_key, const char
     uint8_t id[SEAM_MODEL_ID_BYTES];
     seam_gguf_identity(g, id);
     seam_gguf_destroy(&g);
-    void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 0, timeout = 10000, rc = SEAM_OK;
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
-    char pub[SEAM_KEY_Z85], sec[SEAM_KEY_Z85], skey[SEAM_KEY_Z85];
-    if (server_key) {
-        if (seam_key_load_public(server_key, skey) != SEAM_OK || zmq_curve_keypair(pub, sec) != 0)
-            rc = SEAM_ERR_INVALID;
-        zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, skey, 40);
-        zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, pub, 40);
-        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, sec, 40);
-    }
-    zmq_connect(sock, endpoint);
+    void *ctx = zmq_ctx_new(), *sock = probe_socket(ctx, endpoint, server_key);
+    int rc = sock ? SEAM_OK : SEAM_ERR_INVALID;
     Seam__Hello hello = SEAM__HELLO__INIT;
     hello.protocol_version = SEAM_PROTOCOL_VERSION;
     hello.model_id.data = id;
@@ -197,7 +208,8 @@ int seam_profile_server(const char *endpoint, const char *server_key, const char
         }
     }
     seam_msg_free(&m);
-    zmq_close(sock);
+    if (sock)
+        zmq_close(sock);
     zmq_ctx_term(ctx);
     return rc;
 }
@@ -205,22 +217,11 @@ int seam_profile_server(const char *endpoint, const char *server_key, const char
 int seam_profile_link(const char *endpoint, const char *server_key, int samples,
                       seam_link_profile_t *out)
 {
-    void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 0, timeout = 10000;
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
-    char pub[SEAM_KEY_Z85], sec[SEAM_KEY_Z85], skey[SEAM_KEY_Z85];
-    if (server_key) {
-        if (seam_key_load_public(server_key, skey) != SEAM_OK || zmq_curve_keypair(pub, sec) != 0) {
-            zmq_close(sock);
-            zmq_ctx_term(ctx);
-            return SEAM_ERR_INVALID;
-        }
-        zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, skey, 40);
-        zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, pub, 40);
-        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, sec, 40);
+    void *ctx = zmq_ctx_new(), *sock = probe_socket(ctx, endpoint, server_key);
+    if (!sock) {
+        zmq_ctx_term(ctx);
+        return SEAM_ERR_INVALID;
     }
-    zmq_connect(sock, endpoint);
     const uint32_t sizes[2] = {0, 1 << 19};
     double med[2];
     int rc = SEAM_OK;

@@ -197,11 +197,8 @@ static int connect_stage(seam_split_t *s, stage_t *st)
         return SEAM_ERR_IO;
     }
     zmq_setsockopt(st->sock, ZMQ_LINGER, &linger, sizeof linger);
-    if (st->server_key[0]) {
-        zmq_setsockopt(st->sock, ZMQ_CURVE_SERVERKEY, st->server_key, 40);
-        zmq_setsockopt(st->sock, ZMQ_CURVE_PUBLICKEY, s->pub, 40);
-        zmq_setsockopt(st->sock, ZMQ_CURVE_SECRETKEY, s->sec, 40);
-    }
+    if (st->server_key[0])
+        seam_curve_client(st->sock, st->server_key, s->pub, s->sec);
     char mon[64];
     snprintf(mon, sizeof mon, "inproc://seam-monitor-%p", (void *)st);
     if (zmq_socket_monitor(st->sock, mon, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |

@@ -439,9 +439,7 @@ static int downstream_socket(seam_server_t *s, const char *endpoint, const char 
             zmq_close(sock);
             return -1;
         }
-        zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, key, 40);
-        zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, pub, 40);
-        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, sec, 40);
+        seam_curve_client(sock, key, pub, sec);
     }
     if (zmq_connect(sock, endpoint) != 0) {
         zmq_close(sock);

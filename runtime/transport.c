@@ -21,6 +21,13 @@ uint64_t seam_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+void seam_curve_client(void *sock, const char *server_key, const char *pub, const char *sec)
+{
+    zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server_key, 40);
+    zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, pub, 40);
+    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, sec, 40);
+}
+
 static double emu_rate, emu_rtt; /* process-wide: a tool sets it once at start */
 
 void seam_link_emulate(double rate_bits_per_s, double rtt_s)

@@ -41,6 +41,10 @@ long seam_msg_send_error(void *sock, const uint8_t *identity, size_t identity_le
 
 uint64_t seam_now_ns(void);
 
+/* Makes sock a CurveZMQ client of the server whose public key is server_key (Z85), with our
+ * key pair pub/sec (Z85). Call before zmq_connect. */
+void seam_curve_client(void *sock, const char *server_key, const char *pub, const char *sec);
+
 /* Link emulation for experiments on loopback: every message this process sends is delayed by
  * rtt/2 plus its size over rate (the sender sleeps). Configure client and server alike and the
  * link between them gains `rtt` of round trip and a `rate` bandwidth cap. rate <= 0: no cap. */
