@@ -28,6 +28,7 @@ typedef struct {
     void *monitor;        /* handshake events of sock */
     char server_key[SEAM_KEY_Z85]; /* "" = plain */
     uint64_t session;
+    int64_t clock_off_ns; /* the server's monotonic clock minus ours, measured by PING */
 } stage_t;
 
 struct seam_split {
@@ -141,7 +142,66 @@ static bool handshake_failed(seam_split_t *s, stage_t *st)
     }
 }
 
-/* Sends env (+payload) on a stage's socket and waits for the matching reply. */
+/* Waits for the reply to request rid on the sockets of stages st[0..n): a chain's answer
+ * comes from its last server, an error from whichever stage failed. */
+static int wait_reply(seam_split_t *s, stage_t *const *st, int n, uint64_t rid, seam_msg_t *reply)
+{
+    uint64_t deadline = seam_now_ns() + (uint64_t)s->p.timeout_ms * 1000000ull;
+    for (;;) {
+        zmq_pollitem_t items[2 * SEAM_SPLIT_MAX_STAGES];
+        for (int k = 0; k < n; k++) {
+            items[2 * k] = (zmq_pollitem_t){.socket = st[k]->sock, .events = ZMQ_POLLIN};
+            /* a stage without a monitor polls its socket twice: harmless */
+            items[2 * k + 1] = (zmq_pollitem_t){
+                .socket = st[k]->monitor ? st[k]->monitor : st[k]->sock, .events = ZMQ_POLLIN};
+        }
+        uint64_t now = seam_now_ns();
+        long left = now < deadline ? (long)((deadline - now) / 1000000ull) : 0;
+        int rc = zmq_poll(items, 2 * n, left);
+        if (rc == 0) {
+            char who[600] = "";
+            for (int k = 0; k < n; k++)
+                snprintf(who + strlen(who), sizeof who - strlen(who), "%s%s", k ? " -> " : "",
+                         st[k]->endpoint);
+            seam_error_set("split: %s%s did not answer within %d ms%s", n > 1 ? "the chain " : "",
+                           who, s->p.timeout_ms, st[0]->server_key[0] ? " (if it encrypts, "
+                           "check --server-key)" : "");
+            return SEAM_ERR_IO;
+        }
+        if (rc < 0) {
+            seam_error_set("split: waiting for %s failed: %s", st[0]->endpoint,
+                           zmq_strerror(zmq_errno()));
+            return SEAM_ERR_IO;
+        }
+        for (int k = 0; k < n; k++)
+            if (st[k]->monitor && (items[2 * k + 1].revents & ZMQ_POLLIN) &&
+                handshake_failed(s, st[k]))
+                return SEAM_ERR_IO;
+        for (int k = 0; k < n; k++) {
+            if (!(items[2 * k].revents & ZMQ_POLLIN))
+                continue;
+            if (seam_msg_recv(st[k]->sock, false, reply, 0) != SEAM_OK) {
+                seam_error_set("split: receiving from %s failed: %s", st[k]->endpoint,
+                               zmq_strerror(zmq_errno()));
+                return SEAM_ERR_IO;
+            }
+            if (!reply->env || reply->env->request_id != rid) {
+                seam_msg_free(reply); /* a late answer to an earlier, timed-out request */
+                continue;
+            }
+            if (reply->env->body_case == SEAM__ENVELOPE__BODY_ERROR) {
+                seam_error_set("split: %s refused: %s", st[k]->endpoint,
+                               reply->env->error->message ? reply->env->error->message
+                                                          : "(no message)");
+                seam_msg_free(reply);
+                return SEAM_ERR_INVALID;
+            }
+            return SEAM_OK;
+        }
+    }
+}
+
+/* Sends env (+payload) on a stage's socket and waits for the matching reply there. */
 static int call(seam_split_t *s, stage_t *st, Seam__Envelope *env, const void *payload,
                 size_t plen, seam_msg_t *reply, long *sent)
 {
@@ -151,39 +211,31 @@ static int call(seam_split_t *s, stage_t *st, Seam__Envelope *env, const void *p
         return (int)n;
     if (sent)
         *sent = n;
-    uint64_t deadline = seam_now_ns() + (uint64_t)s->p.timeout_ms * 1000000ull;
-    for (;;) {
-        zmq_pollitem_t items[2] = {{.socket = st->sock, .events = ZMQ_POLLIN},
-                                   {.socket = st->monitor, .events = ZMQ_POLLIN}};
-        uint64_t now = seam_now_ns();
-        long left = now < deadline ? (long)((deadline - now) / 1000000ull) : 0;
-        int rc = zmq_poll(items, st->monitor ? 2 : 1, left);
-        if (rc > 0 && st->monitor && (items[1].revents & ZMQ_POLLIN)) {
-            if (handshake_failed(s, st))
-                return SEAM_ERR_IO;
-            if (!(items[0].revents & ZMQ_POLLIN))
-                continue;
+    return wait_reply(s, &st, 1, env->request_id, reply);
+}
+
+/* The server's clock relative to ours, from the PING with the shortest round trip: a chain's
+ * per-hop network times compare one server's timestamps with the next one's. */
+static int measure_clock(seam_split_t *s, stage_t *st)
+{
+    uint64_t best = UINT64_MAX;
+    for (int i = 0; i < 5; i++) {
+        Seam__Ping ping = SEAM__PING__INIT;
+        ping.t_send_ns = seam_now_ns();
+        Seam__Envelope env = SEAM__ENVELOPE__INIT;
+        env.body_case = SEAM__ENVELOPE__BODY_PING;
+        env.ping = &ping;
+        seam_msg_t r;
+        int rc = call(s, st, &env, NULL, 0, &r, NULL);
+        if (rc != SEAM_OK)
+            return rc;
+        uint64_t back = seam_now_ns();
+        if (r.env->body_case == SEAM__ENVELOPE__BODY_PONG && back - ping.t_send_ns < best) {
+            best = back - ping.t_send_ns;
+            st->clock_off_ns = (int64_t)(r.env->pong->t_server_ns -
+                                         (ping.t_send_ns + (back - ping.t_send_ns) / 2));
         }
-        if (rc == 0) {
-            seam_error_set("split: %s did not answer within %d ms%s", st->endpoint,
-                           s->p.timeout_ms, st->server_key[0] ? " (if it encrypts, check "
-                           "--server-key)" : "");
-            return SEAM_ERR_IO;
-        }
-        if (rc < 0 || seam_msg_recv(st->sock, false, reply, 0) != SEAM_OK) {
-            seam_error_set("split: receiving from %s failed: %s", st->endpoint,
-                           zmq_strerror(zmq_errno()));
-            return SEAM_ERR_IO;
-        }
-        if (reply->env && reply->env->request_id == env->request_id)
-            break;
-        seam_msg_free(reply); /* a late answer to an earlier, timed-out request */
-    }
-    if (reply->env->body_case == SEAM__ENVELOPE__BODY_ERROR) {
-        seam_error_set("split: %s refused: %s", st->endpoint,
-                       reply->env->error->message ? reply->env->error->message : "(no message)");
-        seam_msg_free(reply);
-        return SEAM_ERR_INVALID;
+        seam_msg_free(&r);
     }
     return SEAM_OK;
 }
@@ -242,7 +294,10 @@ static int connect_stage(seam_split_t *s, stage_t *st)
                        st->endpoint, held, st->a, st->b);
         return SEAM_ERR_INVALID;
     }
-    return SEAM_OK;
+    /* only a chain compares two servers' clocks; with one server the offset cancels */
+    int k = (int)(st - s->st);
+    bool chained = (k > 0 && s->st[k - 1].remote) || (k + 1 < s->n && s->st[k + 1].remote);
+    return chained ? measure_clock(s, st) : SEAM_OK;
 }
 
 static int open_stage(seam_split_t *s, stage_t *st)
@@ -436,8 +491,8 @@ int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, floa
             st_out->local_us += ss->compute_us;
             continue;
         }
-        /* consecutive remote stages form a chain: the first server passes the hidden state
-         * straight to the next, and the answer comes back through the chain */
+        /* consecutive remote stages form a chain: each server passes the hidden state
+         * straight to the next, and the last one answers us directly */
         int j = i;
         while (j + 1 < s->n && s->st[j + 1].remote)
             j++;
@@ -493,36 +548,46 @@ int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, floa
         env.body_case = SEAM__ENVELOPE__BODY_FORWARD;
         env.forward = &f;
         seam_msg_t r;
-        long sent = 0;
-        if ((rc = call(s, st, &env, s->buf, plen, &r, &sent)) != SEAM_OK)
+        env.request_id = ++s->next_rid;
+        uint64_t t_send = seam_now_ns();
+        long sent = seam_msg_send(st->sock, NULL, 0, &env, s->buf, plen);
+        if (sent < 0)
+            return (int)sent;
+        stage_t *chain[SEAM_SPLIT_MAX_STAGES];
+        for (int k = i; k <= j; k++)
+            chain[k - i] = &s->st[k];
+        if ((rc = wait_reply(s, chain, j - i + 1, env.request_id, &r)) != SEAM_OK)
             return rc;
-        uint64_t rtt = (seam_now_ns() - t0) / 1000;
+        uint64_t t_back = seam_now_ns();
         Seam__Result *res = r.env->body_case == SEAM__ENVELOPE__BODY_RESULT ? r.env->result : NULL;
         size_t want = res && !res->has_token ? seam_wire_bytes((seam_wire_dtype_t)res->dtype, nv) : 0;
-        if (!res || head_here != res->has_token ||
+        if (!res || head_here != res->has_token || res->n_timing != (size_t)(j - i + 1) ||
             (!res->has_token && (res->dtype > SEAM__WIRE_DTYPE__WIRE_Q8 || r.payload_len != want))) {
             seam_msg_free(&r);
             seam_error_set("split: %s sent a reply that does not match the request", st->endpoint);
             return SEAM_ERR_INVALID;
         }
-        /* per stage of the chain: its compute, and the network time of the hop into it =
-         * what the previous side waited minus what this side spent (compute + its own wait) */
-        uint64_t waited = rtt;
+        /* per stage of the chain: its compute, and the network time of the hop into it (the
+         * last stage also gets the hop back to us), from the servers' timestamps moved onto
+         * our clock; with one server the offset cancels and this is round trip - its time */
+        int64_t prev_sent = (int64_t)t_send;
         for (int k = i; k <= j; k++) {
             seam_stage_stats_t *sk = &st_out->stage[k];
+            const Seam__StageTiming *tm = res->timing[k - i];
+            int64_t off = s->st[k].clock_off_ns;
+            int64_t in_ns = (int64_t)tm->t_recv_ns - off - prev_sent;
+            prev_sent = (int64_t)tm->t_sent_ns - off;
+            if (k == j)
+                in_ns += (int64_t)t_back - prev_sent;
             snprintf(sk->where, sizeof sk->where, "%s", s->st[k].endpoint);
             sk->layer_begin = s->st[k].a;
             sk->layer_end = s->st[k].b;
             sk->dtype = s->st[k].dtype;
-            const Seam__StageTiming *tm = (size_t)(k - i) < res->n_timing ? res->timing[k - i] : NULL;
-            uint64_t c = tm ? tm->compute_us : 0, w = tm ? tm->wait_us : 0;
-            sk->compute_us = c;
-            sk->network_us = waited > c + w ? waited - c - w : 0;
+            sk->compute_us = tm->compute_us;
+            sk->network_us = in_ns > 0 ? (uint64_t)in_ns / 1000 : 0;
             /* bytes into this stage: from us, or from the previous server of the chain */
-            const Seam__StageTiming *prev = k > i && (size_t)(k - i - 1) < res->n_timing ? res->timing[k - i - 1] : NULL;
-            sk->sent_bytes = k == i ? (uint64_t)sent : (prev ? prev->sent_bytes : 0);
+            sk->sent_bytes = k == i ? (uint64_t)sent : res->timing[k - i - 1]->sent_bytes;
             sk->recv_bytes = k == j ? r.wire_bytes : 0;
-            waited = w;
         }
         if (res->has_token)
             *token = res->token;

@@ -29,22 +29,23 @@ typedef struct {
     int *next_pos;        /* per held layer: the position the next FORWARD must start at */
     uint64_t last_used_ns;
     seam_sampler_t *sampler;
+    uint8_t owner[256];   /* routing id of the client that opened it: a chain's last stage */
+    size_t owner_len;     /* answers there directly */
 } slot_t;
 
 #define MAX_HOPS 15         /* longest chain after this server */
 #define MAX_DOWNSTREAM 16   /* distinct next servers this one talks to */
-#define PENDING_TIMEOUT_NS (60ull * 1000000000ull)
+#define PASSED_RING 64
 
-/* A FORWARD this server passed down the chain and whose answer it relays back. */
+/* A FORWARD this server passed down a chain. The chain's last stage answers the client
+ * directly; only an ERROR comes back this way, and this entry says whom to hand it to. A ring
+ * is enough: an entry matters only until the next stage has failed or answered the client. */
 typedef struct {
-    bool used;
-    uint64_t down_rid;
+    uint64_t down_rid, up_rid;
     uint8_t identity[256];
     size_t identity_len;
-    uint64_t client_rid;
-    uint64_t t_sent_ns, compute_us, recv_bytes, sent_bytes;
     int down; /* index into downstream[] */
-} pending_t;
+} passed_t;
 
 typedef struct {
     char endpoint[256];
@@ -66,8 +67,9 @@ struct seam_server {
     uint64_t started_ns, forwards, errors;
     downstream_t downstream[MAX_DOWNSTREAM];
     int n_downstream;
-    pending_t *pending; /* max_sessions * 2 */
-    uint64_t next_down_rid;
+    passed_t passed[PASSED_RING];
+    uint64_t next_down_rid; /* also counts the FORWARDs passed down */
+    uint64_t bytes_in, bytes_out;
     char pub[SEAM_KEY_Z85], sec[SEAM_KEY_Z85]; /* our key pair ("" without --key) */
     void *zap;                 /* ZAP handler socket, with --allow */
     uint8_t (*allowed)[32];
@@ -115,7 +117,6 @@ void seam_server_destroy(seam_server_t **sp)
     for (int i = 0; s->slots && i < s->p.max_sessions; i++)
         slot_free(s, &s->slots[i]);
     free(s->slots);
-    free(s->pending);
     free(s->allowed);
     free(s->prof);
     for (int i = 0; i < s->n_downstream; i++)
@@ -184,11 +185,10 @@ seam_server_t *seam_server_new(const seam_server_params_t *params)
     }
     size_t d_model = (size_t)s->info.d_model;
     s->slots = calloc((size_t)s->p.max_sessions, sizeof *s->slots);
-    s->pending = calloc((size_t)s->p.max_sessions * 2, sizeof *s->pending);
     s->h = malloc(sizeof(float) * d_model * (size_t)s->p.max_batch);
     s->out = malloc(seam_wire_bytes(SEAM_WIRE_F32, d_model * (size_t)s->p.max_batch));
     s->logits = malloc(sizeof(float) * (size_t)s->info.n_vocab);
-    if (!s->slots || !s->pending || !s->h || !s->out || !s->logits) {
+    if (!s->slots || !s->h || !s->out || !s->logits) {
         seam_error_set("server: out of memory");
         goto fail;
     }
@@ -276,6 +276,7 @@ typedef struct {
     seam_server_t *s;
     const seam_msg_t *m;
     uint64_t rid;
+    uint64_t t_recv_ns;
 } req_t;
 
 #define REPLY_ERROR(r, code, ...)                                                              \
@@ -372,6 +373,8 @@ static void on_open(req_t *r, const Seam__Open *o)
     while (sl->id == 0 || find(s, sl->id) != sl);
     sl->n_ctx = n_ctx;
     sl->last_used_ns = seam_now_ns();
+    memcpy(sl->owner, r->m->identity, r->m->identity_len);
+    sl->owner_len = r->m->identity_len;
     s->n_sessions++;
     logf_(s, "session %016" PRIx64 " opened (context %d, %d/%d sessions)", sl->id, n_ctx,
           s->n_sessions, s->p.max_sessions);
@@ -452,20 +455,40 @@ static int downstream_socket(seam_server_t *s, const char *endpoint, const char 
     return s->n_downstream++;
 }
 
-/* Sends this server's output (s->h) straight to the next server of the chain; the answer is
- * relayed back to the client by relay() when it comes. */
+/* This stage's timing, for the RESULT the client will get from the chain's last stage. */
+static Seam__StageTiming stage_timing(const req_t *r, uint64_t compute_us, uint64_t sent_bytes)
+{
+    Seam__StageTiming t = SEAM__STAGE_TIMING__INIT;
+    t.endpoint = (char *)r->s->p.listen;
+    t.compute_us = compute_us;
+    t.recv_bytes = r->m->wire_bytes;
+    t.sent_bytes = sent_bytes;
+    t.t_recv_ns = r->t_recv_ns;
+    t.t_sent_ns = seam_now_ns();
+    return t;
+}
+
+/* The timings of the stages before this one, then this one's: what a RESULT or the next
+ * FORWARD carries. Returns a malloc'd array of n_upstream + 1 pointers, or NULL. */
+static Seam__StageTiming **timings_with(const Seam__Forward *f, Seam__StageTiming *mine)
+{
+    Seam__StageTiming **all = malloc(sizeof *all * (f->n_upstream + 1));
+    if (!all)
+        return NULL;
+    memcpy(all, f->upstream, sizeof *all * f->n_upstream);
+    all[f->n_upstream] = mine;
+    return all;
+}
+
+/* Sends this server's output (s->h) straight to the next server of the chain. */
 static void pass_down(req_t *r, const Seam__Forward *f, uint64_t compute_us)
 {
     seam_server_t *s = r->s;
     const Seam__Hop *hop = f->next[0];
-    pending_t *pd = NULL;
-    for (int i = 0; i < s->p.max_sessions * 2 && !pd; i++)
-        if (!s->pending[i].used)
-            pd = &s->pending[i];
     int down = downstream_socket(s, hop->endpoint, hop->server_key);
-    if (!pd || down < 0)
+    if (down < 0)
         REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_UNREACHABLE, "cannot pass the hidden state on to %s "
-                    "(%s)", hop->endpoint, pd ? "cannot connect" : "too many requests in flight");
+                    "(cannot connect, or more than %d next servers)", hop->endpoint, MAX_DOWNSTREAM);
     size_t d = (size_t)s->info.d_model, nv = (size_t)f->n_tokens * d;
     Seam__Forward nf = SEAM__FORWARD__INIT;
     uint32_t shape[2] = {f->n_tokens, (uint32_t)d};
@@ -482,63 +505,42 @@ static void pass_down(req_t *r, const Seam__Forward *f, uint64_t compute_us)
     nf.n_next = f->n_next - 1;
     nf.next = f->next + 1;
     nf.reply_dtype = f->reply_dtype;
+    nf.from_chain = true;
+    nf.reply_request_id = f->from_chain ? f->reply_request_id : r->rid;
     size_t plen = seam_wire_bytes((seam_wire_dtype_t)hop->dtype, nv);
     seam_wire_encode((seam_wire_dtype_t)hop->dtype, s->h, nv, s->out);
+    Seam__StageTiming mine = stage_timing(r, compute_us, plen);
+    if (!(nf.upstream = timings_with(f, &mine)))
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_INTERNAL, "out of memory");
+    nf.n_upstream = f->n_upstream + 1;
     Seam__Envelope env = SEAM__ENVELOPE__INIT;
     env.request_id = ++s->next_down_rid;
     env.body_case = SEAM__ENVELOPE__BODY_FORWARD;
     env.forward = &nf;
     long sent = seam_msg_send(s->downstream[down].sock, NULL, 0, &env, s->out, plen);
+    free(nf.upstream);
     if (sent < 0)
         REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_UNREACHABLE, "sending to %s failed", hop->endpoint);
-    *pd = (pending_t){.used = true, .down_rid = env.request_id, .client_rid = r->rid,
-                      .t_sent_ns = seam_now_ns(), .compute_us = compute_us,
-                      .recv_bytes = r->m->wire_bytes, .sent_bytes = (uint64_t)sent, .down = down};
-    memcpy(pd->identity, r->m->identity, r->m->identity_len);
-    pd->identity_len = r->m->identity_len;
+    s->bytes_out += (uint64_t)sent;
+    passed_t *ps = &s->passed[env.request_id % PASSED_RING];
+    *ps = (passed_t){.down_rid = env.request_id, .up_rid = r->rid, .down = down,
+                     .identity_len = r->m->identity_len};
+    memcpy(ps->identity, r->m->identity, r->m->identity_len);
 }
 
-/* An answer from further down the chain: add this stage's timing and hand it back. */
-static void relay(seam_server_t *s, int down, seam_msg_t *m)
+/* Something from the next server of a chain. Its RESULTs go to the client directly, so this
+ * is an ERROR (or a stray): hand it on to whoever sent us the FORWARD it is about. */
+static void from_downstream(seam_server_t *s, int down, const seam_msg_t *m)
 {
-    pending_t *pd = NULL;
-    for (int i = 0; m->env && i < s->p.max_sessions * 2 && !pd; i++)
-        if (s->pending[i].used && s->pending[i].down == down && s->pending[i].down_rid == m->env->request_id)
-            pd = &s->pending[i];
-    if (!pd)
-        return; /* late or unknown: nobody waits for it */
-    req_t r = {.s = s, .m = m, .rid = pd->client_rid};
-    memcpy(m->identity, pd->identity, pd->identity_len);
-    m->identity_len = pd->identity_len;
-    pd->used = false;
-    Seam__Envelope *e = m->env;
-    if (e->body_case == SEAM__ENVELOPE__BODY_ERROR) {
-        REPLY_ERROR(&r, e->error->code, "%s: %s", s->downstream[down].endpoint,
-                    e->error->message ? e->error->message : "(no message)");
-    }
-    if (e->body_case != SEAM__ENVELOPE__BODY_RESULT)
-        REPLY_ERROR(&r, SEAM__ERROR_CODE__ERR_UNREACHABLE, "%s answered with something other "
-                    "than a RESULT", s->downstream[down].endpoint);
-    Seam__Result *res = e->result;
-    Seam__StageTiming mine = SEAM__STAGE_TIMING__INIT;
-    mine.endpoint = (char *)s->p.listen;
-    mine.compute_us = pd->compute_us;
-    mine.recv_bytes = pd->recv_bytes;
-    mine.sent_bytes = pd->sent_bytes;
-    mine.wait_us = (seam_now_ns() - pd->t_sent_ns) / 1000;
-    Seam__StageTiming **all = malloc(sizeof *all * (res->n_timing + 1));
-    if (!all)
-        REPLY_ERROR(&r, SEAM__ERROR_CODE__ERR_INTERNAL, "out of memory");
-    all[0] = &mine;
-    memcpy(all + 1, res->timing, sizeof *all * res->n_timing);
-    Seam__StageTiming **theirs = res->timing;
-    size_t n_theirs = res->n_timing;
-    res->timing = all;
-    res->n_timing = n_theirs + 1;
-    reply(&r, e, m->payload, m->payload_len);
-    res->timing = theirs; /* so free_unpacked frees what it allocated */
-    res->n_timing = n_theirs;
-    free(all);
+    if (!m->env || m->env->body_case != SEAM__ENVELOPE__BODY_ERROR)
+        return;
+    const passed_t *ps = &s->passed[m->env->request_id % PASSED_RING];
+    if (ps->down_rid != m->env->request_id || ps->down != down || !ps->identity_len)
+        return; /* too old: the ring has moved on */
+    s->errors++;
+    const Seam__Error *e = m->env->error;
+    seam_msg_send_error(s->sock, ps->identity, ps->identity_len, ps->up_rid, e->code, "%s: %s",
+                        s->downstream[down].endpoint, e->message ? e->message : "(no message)");
 }
 
 static void on_forward(req_t *r, const Seam__Forward *f)
@@ -584,6 +586,9 @@ static void on_forward(req_t *r, const Seam__Forward *f)
     if (f->n_next > MAX_HOPS)
         REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_MALFORMED, "a chain of %zu more hops; at most %d",
                     f->n_next, MAX_HOPS);
+    if (f->n_upstream > MAX_HOPS)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_MALFORMED, "%zu upstream stage timings; at most %d",
+                    f->n_upstream, MAX_HOPS);
     if (f->n_next > 0 && f->head)
         REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_LAYER_RANGE,
                     "the head runs on the last stage of a chain, not on this one");
@@ -601,6 +606,7 @@ static void on_forward(req_t *r, const Seam__Forward *f)
     }
 
     uint64_t t0 = seam_now_ns();
+    s->bytes_in += m->wire_bytes;
     seam_wire_decode((seam_wire_dtype_t)f->dtype, m->payload, (size_t)n * d, s->h);
     if (le > lb && seam_forward_layers(sl->sess, lb, le, (int)f->pos, n, s->h) != SEAM_OK)
         REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_INTERNAL, "forward failed: %s", seam_last_error());
@@ -644,17 +650,26 @@ static void on_forward(req_t *r, const Seam__Forward *f)
         seam_wire_encode((seam_wire_dtype_t)f->reply_dtype, s->h, (size_t)n * d, s->out);
         payload = s->out;
     }
-    Seam__StageTiming timing = SEAM__STAGE_TIMING__INIT, *tp = &timing;
-    timing.endpoint = (char *)s->p.listen;
-    timing.compute_us = (seam_now_ns() - t0) / 1000;
-    timing.recv_bytes = m->wire_bytes;
-    timing.sent_bytes = plen;
-    res.n_timing = 1;
-    res.timing = &tp;
+    Seam__StageTiming mine = stage_timing(r, (seam_now_ns() - t0) / 1000, plen);
+    if (!(res.timing = timings_with(f, &mine)))
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_INTERNAL, "out of memory");
+    res.n_timing = f->n_upstream + 1;
     Seam__Envelope env = SEAM__ENVELOPE__INIT;
     env.body_case = SEAM__ENVELOPE__BODY_RESULT;
     env.result = &res;
-    reply(r, &env, payload, plen);
+    long sent;
+    if (f->from_chain) { /* the end of a chain: straight back to the client */
+        env.request_id = f->reply_request_id;
+        sent = seam_msg_send(s->sock, sl->owner, sl->owner_len, &env, payload, plen);
+        if (sent < 0)
+            logf_(s, "session %016" PRIx64 ": its client is gone; the answer for position %u is "
+                  "dropped", sl->id, f->pos);
+    } else {
+        env.request_id = r->rid;
+        sent = seam_msg_send(s->sock, m->identity, m->identity_len, &env, payload, plen);
+    }
+    s->bytes_out += sent > 0 ? (uint64_t)sent : 0;
+    free(res.timing);
 }
 
 static void on_ping(req_t *r, const Seam__Ping *p)
@@ -687,6 +702,8 @@ static void on_stats(req_t *r)
     out.forwards = s->forwards;
     out.errors = s->errors;
     out.uptime_ms = (seam_now_ns() - s->started_ns) / 1000000;
+    out.bytes_in = s->bytes_in;
+    out.bytes_out = s->bytes_out;
     Seam__Envelope env = SEAM__ENVELOPE__INIT;
     env.body_case = SEAM__ENVELOPE__BODY_STATS;
     env.stats = &out;
@@ -695,7 +712,7 @@ static void on_stats(req_t *r)
 
 static void handle(seam_server_t *s, const seam_msg_t *m)
 {
-    req_t r = {.s = s, .m = m, .rid = m->env ? m->env->request_id : 0};
+    req_t r = {.s = s, .m = m, .rid = m->env ? m->env->request_id : 0, .t_recv_ns = seam_now_ns()};
     if (!m->env)
         REPLY_ERROR(&r, SEAM__ERROR_CODE__ERR_MALFORMED,
                     "header did not decode as a seam Envelope (%d frames, %zu bytes)", m->frames,
@@ -782,23 +799,6 @@ static void zap_answer(seam_server_t *s)
     }
 }
 
-/* Chain requests whose downstream never answered: tell the client. */
-static void expire_pending(seam_server_t *s)
-{
-    uint64_t now = seam_now_ns();
-    for (int i = 0; i < s->p.max_sessions * 2; i++) {
-        pending_t *pd = &s->pending[i];
-        if (!pd->used || now - pd->t_sent_ns < PENDING_TIMEOUT_NS)
-            continue;
-        pd->used = false;
-        s->errors++;
-        seam_msg_send_error(s->sock, pd->identity, pd->identity_len, pd->client_rid,
-                            SEAM__ERROR_CODE__ERR_UNREACHABLE, "%s did not answer within %llu s",
-                            s->downstream[pd->down].endpoint,
-                            (unsigned long long)(PENDING_TIMEOUT_NS / 1000000000ull));
-    }
-}
-
 int seam_server_run(seam_server_t *s, volatile sig_atomic_t *stop)
 {
     while (!*stop) {
@@ -822,7 +822,7 @@ int seam_server_run(seam_server_t *s, volatile sig_atomic_t *stop)
             if (items[1 + i].revents & ZMQ_POLLIN) {
                 seam_msg_t m;
                 if (seam_msg_recv(s->downstream[i].sock, false, &m, ZMQ_DONTWAIT) == SEAM_OK)
-                    relay(s, i, &m);
+                    from_downstream(s, i, &m);
                 seam_msg_free(&m);
             }
         if (rc > 0 && (items[0].revents & ZMQ_POLLIN)) {
@@ -832,7 +832,6 @@ int seam_server_run(seam_server_t *s, volatile sig_atomic_t *stop)
             seam_msg_free(&m);
         }
         expire_idle(s);
-        expire_pending(s);
     }
     logf_(s, "stopping (%" PRIu64 " forwards, %" PRIu64 " errors)", s->forwards, s->errors);
     return SEAM_OK;

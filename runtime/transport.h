@@ -10,7 +10,7 @@
 
 #include "proto/seam.pb-c.h"
 
-#define SEAM_PROTOCOL_VERSION 1
+#define SEAM_PROTOCOL_VERSION 2
 #define SEAM_MAX_HEADER_BYTES 65536
 
 /* A received message. identity is set on ROUTER sockets. */

@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <inttypes.h>
+#include <zmq.h>
 
 #include "../runtime/client.h"
 #include "../runtime/seam.h"
@@ -141,6 +143,96 @@ static void test_head_on_server(void **state)
     printf("  head and sampler on the server: same greedy tokens\n");
 }
 
+/* A server's STATS, asked on a socket of our own. */
+static Seam__Stats *query_stats(const char *endpoint, seam_msg_t *m)
+{
+    void *zctx = zmq_ctx_new(), *sock = zmq_socket(zctx, ZMQ_DEALER);
+    int linger = 0, timeout = 5000;
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    zmq_connect(sock, endpoint);
+    Seam__StatsRequest q = SEAM__STATS_REQUEST__INIT;
+    Seam__Envelope env = SEAM__ENVELOPE__INIT;
+    env.body_case = SEAM__ENVELOPE__BODY_STATS_REQUEST;
+    env.stats_request = &q;
+    Seam__Stats *st = NULL;
+    if (seam_msg_send(sock, NULL, 0, &env, NULL, 0) > 0 && seam_msg_recv(sock, false, m, 0) == SEAM_OK &&
+        m->env && m->env->body_case == SEAM__ENVELOPE__BODY_STATS)
+        st = m->env->stats;
+    zmq_close(sock);
+    zmq_ctx_term(zctx);
+    if (!st)
+        fail_msg("no STATS from %s", endpoint);
+    return st;
+}
+
+/* The chain's answer comes from its last server straight to the client: the first server
+ * sends only what the second receives (nothing comes back to it to relay), the second sends
+ * exactly what the client receives, and the per-hop network times are all there. An ERROR
+ * from the second server still finds its way back through the first, naming it. */
+static void check_chain_paths(server_proc_t *tail)
+{
+    seam_msg_t m1, m2;
+    Seam__Stats *a0 = query_stats(full.endpoint, &m1), *b0 = query_stats(tail->endpoint, &m2);
+    uint64_t a_out = a0->bytes_out, b_in = b0->bytes_in, b_out = b0->bytes_out;
+    seam_msg_free(&m1);
+    seam_msg_free(&m2);
+    char spec[256];
+    snprintf(spec, sizeof spec, "0-4@local,4-10@%s,10-%d@%s", full.endpoint, n_layer, tail->endpoint);
+    seam_split_params_t p = {.model_path = model_path(), .spec = spec, .n_threads = 2,
+                             .timeout_ms = 20000};
+    seam_split_t *sp = seam_split_new(&p);
+    if (!sp)
+        fail_msg("split '%s': %s", spec, seam_last_error());
+    float *lg = malloc(sizeof(float) * (size_t)n_vocab);
+    uint64_t client_recv = 0;
+    for (int k = 0; k <= N_DECODE; k++) {
+        seam_split_stats_t stats;
+        const int32_t *toks = k ? &ref_tok[k - 1] : prompt;
+        int len = k ? 1 : N_PROMPT, pos = k ? N_PROMPT + k - 1 : 0;
+        if (seam_split_step(sp, toks, len, pos, lg, NULL, NULL, &stats, false) != SEAM_OK)
+            fail_msg("chain step %d: %s", k, seam_last_error());
+        assert_int_equal(stats.n_stages, 3);
+        assert_int_equal(stats.stage[1].recv_bytes, 0);
+        assert_true(stats.stage[2].recv_bytes > 0 && stats.stage[2].sent_bytes > 0);
+        assert_true(stats.stage[1].network_us + stats.stage[2].network_us <= stats.total_us);
+        client_recv += stats.stage[2].recv_bytes;
+        assert_memory_equal(lg, ref + (size_t)k * n_vocab, sizeof(float) * (size_t)n_vocab);
+    }
+    free(lg);
+    seam_split_destroy(&sp);
+    Seam__Stats *a1 = query_stats(full.endpoint, &m1), *b1 = query_stats(tail->endpoint, &m2);
+    printf("  chain: first server sent %" PRIu64 " B (second received %" PRIu64 " B); second "
+           "sent %" PRIu64 " B straight to the client (client received %" PRIu64 " B)\n",
+           a1->bytes_out - a_out, b1->bytes_in - b_in, b1->bytes_out - b_out, client_recv);
+    assert_true(b1->bytes_in > b_in);
+    assert_int_equal(a1->bytes_out - a_out, b1->bytes_in - b_in);
+    assert_int_equal(b1->bytes_out - b_out, client_recv);
+    seam_msg_free(&m1);
+    seam_msg_free(&m2);
+
+    /* an ERROR from the second server (a session it does not know) comes back through the first */
+    seam_split_params_t q = {.model_path = model_path(), .spec = spec, .n_threads = 1,
+                             .timeout_ms = 5000};
+    snprintf(spec, sizeof spec, "0-4@local,4-10@%s,10-%d@%s", full.endpoint, n_layer, tail->endpoint);
+    sp = seam_split_new(&q);
+    assert_non_null(sp);
+    server_stop(tail);
+    server_proc_t again;
+    char layers[32];
+    snprintf(layers, sizeof layers, "10-%d", n_layer);
+    if (server_start(&again, seam_bin, model_path(), tail->port, layers, NULL) != 0)
+        fail_msg("could not restart the second server");
+    lg = malloc(sizeof(float) * (size_t)n_vocab);
+    assert_int_not_equal(seam_split_step(sp, prompt, N_PROMPT, 0, lg, NULL, NULL, NULL, false), SEAM_OK);
+    printf("  the second server restarted (sessions lost): %s\n", seam_last_error());
+    assert_non_null(strstr(seam_last_error(), "no session"));
+    assert_non_null(strstr(seam_last_error(), again.endpoint));
+    free(lg);
+    seam_split_destroy(&sp);
+    *tail = again;
+}
+
 static void test_chain(void **state)
 {
     (void)state;
@@ -162,6 +254,7 @@ static void test_chain(void **state)
     snprintf(spec, sizeof spec, "0-3@local,3-10@%s,10-16@%s/q8,16-%d@local", full.endpoint,
              tail.endpoint, n_layer);
     assert_true(run_split(spec, 0, false, false) >= N_DECODE);
+    check_chain_paths(&tail);
     server_stop(&tail);
     printf("  chains of 2 servers (server to server, f32): bit-identical; head on the last: same tokens\n");
 }
