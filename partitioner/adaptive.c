@@ -26,6 +26,7 @@ struct seam_adaptive {
     int better_steps;
     int moves;
     double last_move_s, last_probe_s;
+    seam_adaptive_move_t last;
 };
 
 seam_adaptive_params_t seam_adaptive_default_params(void)
@@ -43,9 +44,12 @@ seam_adaptive_params_t seam_adaptive_default_params(void)
 
 static double now_s(void) { return seam_now_ns() / 1e9; }
 
-/* Opens the layout of a->plan; replays the history through it when there is one. */
-static int open_layout(seam_adaptive_t *a)
+/* Opens the layout of a->plan and brings it to where the current one stands (from: the
+ * current plan): moving the KV cache or replaying the history, as a->p.move says or the cost
+ * model predicts is cheaper. A failed KV move falls back to the replay. */
+static int open_layout(seam_adaptive_t *a, const seam_plan_t *from)
 {
+    uint64_t t0 = seam_now_ns();
     seam_plan_spec(&a->plan, a->L, a->p.endpoint, a->spec, sizeof a->spec);
     seam_split_params_t sp = {.model_path = a->p.model_path, .spec = a->spec,
                               .head_remote = a->plan.head_remote, .n_threads = a->p.n_threads,
@@ -57,14 +61,30 @@ static int open_layout(seam_adaptive_t *a)
     seam_split_t *next = seam_split_new(&sp);
     if (!next)
         return SEAM_ERR_INVALID;
-    if (a->n_history > 0) { /* recompute every layer's KV cache where it now runs */
-        int32_t tok;
-        int rc = seam_split_step(next, a->history, a->n_history, 0, a->logits, &tok, &a->p.sampling,
-                                 NULL, false);
-        if (rc != SEAM_OK) {
+    if (a->n_history > 0 && from) {
+        seam_adaptive_move_t mv = {.from = *from, .to = a->plan, .positions = a->n_history};
+        mv.predicted = seam_plan_move_cost(&a->client, &a->server, &a->link, from, &a->plan,
+                                           a->n_history, &a->p.constraints);
+        mv.by_kv = a->p.move == SEAM_MOVE_KV ||
+                   (a->p.move == SEAM_MOVE_AUTO && mv.predicted.kv_us < mv.predicted.recompute_us);
+        if (mv.by_kv && seam_split_kv_move(next, a->split, a->n_history, &mv.kv) != SEAM_OK) {
+            /* the new sessions may hold part of the cache: start them afresh and replay */
             seam_split_destroy(&next);
-            return rc;
+            if (!(next = seam_split_new(&sp)))
+                return SEAM_ERR_INVALID;
+            mv.by_kv = false;
         }
+        if (!mv.by_kv) { /* recompute every layer's KV cache where it now runs */
+            int32_t tok;
+            int rc = seam_split_step(next, a->history, a->n_history, 0, a->logits, &tok,
+                                     &a->p.sampling, NULL, false);
+            if (rc != SEAM_OK) {
+                seam_split_destroy(&next);
+                return rc;
+            }
+        }
+        mv.us = (seam_now_ns() - t0) / 1e3;
+        a->last = mv;
     }
     seam_split_destroy(&a->split);
     a->split = next;
@@ -85,7 +105,7 @@ seam_adaptive_t *seam_adaptive_new(const seam_adaptive_params_t *params)
                              : seam_profile_measure(a->p.model_path, a->p.n_threads, 0, -1, &a->client)) != SEAM_OK ||
         seam_profile_server(a->p.endpoint, a->p.server_key, a->p.model_path, &a->server, &begin,
                             &end, &has_head) != SEAM_OK ||
-        seam_profile_link(a->p.endpoint, a->p.server_key, 10, &a->link) != SEAM_OK)
+        seam_profile_link(a->p.endpoint, a->p.server_key, 10, SEAM_PROFILE_LINK_BYTES, &a->link) != SEAM_OK)
         goto fail;
     a->L = a->client.n_layer;
     a->p.constraints.server_begin = begin;
@@ -96,7 +116,7 @@ seam_adaptive_t *seam_adaptive_new(const seam_adaptive_params_t *params)
         goto fail;
     a->cap_history = 1024;
     a->history = malloc(sizeof *a->history * (size_t)a->cap_history);
-    if (!a->history || open_layout(a) != SEAM_OK)
+    if (!a->history || open_layout(a, NULL) != SEAM_OK)
         goto fail;
     seam_model_info_t in;
     seam_model_info(seam_split_model(a->split), &in);
@@ -141,7 +161,8 @@ static void update_link(seam_adaptive_t *a, const seam_split_stats_t *st)
         }
     } else if (now_s() - a->last_probe_s >= a->p.probe_s) {
         seam_link_profile_t probe;
-        if (seam_profile_link(a->p.endpoint, a->p.server_key, 3, &probe) == SEAM_OK)
+        probe = a->link;
+        if (seam_profile_link(a->p.endpoint, a->p.server_key, 3, 0, &probe) == SEAM_OK)
             a->link.rtt_us = probe.rtt_us;
         a->last_probe_s = now_s();
     }
@@ -183,7 +204,7 @@ int seam_adaptive_step(seam_adaptive_t *a, const int32_t *tokens, int n, int32_t
     if (a->better_steps >= a->p.patience) {
         seam_plan_t old = a->plan;
         a->plan = best;
-        if (open_layout(a) != SEAM_OK) { /* keep going on the old layout */
+        if (open_layout(a, &old) != SEAM_OK) { /* keep going on the old layout */
             a->plan = old;
             seam_plan_spec(&a->plan, a->L, a->p.endpoint, a->spec, sizeof a->spec);
             a->better_steps = 0;
@@ -200,4 +221,8 @@ const char *seam_adaptive_spec(const seam_adaptive_t *a) { return a->spec; }
 bool seam_adaptive_head_remote(const seam_adaptive_t *a) { return a->plan.head_remote; }
 int seam_adaptive_moves(const seam_adaptive_t *a) { return a->moves; }
 double seam_adaptive_last_move_s(const seam_adaptive_t *a) { return a->last_move_s; }
+const seam_adaptive_move_t *seam_adaptive_last_move(const seam_adaptive_t *a)
+{
+    return a->moves ? &a->last : NULL;
+}
 const seam_model_t *seam_adaptive_model(const seam_adaptive_t *a) { return seam_split_model(a->split); }

@@ -1,8 +1,10 @@
 /* Adaptive splitting: generation that keeps measuring the link and moves the cut when the
  * cost model says another plan is better by more than a threshold for a few tokens in a row.
- * A move opens the new layout and replays the token history through it (recomputing the KV
- * cache of every layer where it now runs); because a batched pass gives the same bits as one
- * token at a time, the text is exactly what an unmoved run would have produced. */
+ * A move opens the new layout and gives it the KV cache of the positions so far, by whichever
+ * the cost model predicts is cheaper: moving the cache of the layers that change sides over the
+ * link, or replaying the token history through the new layout (recomputing it). Either gives
+ * the same bits (a batched pass equals one token at a time), so the text is exactly what an
+ * unmoved run would have produced. */
 #ifndef SEAM_PARTITIONER_ADAPTIVE_H
 #define SEAM_PARTITIONER_ADAPTIVE_H
 
@@ -12,6 +14,22 @@
 #include "plan.h"
 
 typedef struct seam_adaptive seam_adaptive_t;
+
+typedef enum {
+    SEAM_MOVE_AUTO = 0,      /* whichever the cost model predicts is cheaper */
+    SEAM_MOVE_KV = 1,        /* always move the KV cache */
+    SEAM_MOVE_RECOMPUTE = 2, /* always replay the history */
+} seam_move_mode_t;
+
+/* The last move: what was predicted and what it took. */
+typedef struct {
+    seam_plan_t from, to;
+    bool by_kv;                   /* moved the KV cache (else recomputed) */
+    seam_move_cost_t predicted;
+    seam_kv_move_stats_t kv;      /* by_kv: what crossed the wire */
+    double us;                    /* opening the new layout + the move, measured */
+    int positions;
+} seam_adaptive_move_t;
 
 typedef struct {
     const char *model_path;
@@ -25,6 +43,7 @@ typedef struct {
     double probe_s;            /* while all local, probe the link this often */
     const char *client_profile;/* seam profile output to reuse; NULL: measure now */
     seam_sampler_params_t sampling;
+    seam_move_mode_t move;
 } seam_adaptive_params_t;
 
 seam_adaptive_params_t seam_adaptive_default_params(void);
@@ -39,6 +58,7 @@ const char *seam_adaptive_spec(const seam_adaptive_t *a); /* the current plan as
 bool seam_adaptive_head_remote(const seam_adaptive_t *a);
 int seam_adaptive_moves(const seam_adaptive_t *a);
 double seam_adaptive_last_move_s(const seam_adaptive_t *a); /* monotonic time of the last move */
+const seam_adaptive_move_t *seam_adaptive_last_move(const seam_adaptive_t *a); /* NULL: none */
 const seam_model_t *seam_adaptive_model(const seam_adaptive_t *a);
 
 #endif

@@ -85,6 +85,28 @@ seam_plan_cost_t seam_plan_cost(const seam_profile_t *cl, const seam_profile_t *
     return r;
 }
 
+seam_move_cost_t seam_plan_move_cost(const seam_profile_t *cl, const seam_profile_t *sv,
+                                     const seam_link_profile_t *link, const seam_plan_t *from,
+                                     const seam_plan_t *to, int T, const seam_plan_constraints_t *c)
+{
+    seam_move_cost_t m = {0};
+    bool out = false, back = false, stay = false; /* to the server, from it, on it */
+    for (int l = 0; l < cl->n_layer; l++) {
+        bool was = l >= from->a && l < from->b, is = l >= to->a && l < to->b;
+        m.layers_moved += was != is;
+        out |= !was && is;
+        back |= was && !is;
+        stay |= was && is;
+    }
+    double bw = link->bytes_per_us > 0 ? link->bytes_per_us : 1e9;
+    m.kv_bytes = (double)cl->kv_bytes_per_token * m.layers_moved * T;
+    m.kv_us = (double)((out || stay) + back) * link->rtt_us + m.kv_bytes / bw;
+    seam_plan_constraints_t replay = *c;
+    replay.prompt = T;
+    m.recompute_us = seam_plan_cost(cl, sv, link, to, &replay).ttft_us;
+    return m;
+}
+
 double seam_plan_objective(const seam_plan_cost_t *cost, const seam_plan_constraints_t *c)
 {
     switch (c->objective) {

@@ -54,6 +54,20 @@ int seam_plan_search(const seam_profile_t *client, const seam_profile_t *server,
                      const seam_link_profile_t *link, const seam_plan_constraints_t *c,
                      seam_plan_t *best, seam_plan_cost_t *best_cost);
 
+/* Moving from plan `from` to plan `to` after T positions: either the KV cache of the layers
+ * that change sides crosses the link (one round trip per direction used, then the bytes at
+ * the link's bandwidth; layers staying on the server are copied inside it), or the new layout
+ * recomputes it by running the T positions as a prompt. */
+typedef struct {
+    double kv_us, kv_bytes;     /* moving the KV cache */
+    double recompute_us;        /* replaying the history through the new layout */
+    int layers_moved;           /* layers that change sides */
+} seam_move_cost_t;
+
+seam_move_cost_t seam_plan_move_cost(const seam_profile_t *client, const seam_profile_t *server,
+                                     const seam_link_profile_t *link, const seam_plan_t *from,
+                                     const seam_plan_t *to, int T, const seam_plan_constraints_t *c);
+
 /* The plan as a --split spec and a JSON plan file (read by seam run --plan). */
 void seam_plan_spec(const seam_plan_t *p, int n_layer, const char *endpoint, char *buf, size_t cap);
 int seam_plan_write(const char *path, const seam_plan_t *p, int n_layer, const char *endpoint,

@@ -215,18 +215,18 @@ int seam_profile_server(const char *endpoint, const char *server_key, const char
 }
 
 int seam_profile_link(const char *endpoint, const char *server_key, int samples,
-                      seam_link_profile_t *out)
+                      uint32_t reply_bytes, seam_link_profile_t *out)
 {
     void *ctx = zmq_ctx_new(), *sock = probe_socket(ctx, endpoint, server_key);
     if (!sock) {
         zmq_ctx_term(ctx);
         return SEAM_ERR_INVALID;
     }
-    const uint32_t sizes[2] = {0, 1 << 19};
+    const uint32_t sizes[2] = {0, reply_bytes};
     double med[2];
     int rc = SEAM_OK;
     double *t = malloc(sizeof *t * (size_t)(samples > 0 ? samples : 1));
-    for (int k = 0; k < 2 && rc == SEAM_OK && t; k++) {
+    for (int k = 0; k < (reply_bytes ? 2 : 1) && rc == SEAM_OK && t; k++) {
         for (int i = 0; i < samples + 2 && rc == SEAM_OK; i++) {
             Seam__Ping ping = SEAM__PING__INIT;
             ping.t_send_ns = seam_now_ns();
@@ -261,6 +261,8 @@ int seam_profile_link(const char *endpoint, const char *server_key, int samples,
     if (rc != SEAM_OK)
         return rc;
     out->rtt_us = med[0];
+    if (!reply_bytes)
+        return SEAM_OK;
     double extra = med[1] - med[0];
     out->bytes_per_us = extra > 1 ? sizes[1] / extra : 1e6; /* faster than we can tell */
     return SEAM_OK;

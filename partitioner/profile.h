@@ -39,9 +39,11 @@ int seam_profile_measure(const char *model_path, int n_threads, int begin, int e
  * head, as it measured them), the layers it holds and whether it can run the head. */
 int seam_profile_server(const char *endpoint, const char *server_key, const char *model_path,
                         seam_profile_t *out, int *begin, int *end, bool *has_head);
-/* PING/PONG with empty and large replies over the split's first remote stage endpoint. */
+/* PING/PONG with empty and reply_bytes-long replies (the median of `samples` each, after two
+ * to warm up); reply_bytes 0 measures only the round trip and leaves out->bytes_per_us alone. */
 int seam_profile_link(const char *endpoint, const char *server_key, int samples,
-                      seam_link_profile_t *out);
+                      uint32_t reply_bytes, seam_link_profile_t *out);
+#define SEAM_PROFILE_LINK_BYTES (1u << 19)
 
 int seam_profile_save(const char *path, const seam_profile_t *p, const seam_link_profile_t *link);
 int seam_profile_load(const char *path, seam_profile_t *p, seam_link_profile_t *link);

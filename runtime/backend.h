@@ -75,6 +75,11 @@ typedef struct {
      * token i is at position pos + i. p->factors (n_rot/2 values, F32) may be NULL. */
     int (*rope)(seam_backend_t *be, float *x, int n, int n_head, int pos,
                 const seam_rope_params_t *p);
+    /* The cache rows of positions pos .. pos+n-1 in the cache's own element type, K into k and
+     * V into v (host memory, n × kv_dim elements each), or back: a KV cache moving between
+     * processes when a cut moves. */
+    int (*kv_get)(seam_backend_t *be, const seam_kv_t *kv, int pos, int n, void *k, void *v);
+    int (*kv_set)(seam_backend_t *be, seam_kv_t *kv, int pos, int n, const void *k, const void *v);
     /* Stores k and v (n, kv_dim) at positions pos .. pos+n-1. */
     int (*kv_write)(seam_backend_t *be, seam_kv_t *kv, const float *k, const float *v, int pos,
                     int n);

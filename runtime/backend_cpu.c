@@ -164,6 +164,26 @@ static int cpu_kv_write(seam_backend_t *be, seam_kv_t *kv, const float *k, const
     return SEAM_OK;
 }
 
+static int cpu_kv_get(seam_backend_t *be, const seam_kv_t *kv, int pos, int n, void *k, void *v)
+{
+    (void)be;
+    SEAM_ASSERT(pos >= 0 && pos + n <= kv->n_ctx);
+    size_t el = kv->f16 ? 2 : 4, at = (size_t)pos * kv->kv_dim * el, len = (size_t)n * kv->kv_dim * el;
+    memcpy(k, (const char *)kv->k + at, len);
+    memcpy(v, (const char *)kv->v + at, len);
+    return SEAM_OK;
+}
+
+static int cpu_kv_set(seam_backend_t *be, seam_kv_t *kv, int pos, int n, const void *k, const void *v)
+{
+    (void)be;
+    SEAM_ASSERT(pos >= 0 && pos + n <= kv->n_ctx);
+    size_t el = kv->f16 ? 2 : 4, at = (size_t)pos * kv->kv_dim * el, len = (size_t)n * kv->kv_dim * el;
+    memcpy((char *)kv->k + at, k, len);
+    memcpy((char *)kv->v + at, v, len);
+    return SEAM_OK;
+}
+
 static int cpu_attention(seam_backend_t *be, const seam_kv_t *kv, const float *q, float *out,
                          int pos, int n, const seam_attn_params_t *p)
 {
@@ -216,6 +236,8 @@ static const seam_backend_iface_t cpu_iface = {
     .matmul = cpu_matmul,
     .rmsnorm = cpu_rmsnorm,
     .rope = cpu_rope,
+    .kv_get = cpu_kv_get,
+    .kv_set = cpu_kv_set,
     .kv_write = cpu_kv_write,
     .attention = cpu_attention,
     .glu = cpu_glu,

@@ -605,3 +605,194 @@ int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, floa
     st_out->total_us = (seam_now_ns() - t_all) / 1000;
     return SEAM_OK;
 }
+
+/* ---- moving a KV cache between two splits ------------------------------------------------ */
+
+/* Where layer il runs in split s: its stage. */
+static stage_t *stage_of(seam_split_t *s, int il)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->st[i].a <= il && il < s->st[i].b)
+            return &s->st[i];
+    return NULL;
+}
+
+/* Bytes of KV per layer and position (K and V) in the sessions a split uses. */
+static size_t kv_row_bytes(const seam_split_t *s)
+{
+    size_t el = seam_session_default_params().kv_type == SEAM_KV_F16 ? 2 : 4;
+    return 2 * (size_t)s->info.n_head_kv * (size_t)s->info.head_dim * el;
+}
+
+/* The chunks of layers [a,b) × positions [0,n_pos) that fit in one KV message: whole
+ * layer groups when the positions fit, else one layer at a time in position slices. */
+typedef struct {
+    int a, b, pos, n;
+} kv_chunk_t;
+
+static int kv_chunks(const seam_split_t *s, int a, int b, int n_pos, kv_chunk_t **out)
+{
+    size_t row = kv_row_bytes(s), per_layer = row * (size_t)n_pos;
+    int cap = 0, n = 0;
+    kv_chunk_t *c = NULL;
+    for (int il = a; il < b;) {
+        int layers = per_layer <= SEAM_KV_CHUNK_BYTES ? (int)(SEAM_KV_CHUNK_BYTES / per_layer) : 1;
+        if (layers > b - il)
+            layers = b - il;
+        int slice = per_layer <= SEAM_KV_CHUNK_BYTES ? n_pos : (int)(SEAM_KV_CHUNK_BYTES / row);
+        for (int p = 0; p < n_pos; p += slice) {
+            if (n == cap) {
+                cap = cap ? 2 * cap : 16;
+                kv_chunk_t *g = realloc(c, sizeof *c * (size_t)cap);
+                if (!g) {
+                    free(c);
+                    seam_error_set("split: out of memory");
+                    return SEAM_ERR_NOMEM;
+                }
+                c = g;
+            }
+            c[n++] = (kv_chunk_t){il, il + layers, p, p + slice <= n_pos ? slice : n_pos - p};
+        }
+        il += layers;
+    }
+    *out = c;
+    return n;
+}
+
+static void kv_range(Seam__KvRange *r, uint64_t session, const kv_chunk_t *c)
+{
+    *r = (Seam__KvRange)SEAM__KV_RANGE__INIT;
+    r->session = session;
+    r->layer_begin = (uint32_t)c->a;
+    r->layer_end = (uint32_t)c->b;
+    r->pos = (uint32_t)c->pos;
+    r->n_pos = (uint32_t)c->n;
+    r->kv_type = seam_session_default_params().kv_type == SEAM_KV_F16 ? SEAM__KV_TYPE__KV_F16
+                                                                       : SEAM__KV_TYPE__KV_F32;
+}
+
+/* Runs the chunks against one server: KV_EXPORT (into buf, laid out per chunk) or KV_IMPORT
+ * (from buf, or copying from_session there when buf is NULL), all sent before the first
+ * answer is read. */
+static int kv_remote(seam_split_t *s, stage_t *st, bool import, const kv_chunk_t *c, int n,
+                     char *buf, uint64_t from_session, seam_kv_move_stats_t *ms)
+{
+    size_t row = kv_row_bytes(s), off = 0;
+    uint64_t first = s->next_rid + 1;
+    for (int i = 0; i < n; i++) {
+        size_t len = row * (size_t)(c[i].b - c[i].a) * (size_t)c[i].n;
+        Seam__KvRange r;
+        kv_range(&r, st->session, &c[i]);
+        Seam__KvExport ex = SEAM__KV_EXPORT__INIT;
+        Seam__KvImport im = SEAM__KV_IMPORT__INIT;
+        Seam__Envelope env = SEAM__ENVELOPE__INIT;
+        env.request_id = ++s->next_rid;
+        bool payload = import && buf;
+        if (import) {
+            im.range = &r;
+            im.from_session = buf ? 0 : from_session;
+            env.body_case = SEAM__ENVELOPE__BODY_KV_IMPORT;
+            env.kv_import = &im;
+        } else {
+            ex.range = &r;
+            env.body_case = SEAM__ENVELOPE__BODY_KV_EXPORT;
+            env.kv_export = &ex;
+        }
+        if (seam_msg_send(st->sock, NULL, 0, &env, payload ? buf + off : NULL, payload ? len : 0) < 0)
+            return SEAM_ERR_IO;
+        ms->requests++;
+        off += len;
+    }
+    off = 0;
+    for (int i = 0; i < n; i++) {
+        size_t len = row * (size_t)(c[i].b - c[i].a) * (size_t)c[i].n;
+        seam_msg_t m;
+        int rc = wait_reply(s, &st, 1, first + (uint64_t)i, &m);
+        if (rc != SEAM_OK)
+            return rc;
+        const Seam__KvData *d = m.env->body_case == SEAM__ENVELOPE__BODY_KV_DATA ? m.env->kv_data : NULL;
+        if (!d || m.payload_len != (import ? 0 : len)) {
+            seam_msg_free(&m);
+            seam_error_set("split: %s answered a KV request with something else", st->endpoint);
+            return SEAM_ERR_INVALID;
+        }
+        if (!import)
+            memcpy(buf + off, m.payload, len);
+        if (buf)
+            ms->wire_bytes += len;
+        else
+            ms->local_bytes += len;
+        off += len;
+        seam_msg_free(&m);
+    }
+    return SEAM_OK;
+}
+
+/* Local side of the same chunk layout. */
+static int kv_local(seam_session_t *sess, bool import, const kv_chunk_t *c, int n, char *buf,
+                    size_t row)
+{
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        int rc = import ? seam_session_kv_import(sess, c[i].a, c[i].b, c[i].pos, c[i].n, buf + off)
+                        : seam_session_kv_export(sess, c[i].a, c[i].b, c[i].pos, c[i].n, buf + off);
+        if (rc != SEAM_OK)
+            return rc;
+        off += row * (size_t)(c[i].b - c[i].a) * (size_t)c[i].n;
+    }
+    return SEAM_OK;
+}
+
+int seam_split_kv_move(seam_split_t *to, seam_split_t *from, int n_pos, seam_kv_move_stats_t *st)
+{
+    seam_kv_move_stats_t local_st;
+    seam_kv_move_stats_t *ms = st ? st : &local_st;
+    memset(ms, 0, sizeof *ms);
+    uint64_t t0 = seam_now_ns();
+    if (memcmp(to->model_id, from->model_id, SEAM_MODEL_ID_BYTES) != 0 ||
+        to->info.n_layer != from->info.n_layer) {
+        seam_error_set("split: a KV cache moves only between splits of the same model");
+        return SEAM_ERR_INVALID;
+    }
+    if (n_pos <= 0)
+        return SEAM_OK;
+    if (n_pos > to->p.n_ctx) {
+        seam_error_set("split: %d positions of KV cache do not fit the context of %d", n_pos,
+                       to->p.n_ctx);
+        return SEAM_ERR_INVALID;
+    }
+    size_t row = kv_row_bytes(to);
+    int rc = SEAM_OK;
+    /* runs of layers with the same source and destination stage */
+    for (int a = 0; a < to->info.n_layer && rc == SEAM_OK;) {
+        stage_t *sf = stage_of(from, a), *sd = stage_of(to, a);
+        int b = a + 1;
+        while (b < to->info.n_layer && stage_of(from, b) == sf && stage_of(to, b) == sd)
+            b++;
+        kv_chunk_t *c = NULL;
+        int n = kv_chunks(to, a, b, n_pos, &c);
+        if (n < 0)
+            return n;
+        bool same_server = sf->remote && sd->remote && strcmp(sf->endpoint, sd->endpoint) == 0;
+        char *buf = same_server ? NULL : malloc(row * (size_t)(b - a) * (size_t)n_pos);
+        if (!same_server && !buf) {
+            seam_error_set("split: out of memory for %d layers of KV cache", b - a);
+            rc = SEAM_ERR_NOMEM;
+        } else if (same_server) {
+            rc = kv_remote(to, sd, true, c, n, NULL, sf->session, ms);
+        } else {
+            rc = sf->remote ? kv_remote(from, sf, false, c, n, buf, 0, ms)
+                            : kv_local(sf->sess, false, c, n, buf, row);
+            if (rc == SEAM_OK)
+                rc = sd->remote ? kv_remote(to, sd, true, c, n, buf, 0, ms)
+                                : kv_local(sd->sess, true, c, n, buf, row);
+            if (rc == SEAM_OK && !sf->remote && !sd->remote)
+                ms->local_bytes += row * (size_t)(b - a) * (size_t)n_pos;
+        }
+        free(buf);
+        free(c);
+        a = b;
+    }
+    ms->us = (seam_now_ns() - t0) / 1000;
+    return rc;
+}

@@ -61,4 +61,20 @@ int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, floa
                     int32_t *token, const seam_sampler_params_t *sampling,
                     seam_split_stats_t *stats, bool measure_err);
 
+/* What moving a KV cache cost. */
+typedef struct {
+    uint64_t wire_bytes;   /* KV payload bytes that crossed the network, both directions */
+    uint64_t local_bytes;  /* copied inside this process or inside a server */
+    int requests;          /* KV messages sent to servers */
+    uint64_t us;
+} seam_kv_move_stats_t;
+
+/* Gives `to` the KV cache of positions 0 .. n_pos-1 that `from` (a split of the same model
+ * that has run those positions) holds, layer by layer from where the layer ran in `from` to
+ * where it runs in `to`: copied in this process, copied inside a server between the two
+ * splits' sessions, or moved over the wire (chunks sent back to back: one round trip per
+ * server and direction). `to` then continues at n_pos exactly as if it had run the positions
+ * itself: moving a cut without recomputing. */
+int seam_split_kv_move(seam_split_t *to, seam_split_t *from, int n_pos, seam_kv_move_stats_t *st);
+
 #endif

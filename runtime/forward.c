@@ -13,6 +13,7 @@ struct seam_session {
     seam_backend_t *be;
     int n_ctx;
     int n_batch;
+    seam_kv_type_t kv_type;
     seam_kv_t **kv;  /* per materialised layer */
     float *x;        /* (n_batch, d) residual stream */
     float *xb;       /* (n_batch, d) normed input / block output */
@@ -22,6 +23,13 @@ struct seam_session {
     float *gate, *up;/* (n_batch, d_ff) */
     float *logits;   /* (HEAD_ROWS, n_vocab), only with a head */
 };
+
+#define TRY(call)                      \
+    do {                               \
+        int rc_ = (call);              \
+        if (rc_ != SEAM_OK)            \
+            return rc_;                \
+    } while (0)
 
 #define HEAD_ROWS 8 /* rows of logits computed per head call: bounds the buffer */
 
@@ -61,6 +69,7 @@ seam_session_t *seam_session_new(seam_model_t *m, const seam_session_params_t *p
     s->be = m->be;
     s->n_ctx = p.n_ctx > 0 ? p.n_ctx : (in->n_ctx_train < 4096 ? in->n_ctx_train : 4096);
     s->n_batch = p.n_batch > 0 ? p.n_batch : 512;
+    s->kv_type = p.kv_type;
     if (s->n_ctx > (1 << 24) || s->n_batch > (1 << 16)) {
         seam_error_set("session: n_ctx %d or n_batch %d too large", s->n_ctx, s->n_batch);
         free(s);
@@ -94,13 +103,47 @@ fail:
 }
 
 int seam_session_n_ctx(const seam_session_t *s) { return s->n_ctx; }
+seam_kv_type_t seam_session_kv_type(const seam_session_t *s) { return s->kv_type; }
 
-#define TRY(call)                      \
-    do {                               \
-        int rc_ = (call);              \
-        if (rc_ != SEAM_OK)            \
-            return rc_;                \
-    } while (0)
+size_t seam_session_kv_bytes(const seam_session_t *s, int a, int b, int n_pos)
+{
+    size_t kv_dim = (size_t)s->m->info.n_head_kv * (size_t)s->m->info.head_dim;
+    size_t el = s->kv_type == SEAM_KV_F16 ? 2 : 4;
+    return b > a && n_pos > 0 ? (size_t)(b - a) * 2 * (size_t)n_pos * kv_dim * el : 0;
+}
+
+/* The checks export and import share: layers this session holds, positions within it. */
+static int kv_range_ok(const seam_session_t *s, int a, int b, int pos, int n_pos, const char *what)
+{
+    if (a < s->m->layer_begin || b > s->m->layer_end || a > b || pos < 0 || n_pos < 0 ||
+        pos > s->n_ctx - n_pos) {
+        seam_error_set("session: KV %s of layers [%d, %d) at positions [%d, +%d); this session "
+                       "holds layers [%d, %d) and %d positions", what, a, b, pos, n_pos,
+                       s->m->layer_begin, s->m->layer_end, s->n_ctx);
+        return SEAM_ERR_INVALID;
+    }
+    return SEAM_OK;
+}
+
+int seam_session_kv_export(const seam_session_t *s, int a, int b, int pos, int n_pos, void *buf)
+{
+    TRY(kv_range_ok(s, a, b, pos, n_pos, "export"));
+    size_t half = seam_session_kv_bytes(s, a, a + 1, n_pos) / 2;
+    char *p = buf;
+    for (int il = a; il < b && n_pos > 0; il++, p += 2 * half)
+        TRY(s->be->iface->kv_get(s->be, s->kv[il - s->m->layer_begin], pos, n_pos, p, p + half));
+    return SEAM_OK;
+}
+
+int seam_session_kv_import(seam_session_t *s, int a, int b, int pos, int n_pos, const void *buf)
+{
+    TRY(kv_range_ok(s, a, b, pos, n_pos, "import"));
+    size_t half = seam_session_kv_bytes(s, a, a + 1, n_pos) / 2;
+    const char *p = buf;
+    for (int il = a; il < b && n_pos > 0; il++, p += 2 * half)
+        TRY(s->be->iface->kv_set(s->be, s->kv[il - s->m->layer_begin], pos, n_pos, p, p + half));
+    return SEAM_OK;
+}
 
 /* One transformer block on the n rows of s->x, tokens at positions pos .. pos+n-1. */
 static int block(seam_session_t *s, int il, int pos, int n)

@@ -102,6 +102,16 @@ seam_session_params_t seam_session_default_params(void);
 seam_session_t *seam_session_new(seam_model_t *m, const seam_session_params_t *params);
 void seam_session_destroy(seam_session_t **s);
 int seam_session_n_ctx(const seam_session_t *s);
+seam_kv_type_t seam_session_kv_type(const seam_session_t *s);
+
+/* The KV cache of layers [a,b) at positions pos .. pos+n_pos-1 as bytes, to move it to
+ * another process: for each layer in order, K then V, each n_pos × kv_dim values of the
+ * session's kv_type. seam_session_kv_bytes says how many bytes that is; import writes the same
+ * layout into a session of the same model and kv_type, which then continues exactly as if it
+ * had computed those positions itself. */
+size_t seam_session_kv_bytes(const seam_session_t *s, int a, int b, int n_pos);
+int seam_session_kv_export(const seam_session_t *s, int a, int b, int pos, int n_pos, void *buf);
+int seam_session_kv_import(seam_session_t *s, int a, int b, int pos, int n_pos, const void *buf);
 
 /* h is n × d_model floats, row-major, on the host. Positions are pos .. pos+n-1; the KV cache
  * of each layer in [a,b) is written at those positions. */

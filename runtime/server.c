@@ -64,6 +64,7 @@ struct seam_server {
     float *h;             /* (max_batch, d) */
     float *logits;
     void *out;            /* encoded reply payload */
+    void *kv_buf;         /* SEAM_KV_CHUNK_BYTES: one KV message's payload */
     uint64_t started_ns, forwards, errors;
     downstream_t downstream[MAX_DOWNSTREAM];
     int n_downstream;
@@ -126,6 +127,7 @@ void seam_server_destroy(seam_server_t **sp)
     free(s->h);
     free(s->logits);
     free(s->out);
+    free(s->kv_buf);
     if (s->sock)
         zmq_close(s->sock);
     if (s->zctx)
@@ -188,7 +190,8 @@ seam_server_t *seam_server_new(const seam_server_params_t *params)
     s->h = malloc(sizeof(float) * d_model * (size_t)s->p.max_batch);
     s->out = malloc(seam_wire_bytes(SEAM_WIRE_F32, d_model * (size_t)s->p.max_batch));
     s->logits = malloc(sizeof(float) * (size_t)s->info.n_vocab);
-    if (!s->slots || !s->h || !s->out || !s->logits) {
+    s->kv_buf = malloc(SEAM_KV_CHUNK_BYTES);
+    if (!s->slots || !s->kv_buf || !s->h || !s->out || !s->logits) {
         seam_error_set("server: out of memory");
         goto fail;
     }
@@ -225,8 +228,11 @@ seam_server_t *seam_server_new(const seam_server_params_t *params)
         seam_error_set("server: cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
         goto fail;
     }
-    /* the largest legal message: a header and a full batch of f32 values */
-    int64_t max_msg = (int64_t)(SEAM_MAX_HEADER_BYTES + d_model * 4 * (size_t)s->p.max_batch);
+    /* the largest legal message: a header and a full batch of f32 values, or a KV chunk */
+    size_t max_payload = d_model * 4 * (size_t)s->p.max_batch;
+    if (max_payload < SEAM_KV_CHUNK_BYTES)
+        max_payload = SEAM_KV_CHUNK_BYTES;
+    int64_t max_msg = (int64_t)(SEAM_MAX_HEADER_BYTES + max_payload);
     int linger = 0, mandatory = 1;
     zmq_setsockopt(s->sock, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg);
     zmq_setsockopt(s->sock, ZMQ_LINGER, &linger, sizeof linger);
@@ -475,7 +481,8 @@ static Seam__StageTiming **timings_with(const Seam__Forward *f, Seam__StageTimin
     Seam__StageTiming **all = malloc(sizeof *all * (f->n_upstream + 1));
     if (!all)
         return NULL;
-    memcpy(all, f->upstream, sizeof *all * f->n_upstream);
+    if (f->n_upstream)
+        memcpy(all, f->upstream, sizeof *all * f->n_upstream);
     all[f->n_upstream] = mine;
     return all;
 }
@@ -672,6 +679,124 @@ static void on_forward(req_t *r, const Seam__Forward *f)
     free(res.timing);
 }
 
+/* Checks a KV range against the session and this server's layers: an export only of
+ * positions computed, an import continuing every layer where it stands (as a FORWARD would).
+ * Returns the session, or NULL after answering with an ERROR. */
+static slot_t *kv_range_check(req_t *r, const Seam__KvRange *k, bool import, size_t *bytes)
+{
+    seam_server_t *s = r->s;
+    slot_t *sl = k ? session_of(r, k->session) : NULL;
+    if (!k) {
+        s->errors++;
+        seam_msg_send_error(s->sock, r->m->identity, r->m->identity_len, r->rid,
+                            SEAM__ERROR_CODE__ERR_MALFORMED, "a KV request needs its range");
+    }
+    if (!sl)
+        return NULL;
+    Seam__ErrorCode code = SEAM__ERROR_CODE__ERR_NONE;
+    char why[200];
+    *bytes = 0;
+    if (k->layer_begin >= k->layer_end || (int)k->layer_begin < s->p.layer_begin ||
+        (int)k->layer_end > s->p.layer_end) {
+        code = SEAM__ERROR_CODE__ERR_LAYER_RANGE;
+        snprintf(why, sizeof why, "KV of layers [%u, %u) asked; this server holds [%d, %d)",
+                 k->layer_begin, k->layer_end, s->p.layer_begin, s->p.layer_end);
+    } else if (k->n_pos == 0 || (uint64_t)k->pos + k->n_pos > (uint64_t)sl->n_ctx) {
+        code = SEAM__ERROR_CODE__ERR_POSITION;
+        snprintf(why, sizeof why, "KV positions [%u, +%u) outside the session's context of %d",
+                 k->pos, k->n_pos, sl->n_ctx);
+    } else if ((int)k->kv_type != (int)seam_session_kv_type(sl->sess)) {
+        code = SEAM__ERROR_CODE__ERR_SHAPE;
+        snprintf(why, sizeof why, "KV type %d; this server's sessions hold %s", (int)k->kv_type,
+                 seam_session_kv_type(sl->sess) == SEAM_KV_F32 ? "f32" : "f16");
+    } else if ((*bytes = seam_session_kv_bytes(sl->sess, (int)k->layer_begin, (int)k->layer_end,
+                                               (int)k->n_pos)) > SEAM_KV_CHUNK_BYTES) {
+        code = SEAM__ERROR_CODE__ERR_SHAPE;
+        snprintf(why, sizeof why, "a KV range of %zu bytes; at most %d in one message", *bytes,
+                 SEAM_KV_CHUNK_BYTES);
+    }
+    for (int il = (int)k->layer_begin; !code && il < (int)k->layer_end; il++) {
+        int at = sl->next_pos[il - s->p.layer_begin];
+        if (import ? at != (int)k->pos : at < (int)(k->pos + k->n_pos)) {
+            code = SEAM__ERROR_CODE__ERR_POSITION;
+            snprintf(why, sizeof why, import ? "KV import at position %u: layer %d continues at %d"
+                                             : "KV export up to position %u: layer %d has only %d",
+                     import ? k->pos : k->pos + k->n_pos, il, at);
+        }
+    }
+    if (code) {
+        s->errors++;
+        seam_msg_send_error(s->sock, r->m->identity, r->m->identity_len, r->rid, code, "%s", why);
+        return NULL;
+    }
+    return sl;
+}
+
+static void kv_reply(req_t *r, Seam__KvRange *k, const void *payload, size_t len)
+{
+    Seam__KvData out = SEAM__KV_DATA__INIT;
+    out.range = k;
+    Seam__Envelope env = SEAM__ENVELOPE__INIT;
+    env.body_case = SEAM__ENVELOPE__BODY_KV_DATA;
+    env.kv_data = &out;
+    reply(r, &env, payload, len);
+    r->s->bytes_out += len;
+}
+
+static void on_kv_export(req_t *r, Seam__KvExport *e)
+{
+    size_t bytes;
+    slot_t *sl = kv_range_check(r, e->range, false, &bytes);
+    if (!sl)
+        return;
+    Seam__KvRange *k = e->range;
+    if (seam_session_kv_export(sl->sess, (int)k->layer_begin, (int)k->layer_end, (int)k->pos,
+                               (int)k->n_pos, r->s->kv_buf) != SEAM_OK)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_INTERNAL, "KV export failed: %s", seam_last_error());
+    sl->last_used_ns = seam_now_ns();
+    kv_reply(r, k, r->s->kv_buf, bytes);
+}
+
+static void on_kv_import(req_t *r, Seam__KvImport *im)
+{
+    seam_server_t *s = r->s;
+    size_t bytes;
+    slot_t *sl = kv_range_check(r, im->range, true, &bytes);
+    if (!sl)
+        return;
+    Seam__KvRange *k = im->range;
+    int a = (int)k->layer_begin, b = (int)k->layer_end, pos = (int)k->pos, n = (int)k->n_pos;
+    if (im->from_session) { /* a copy between two sessions here: nothing crosses the wire */
+        slot_t *src = find(s, im->from_session);
+        if (!src || src == sl)
+            REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_UNKNOWN_SESSION, "no session %016" PRIx64
+                        " to copy the KV cache from", im->from_session);
+        for (int il = a; il < b; il++)
+            if (src->next_pos[il - s->p.layer_begin] < pos + n)
+                REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_POSITION, "session %016" PRIx64 " has "
+                            "computed layer %d only up to position %d", im->from_session, il,
+                            src->next_pos[il - s->p.layer_begin]);
+        if (r->m->frames != 1)
+            REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_SHAPE, "a KV copy between sessions has no payload");
+        if (seam_session_kv_export(src->sess, a, b, pos, n, s->kv_buf) != SEAM_OK ||
+            seam_session_kv_import(sl->sess, a, b, pos, n, s->kv_buf) != SEAM_OK)
+            REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_INTERNAL, "KV copy failed: %s", seam_last_error());
+        src->last_used_ns = seam_now_ns();
+    } else {
+        if (r->m->frames != 2 || r->m->payload_len != bytes)
+            REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_SHAPE, "KV payload is %zu bytes in %d frames; "
+                        "layers [%d, %d) × %d positions need exactly %zu bytes in one frame",
+                        r->m->payload_len, r->m->frames - 1, a, b, n, bytes);
+        s->bytes_in += r->m->wire_bytes;
+        if (seam_session_kv_import(sl->sess, a, b, pos, n, r->m->payload) != SEAM_OK)
+            REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_INTERNAL, "KV import failed: %s", seam_last_error());
+    }
+    for (int il = a; il < b; il++)
+        sl->next_pos[il - s->p.layer_begin] = pos + n;
+    sl->last_used_ns = seam_now_ns();
+    kv_reply(r, k, NULL, 0);
+}
+
 static void on_ping(req_t *r, const Seam__Ping *p)
 {
     static uint8_t zeros[1 << 20];
@@ -718,8 +843,9 @@ static void handle(seam_server_t *s, const seam_msg_t *m)
                     "header did not decode as a seam Envelope (%d frames, %zu bytes)", m->frames,
                     m->wire_bytes);
     const Seam__Envelope *e = m->env;
-    if (e->body_case != SEAM__ENVELOPE__BODY_FORWARD && m->frames > 1)
-        REPLY_ERROR(&r, SEAM__ERROR_CODE__ERR_MALFORMED, "only FORWARD carries a payload");
+    if (e->body_case != SEAM__ENVELOPE__BODY_FORWARD &&
+        e->body_case != SEAM__ENVELOPE__BODY_KV_IMPORT && m->frames > 1)
+        REPLY_ERROR(&r, SEAM__ERROR_CODE__ERR_MALFORMED, "only FORWARD and KV_IMPORT carry a payload");
     switch (e->body_case) {
     case SEAM__ENVELOPE__BODY_HELLO: on_hello(&r, e->hello); return;
     case SEAM__ENVELOPE__BODY_OPEN: on_open(&r, e->open); return;
@@ -727,6 +853,8 @@ static void handle(seam_server_t *s, const seam_msg_t *m)
     case SEAM__ENVELOPE__BODY_FORWARD: on_forward(&r, e->forward); return;
     case SEAM__ENVELOPE__BODY_PING: on_ping(&r, e->ping); return;
     case SEAM__ENVELOPE__BODY_STATS_REQUEST: on_stats(&r); return;
+    case SEAM__ENVELOPE__BODY_KV_EXPORT: on_kv_export(&r, e->kv_export); return;
+    case SEAM__ENVELOPE__BODY_KV_IMPORT: on_kv_import(&r, e->kv_import); return;
     default:
         REPLY_ERROR(&r, SEAM__ERROR_CODE__ERR_MALFORMED, "message kind %d is not a request",
                     e->body_case);

@@ -12,6 +12,7 @@
 
 #define SEAM_PROTOCOL_VERSION 2
 #define SEAM_MAX_HEADER_BYTES 65536
+#define SEAM_KV_CHUNK_BYTES (1 << 20) /* the largest KV_IMPORT / KV_DATA payload */
 
 /* A received message. identity is set on ROUTER sockets. */
 typedef struct {

@@ -22,6 +22,14 @@ static void walk_forward(const Seam__Forward *f)
     }
     if (f->sampling)
         sink += (uint64_t)f->sampling->top_k + f->sampling->seed;
+    for (size_t i = 0; i < f->n_upstream; i++)
+        sink += f->upstream[i]->t_recv_ns + (f->upstream[i]->endpoint ? strlen(f->upstream[i]->endpoint) : 0);
+}
+
+static void walk_kv(const Seam__KvRange *k)
+{
+    if (k)
+        sink += k->session + k->layer_begin + k->layer_end + k->pos + k->n_pos + (uint64_t)k->kv_type;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -43,6 +51,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case SEAM__ENVELOPE__BODY_ERROR:
         sink += e->error->message ? strlen(e->error->message) : 0;
         break;
+    case SEAM__ENVELOPE__BODY_KV_EXPORT: walk_kv(e->kv_export->range); break;
+    case SEAM__ENVELOPE__BODY_KV_IMPORT:
+        walk_kv(e->kv_import->range);
+        sink += e->kv_import->from_session;
+        break;
+    case SEAM__ENVELOPE__BODY_KV_DATA: walk_kv(e->kv_data->range); break;
     default: break;
     }
     /* and it packs back to the same size it reports */

@@ -1,7 +1,9 @@
 /* Moving the cut mid-generation: a client (planning with a profile 3x slower than this
  * machine, an edge box) starts on a fast loopback link, where the plan puts layers on a real
- * `seam serve`; after 12 tokens its link gains 100 ms of round trip and 10 Mbit/s. The cut
- * must move within 1 s of the change, and the greedy tokens must equal a local run's. */
+ * `seam serve`; after 12 tokens its link gains 100 ms of round trip and 10 Mbit/s (and the
+ * reverse: slow, then fast). The cut must move within 1 s of the change, the greedy tokens
+ * must equal a local run's, and the move must take the KV cache over or recompute it as the
+ * cost model predicts is cheaper (both are also forced once, giving the same text). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,28 +38,31 @@ static int teardown(void **state)
     return 0;
 }
 
-static void test_cut_moves_and_text_stays(void **state)
+static const char *text = "Once upon a time, in a small village by the sea,";
+static int32_t prompt[64], ref[N_GEN + 1];
+static int n_prompt;
+static char prof[128];
+
+/* The reference (every token local) and a client profile 3x slower than this machine. */
+static void prepare(void)
 {
-    (void)state;
-    char prof[128];
-    /* the reference: every token local */
+    if (prof[0])
+        return;
     seam_model_t *m = seam_model_new(model_path(), NULL);
     assert_non_null(m);
     seam_model_info_t in;
     seam_model_info(m, &in);
     seam_session_t *s = seam_session_new(m, NULL);
-    const char *text = "Once upon a time, in a small village by the sea,";
-    int32_t prompt[64], ref[N_GEN + 1];
-    int n = seam_tokenize(m, text, strlen(text), prompt, 64, true, false);
+    n_prompt = seam_tokenize(m, text, strlen(text), prompt, 64, true, false);
     float *lg = malloc(sizeof(float) * (size_t)in.n_vocab);
-    assert_int_equal(seam_forward_tokens(s, prompt, n, 0, lg), SEAM_OK);
+    assert_int_equal(seam_forward_tokens(s, prompt, n_prompt, 0, lg), SEAM_OK);
     for (int k = 0; k < N_GEN; k++) {
         ref[k] = argmax(lg, in.n_vocab);
-        assert_int_equal(seam_forward_tokens(s, &ref[k], 1, n + k, lg), SEAM_OK);
+        assert_int_equal(seam_forward_tokens(s, &ref[k], 1, n_prompt + k, lg), SEAM_OK);
     }
+    free(lg);
     seam_session_destroy(&s);
     seam_model_destroy(&m);
-    /* a client 3x slower than this machine */
     seam_profile_t p;
     assert_int_equal(seam_profile_measure(model_path(), 2, 0, -1, &p), SEAM_OK);
     for (int l = 0; l < p.n_layer; l++) {
@@ -69,25 +74,41 @@ static void test_cut_moves_and_text_stays(void **state)
     p.embed_us *= 3;
     snprintf(prof, sizeof prof, "/tmp/seam-slow-client-%d.json", getpid());
     assert_int_equal(seam_profile_save(prof, &p, NULL), SEAM_OK);
+}
+
+#define SLOW_RATE 10e6
+#define SLOW_RTT 0.2 /* our sends only: +100 ms per round trip */
+
+/* Generates N_GEN tokens with the link changing after CHANGE_AT: fast to slow, or slow to
+ * fast. Checks the text, that the cut moved the right way within 1 s (when asked), and
+ * returns the last move. */
+static seam_adaptive_move_t scenario(bool slow_first, seam_move_mode_t mode, bool timely)
+{
+    prepare();
+    if (slow_first)
+        seam_link_emulate(SLOW_RATE, SLOW_RTT);
     seam_adaptive_params_t ap = seam_adaptive_default_params();
     ap.model_path = model_path();
     ap.endpoint = srv.endpoint;
     ap.n_threads = 2;
     ap.client_profile = prof;
+    ap.move = mode;
     seam_adaptive_t *a = seam_adaptive_new(&ap);
     if (!a)
         fail_msg("adaptive: %s", seam_last_error());
     char first[512];
     snprintf(first, sizeof first, "%s%s", seam_adaptive_spec(a), seam_adaptive_head_remote(a) ? " +head" : "");
-    printf("  fast link: plan %s\n", first);
-    assert_non_null(strstr(first, "tcp://")); /* layers on the server */
+    static const char *const modes[] = {"auto", "KV", "recompute"};
+    printf("  %s link first (move: %s): plan %s\n", slow_first ? "slow" : "fast", modes[mode], first);
+    /* fast: layers on the server; slow: all local */
+    assert_true((strstr(first, "tcp://") != NULL) != slow_first);
     int32_t tok, same = 0;
     double t_change = 0;
-    assert_int_equal(seam_adaptive_step(a, prompt, n, &tok), SEAM_OK);
+    assert_int_equal(seam_adaptive_step(a, prompt, n_prompt, &tok), SEAM_OK);
     for (int k = 0; k < N_GEN; k++) {
         same += tok == ref[k];
         if (k == CHANGE_AT) {
-            seam_link_emulate(10e6, 0.2); /* our sends only: +100 ms per round trip */
+            seam_link_emulate(slow_first ? 0 : SLOW_RATE, slow_first ? 0 : SLOW_RTT);
             t_change = seam_now_ns() / 1e9;
         }
         int32_t cur = ref[k]; /* follow the reference so one miss cannot cascade */
@@ -95,21 +116,60 @@ static void test_cut_moves_and_text_stays(void **state)
     }
     seam_link_emulate(0, 0);
     double after = seam_adaptive_last_move_s(a) - t_change;
-    printf("  after the link slowed: plan %s, %d move(s), the last %.2f s after the change\n",
-           seam_adaptive_spec(a), seam_adaptive_moves(a), after);
-    printf("  greedy tokens equal to the local run: %d/%d\n", same, N_GEN);
+    const seam_adaptive_move_t *mv = seam_adaptive_last_move(a);
+    assert_non_null(mv);
+    printf("    then plan %s, %d move(s), the last %.2f s after the change, by %s of %d positions "
+           "(predicted: KV %.0f ms for %.0f B, recompute %.0f ms; took %.0f ms, %llu B on the "
+           "wire)\n", seam_adaptive_spec(a), seam_adaptive_moves(a), after,
+           mv->by_kv ? "moving the KV cache" : "recomputing", mv->positions,
+           mv->predicted.kv_us / 1e3, mv->predicted.kv_bytes, mv->predicted.recompute_us / 1e3,
+           mv->us / 1e3, (unsigned long long)mv->kv.wire_bytes);
+    printf("    greedy tokens equal to the local run: %d/%d\n", same, N_GEN);
     assert_int_equal(same, N_GEN);
     assert_true(seam_adaptive_moves(a) >= 1);
-    assert_non_null(strstr(seam_adaptive_spec(a), "@local"));
-    assert_null(strstr(seam_adaptive_spec(a), "tcp://"));
-    assert_true(after > 0 && after < 1.0);
+    /* slow: everything local; fast: layers on the server */
+    assert_true((strstr(seam_adaptive_spec(a), "tcp://") != NULL) == slow_first);
+    if (timely)
+        assert_true(after > 0 && after < 1.0);
+    seam_adaptive_move_t out = *mv;
     seam_adaptive_destroy(&a);
+    return out;
+}
+
+/* Auto must pick what its cost model predicts is cheaper; the other way, forced, must give
+ * the same text. */
+static seam_adaptive_move_t both_ways(bool slow_first)
+{
+    seam_adaptive_move_t mv = scenario(slow_first, SEAM_MOVE_AUTO, true), other;
+    assert_true(mv.by_kv == (mv.predicted.kv_us < mv.predicted.recompute_us));
+    if (mv.by_kv)
+        assert_int_equal(mv.kv.wire_bytes, (uint64_t)mv.predicted.kv_bytes);
+    other = scenario(slow_first, mv.by_kv ? SEAM_MOVE_RECOMPUTE : SEAM_MOVE_KV, false);
+    assert_true(other.by_kv != mv.by_kv);
+    if (other.by_kv)
+        assert_int_equal(other.kv.wire_bytes, (uint64_t)other.predicted.kv_bytes);
+    return mv;
+}
+
+/* The case: the link slows mid-generation; the cut moves home within 1 s. */
+static void test_link_slows(void **state)
+{
+    (void)state;
+    both_ways(false);
+}
+
+/* The link becomes fast: layers go to the server. Sending their cache over loopback costs
+ * next to nothing against recomputing the history there, so auto must move the cache. */
+static void test_link_speeds_up(void **state)
+{
+    (void)state;
+    assert_true(both_ways(true).by_kv);
     unlink(prof);
-    free(lg);
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_cut_moves_and_text_stays)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_link_slows),
+                                       cmocka_unit_test(test_link_speeds_up)};
     return cmocka_run_group_tests_name("adaptive cut", tests, setup, teardown);
 }

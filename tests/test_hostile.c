@@ -227,6 +227,106 @@ static void test_hostile_messages(void **state)
     assert_int_equal(exchange(&env, payload, D * 4, &code), SEAM__ENVELOPE__BODY_RESULT);
     printf("  %d malformed FORWARDs, bad version, other model, truncated header: specific ERRORs\n", errors);
 
+    /* KV_EXPORT / KV_IMPORT: layers [4,16) of sid have computed position 0 */
+    Seam__KvRange kr;
+    Seam__KvExport kx;
+    Seam__KvImport ki;
+    static uint8_t kvbuf[12 * 1024 * 2];
+#define KV(import, ...)                                                                       \
+    do {                                                                                      \
+        kr = (Seam__KvRange)SEAM__KV_RANGE__INIT;                                             \
+        kr.session = sid;                                                                     \
+        kr.layer_begin = 4;                                                                   \
+        kr.layer_end = 16;                                                                    \
+        kr.pos = import ? 1 : 0;                                                              \
+        kr.n_pos = 1;                                                                         \
+        kx = (Seam__KvExport)SEAM__KV_EXPORT__INIT;                                           \
+        ki = (Seam__KvImport)SEAM__KV_IMPORT__INIT;                                           \
+        kx.range = ki.range = &kr;                                                            \
+        env = (Seam__Envelope)SEAM__ENVELOPE__INIT;                                           \
+        env.body_case = import ? SEAM__ENVELOPE__BODY_KV_IMPORT : SEAM__ENVELOPE__BODY_KV_EXPORT; \
+        if (import)                                                                           \
+            env.kv_import = &ki;                                                              \
+        else                                                                                  \
+            env.kv_export = &kx;                                                              \
+        __VA_ARGS__;                                                                          \
+    } while (0)
+    struct {
+        const char *what;
+        int want;
+    } kv_cases[] = {
+        {"export without a range", SEAM__ERROR_CODE__ERR_MALFORMED},
+        {"export of layers the server lacks", SEAM__ERROR_CODE__ERR_LAYER_RANGE},
+        {"export of positions never computed", SEAM__ERROR_CODE__ERR_POSITION},
+        {"export of another KV type", SEAM__ERROR_CODE__ERR_SHAPE},
+        {"export past the context", SEAM__ERROR_CODE__ERR_POSITION},
+        {"import not continuing the layers", SEAM__ERROR_CODE__ERR_POSITION},
+        {"import payload of the wrong size", SEAM__ERROR_CODE__ERR_SHAPE},
+        {"import larger than one message may be", SEAM__ERROR_CODE__ERR_SHAPE},
+        {"import copying from an unknown session", SEAM__ERROR_CODE__ERR_UNKNOWN_SESSION},
+        {"import copying from itself", SEAM__ERROR_CODE__ERR_UNKNOWN_SESSION},
+        {"export from an unknown session", SEAM__ERROR_CODE__ERR_UNKNOWN_SESSION},
+    };
+    int kv_errors = 0;
+    for (size_t i = 0; i < sizeof kv_cases / sizeof *kv_cases; i++) {
+        size_t plen = 0;
+        switch (i) {
+        case 0: KV(false, kx.range = NULL); break;
+        case 1: KV(false, kr.layer_begin = 2); break;
+        case 2: KV(false, kr.n_pos = 5); break;
+        case 3: KV(false, kr.kv_type = SEAM__KV_TYPE__KV_F32); break;
+        case 4: KV(false, kr.n_pos = 1000000); break;
+        case 5: KV(true, kr.pos = 0); plen = 12 * 1024; break;
+        case 6: KV(true); plen = 12 * 1024 - 2; break;
+        case 7: KV(true, kr.n_pos = 255); plen = 16; break;
+        case 8: KV(true, ki.from_session = sid ^ 2); break;
+        case 9: KV(true, ki.from_session = sid); break;
+        case 10: KV(false, kr.session = sid ^ 4); break;
+        }
+        int body = exchange(&env, kvbuf, plen, &code);
+        if (body != SEAM__ENVELOPE__BODY_ERROR || code != kv_cases[i].want)
+            fail_msg("%s: expected ERROR code %d, got body %d code %d", kv_cases[i].what,
+                     kv_cases[i].want, body, code);
+        kv_errors++;
+    }
+    /* and the real thing: the cache of sid's position 0 exported, imported into a second
+     * session, which then computes position 1 exactly as sid does */
+    KV(false);
+    uint8_t khdr[256];
+    size_t khn = seam__envelope__pack(&env, khdr);
+    zmq_send(sock, khdr, khn, 0);
+    seam_msg_t km;
+    assert_int_equal(seam_msg_recv(sock, false, &km, 0), SEAM_OK);
+    assert_non_null(km.env);
+    assert_int_equal(km.env->body_case, SEAM__ENVELOPE__BODY_KV_DATA);
+    assert_int_equal(km.payload_len, 12 * 1024);
+    memcpy(kvbuf, km.payload, km.payload_len);
+    seam_msg_free(&km);
+    uint64_t sid2 = open_session();
+    assert_true(sid2 != 0);
+    KV(true, kr.session = sid2; kr.pos = 0);
+    assert_int_equal(exchange(&env, kvbuf, 12 * 1024, &code), SEAM__ENVELOPE__BODY_KV_DATA);
+    float hs[2][D];
+    for (int k = 0; k < 2; k++) {
+        for (int j = 0; j < D; j++)
+            ((float *)payload)[j] = (float)((j * 37 % 101) - 50) / 50.0f;
+        FORWARD(f.session = k ? sid2 : sid; f.pos = 1);
+        uint8_t fh[256];
+        size_t fn = seam__envelope__pack(&env, fh);
+        zmq_send(sock, fh, fn, ZMQ_SNDMORE);
+        zmq_send(sock, payload, D * 4, 0);
+        seam_msg_t fm;
+        assert_int_equal(seam_msg_recv(sock, false, &fm, 0), SEAM_OK);
+        assert_non_null(fm.env);
+        assert_int_equal(fm.env->body_case, SEAM__ENVELOPE__BODY_RESULT);
+        assert_int_equal(fm.payload_len, D * 4);
+        memcpy(hs[k], fm.payload, D * 4);
+        seam_msg_free(&fm);
+    }
+    assert_memory_equal(hs[0], hs[1], sizeof hs[0]);
+    printf("  %d malformed KV requests: specific ERRORs; a KV cache exported and imported into "
+           "another session continues bit-identical\n", kv_errors);
+
     /* 10,000 random-byte messages of random lengths and frame counts */
     uint32_t r = 12345;
     int replies = 0, err_replies = 0;

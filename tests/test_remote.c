@@ -259,6 +259,89 @@ static void test_chain(void **state)
     printf("  chains of 2 servers (server to server, f32): bit-identical; head on the last: same tokens\n");
 }
 
+/* Runs prompt + steps [0, upto) through sp, following the local text, checking the logits. */
+static void split_steps(seam_split_t *sp, int from, int upto, float *lg)
+{
+    for (int k = from; k < upto; k++) {
+        const int32_t *toks = k ? &ref_tok[k - 1] : prompt;
+        int len = k ? 1 : N_PROMPT, pos = k ? N_PROMPT + k - 1 : 0;
+        if (seam_split_step(sp, toks, len, pos, lg, NULL, NULL, NULL, false) != SEAM_OK)
+            fail_msg("step %d: %s", k, seam_last_error());
+        assert_memory_equal(lg, ref + (size_t)k * n_vocab, sizeof(float) * (size_t)n_vocab);
+    }
+}
+
+static seam_split_t *open_split(const char *spec)
+{
+    seam_split_params_t p = {.model_path = model_path(), .spec = spec, .n_threads = 2,
+                             .timeout_ms = 20000};
+    seam_split_t *sp = seam_split_new(&p);
+    if (!sp)
+        fail_msg("split '%s': %s", spec, seam_last_error());
+    return sp;
+}
+
+/* Moving a cut by moving the KV cache instead of recomputing it: after the prompt and a step
+ * on one layout, the cache goes to another layout (layers changing sides cross the wire,
+ * layers staying on the server are copied inside it, layers staying local are copied here),
+ * which continues bit-identical to the local run. Also between two different servers. */
+static void test_kv_move(void **state)
+{
+    (void)state;
+    server_proc_t tail;
+    char layers[32], a_spec[256], b_spec[256], c_spec[256];
+    snprintf(layers, sizeof layers, "6-%d", n_layer);
+    if (server_start(&tail, seam_bin, model_path(), test_port(4), layers, NULL) != 0)
+        fail_msg("could not start the second server");
+    snprintf(a_spec, sizeof a_spec, "0-4@local,4-12@%s,12-%d@local", full.endpoint, n_layer);
+    snprintf(b_spec, sizeof b_spec, "0-8@local,8-%d@%s", n_layer, full.endpoint);
+    snprintf(c_spec, sizeof c_spec, "0-6@local,6-%d@%s", n_layer, tail.endpoint);
+    float *lg = malloc(sizeof(float) * (size_t)n_vocab);
+    seam_split_t *a = open_split(a_spec), *b = open_split(b_spec), *c = open_split(c_spec);
+    split_steps(a, 0, 2, lg);
+    int n_pos = N_PROMPT + 1;
+    seam_kv_move_stats_t ms;
+    if (seam_split_kv_move(b, a, n_pos, &ms) != SEAM_OK)
+        fail_msg("KV move A -> B: %s", seam_last_error());
+    size_t row = 2 * 256 * 2; /* K and V, one KV head of 256, f16 */
+    printf("  KV move %s -> %s: %" PRIu64 " B over the wire, %" PRIu64 " B copied, %d requests, "
+           "%.1f ms\n", a_spec, b_spec, ms.wire_bytes, ms.local_bytes, ms.requests, ms.us / 1e3);
+    /* layers [4,8) come back and [12,L) go out; [8,12) stay on the server, [0,4) here */
+    assert_int_equal(ms.wire_bytes, (uint64_t)(4 + n_layer - 12) * row * (size_t)n_pos);
+    assert_int_equal(ms.local_bytes, (uint64_t)(4 + 4) * row * (size_t)n_pos);
+    split_steps(b, 2, N_DECODE + 1, lg);
+    /* from one server to another: through the client */
+    if (seam_split_kv_move(c, b, N_PROMPT + N_DECODE, &ms) != SEAM_OK)
+        fail_msg("KV move B -> C: %s", seam_last_error());
+    printf("  KV move to another server: %" PRIu64 " B over the wire\n", ms.wire_bytes);
+    seam_split_destroy(&a);
+    seam_split_destroy(&b);
+    /* C continues where B was: one more step, against a local session that ran the same */
+    seam_model_t *m = seam_model_new(model_path(), NULL);
+    seam_session_t *ls = seam_session_new(m, NULL);
+    float *want = malloc(sizeof(float) * (size_t)n_vocab);
+    seam_forward_tokens(ls, prompt, N_PROMPT, 0, want);
+    for (int k = 0; k < N_DECODE; k++)
+        seam_forward_tokens(ls, &ref_tok[k], 1, N_PROMPT + k, want);
+    seam_forward_tokens(ls, &ref_tok[N_DECODE], 1, N_PROMPT + N_DECODE, want);
+    if (seam_split_step(c, &ref_tok[N_DECODE], 1, N_PROMPT + N_DECODE, lg, NULL, NULL, NULL, false) != SEAM_OK)
+        fail_msg("C: %s", seam_last_error());
+    assert_memory_equal(lg, want, sizeof(float) * (size_t)n_vocab);
+    /* a move of more positions than were computed is refused by the server, naming it */
+    seam_split_t *d = open_split(b_spec);
+    assert_int_not_equal(seam_split_kv_move(d, c, N_PROMPT + N_DECODE + 5, &ms), SEAM_OK);
+    printf("  KV of positions never computed: %s\n", seam_last_error());
+    assert_non_null(strstr(seam_last_error(), "has only"));
+    seam_split_destroy(&d);
+    seam_split_destroy(&c);
+    seam_session_destroy(&ls);
+    seam_model_destroy(&m);
+    free(want);
+    free(lg);
+    server_stop(&tail);
+    printf("  after each move the new layout continues bit-identical to the local run\n");
+}
+
 static void test_lossy_wire(void **state)
 {
     (void)state;
@@ -394,7 +477,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_cut), cmocka_unit_test(test_u_shapes),
         cmocka_unit_test(test_head_on_server), cmocka_unit_test(test_chain),
-        cmocka_unit_test(test_lossy_wire), cmocka_unit_test(test_q8_tokens),
+        cmocka_unit_test(test_kv_move), cmocka_unit_test(test_lossy_wire), cmocka_unit_test(test_q8_tokens),
         cmocka_unit_test(test_link_emulation),
         cmocka_unit_test(test_refusals),
     };

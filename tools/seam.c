@@ -138,9 +138,11 @@ static void print_total_stats(FILE *f, const seam_split_stats_t *t, int n_tokens
 /* seam run --adaptive: generation whose cut follows the link. */
 static int run_adaptive(const char *model_path, const char *server, const char *server_key,
                         const char *key_file, int threads, const seam_sampler_params_t *sp,
-                        const char *prompt, bool special, int n_predict, bool stream)
+                        const char *prompt, bool special, int n_predict, bool stream,
+                        seam_move_mode_t move)
 {
     seam_adaptive_params_t ap = seam_adaptive_default_params();
+    ap.move = move;
     ap.model_path = model_path;
     ap.endpoint = server;
     ap.server_key = server_key;
@@ -186,8 +188,14 @@ static int run_adaptive(const char *model_path, const char *server, const char *
             goto fail;
         if (seam_adaptive_moves(a) != moves) {
             moves = seam_adaptive_moves(a);
-            fprintf(stderr, "\n[seam] the link changed: moved the cut to %s%s\n", seam_adaptive_spec(a),
-                    seam_adaptive_head_remote(a) ? " --head server" : "");
+            const seam_adaptive_move_t *mv = seam_adaptive_last_move(a);
+            fprintf(stderr, "\n[seam] the link changed: moved the cut to %s%s in %.0f ms, by %s "
+                    "(%d positions; predicted: moving the KV cache %.0f ms for %.0f KB, "
+                    "recomputing %.0f ms)\n", seam_adaptive_spec(a),
+                    seam_adaptive_head_remote(a) ? " --head server" : "", mv->us / 1e3,
+                    mv->by_kv ? "moving the KV cache" : "recomputing it", mv->positions,
+                    mv->predicted.kv_us / 1e3, mv->predicted.kv_bytes / 1e3,
+                    mv->predicted.recompute_us / 1e3);
         }
     }
     printf("\n");
@@ -245,6 +253,9 @@ static void run_usage(FILE *f)
             "      --adaptive --server ENDPOINT  plan now, keep measuring the link while\n"
             "                         generating, and move the cut when another plan is better\n"
             "                         (f32 on the wire; the text stays that of an unmoved run)\n"
+            "      --move auto|kv|recompute  how a move brings the new layout up to date: send\n"
+            "                         the KV cache of the layers that change sides, or replay\n"
+            "                         the history; auto: what the cost model predicts is cheaper\n"
             "      --emulate-link RATE,RTT  shape our own traffic, e.g. 100mbit,20ms (give the\n"
             "                         server the same to emulate that link on loopback)\n"
             "  -h, --help             this help\n");
@@ -259,9 +270,10 @@ static int cmd_run(int argc, char **argv)
     bool seed_given = false, special = false, stream = true;
     enum { O_TEMP = 256, O_TOPK, O_TOPP, O_MINP, O_REP, O_SEED, O_KV, O_SPECIAL, O_NOSTREAM,
            O_SPLIT, O_WIRE, O_HEAD, O_STATS, O_TIMEOUT, O_SKEY, O_KEY, O_EMU, O_PLAN, O_ADAPT,
-           O_SERVER };
+           O_SERVER, O_MOVE };
     const char *adaptive_server = NULL;
     bool adaptive = false;
+    seam_move_mode_t move = SEAM_MOVE_AUTO;
     static char plan_spec[512], plan_key[512];
     const char *server_keys[SEAM_SPLIT_MAX_STAGES], *key_file = NULL;
     int n_server_keys = 0;
@@ -283,6 +295,7 @@ static int cmd_run(int argc, char **argv)
         {"server-key", required_argument, 0, O_SKEY}, {"key", required_argument, 0, O_KEY},
         {"emulate-link", required_argument, 0, O_EMU}, {"plan", required_argument, 0, O_PLAN},
         {"adaptive", no_argument, 0, O_ADAPT},  {"server", required_argument, 0, O_SERVER},
+        {"move", required_argument, 0, O_MOVE},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -356,6 +369,18 @@ static int cmd_run(int argc, char **argv)
         case O_EMU: if (!set_link_emulation("run", optarg)) return 2; break;
         case O_ADAPT: adaptive = true; break;
         case O_SERVER: adaptive_server = optarg; break;
+        case O_MOVE:
+            if (strcmp(optarg, "auto") == 0)
+                move = SEAM_MOVE_AUTO;
+            else if (strcmp(optarg, "kv") == 0)
+                move = SEAM_MOVE_KV;
+            else if (strcmp(optarg, "recompute") == 0)
+                move = SEAM_MOVE_RECOMPUTE;
+            else {
+                fprintf(stderr, "seam run: --move '%s': expected auto, kv or recompute\n", optarg);
+                return 2;
+            }
+            break;
         case O_NOSTREAM: stream = false; break;
         case 'h': run_usage(stdout); return 0;
         case ':': fprintf(stderr, "seam run: option '%s' needs a value\n", argv[optind - 1]); return 2;
@@ -386,7 +411,8 @@ static int cmd_run(int argc, char **argv)
             return 2;
         }
         return run_adaptive(model_path, adaptive_server, n_server_keys ? server_keys[0] : NULL,
-                            key_file, (int)threads, &sp, prompt, special, (int)n_predict, stream);
+                            key_file, (int)threads, &sp, prompt, special, (int)n_predict, stream,
+                            move);
     }
 
     seam_model_t *m = NULL;
@@ -786,7 +812,7 @@ static int cmd_profile(int argc, char **argv)
     seam_profile_t p;
     seam_link_profile_t link = {0};
     if (seam_profile_measure(model, (int)threads, 0, -1, &p) != SEAM_OK ||
-        (server && seam_profile_link(server, skey, 20, &link) != SEAM_OK)) {
+        (server && seam_profile_link(server, skey, 20, SEAM_PROFILE_LINK_BYTES, &link) != SEAM_OK)) {
         fprintf(stderr, "seam profile: %s\n", seam_last_error());
         return 1;
     }
@@ -922,7 +948,7 @@ static int cmd_plan(int argc, char **argv)
     L = cl.n_layer;
     if (seam_profile_server(server, skey, model, &sv, &c.server_begin, &c.server_end,
                             &c.server_has_head) != SEAM_OK ||
-        seam_profile_link(server, skey, 20, &link) != SEAM_OK) {
+        seam_profile_link(server, skey, 20, SEAM_PROFILE_LINK_BYTES, &link) != SEAM_OK) {
         fprintf(stderr, "seam plan: %s\n", seam_last_error());
         return 1;
     }
