@@ -56,7 +56,8 @@ seam_plan_cost_t seam_plan_cost(const seam_profile_t *cl, const seam_profile_t *
     double head_cl = pl->head_remote ? 0 : cl->head_us, head_sv = pl->head_remote ? sv->head_us : 0;
     r.client_compute_us = cl->embed_us + layers_decode(cl, 0, pl->a, T) +
                           layers_decode(cl, pl->b, L, T) + head_cl;
-    r.server_compute_us = remote ? layers_decode(sv, pl->a, pl->b, T) + head_sv : 0;
+    double load = seam_profile_load_factor(sv);
+    r.server_compute_us = remote ? (layers_decode(sv, pl->a, pl->b, T) + head_sv) * load : 0;
     /* the link: one round trip per token, the hidden state out and (or a token) back */
     double d = cl->d_model, up = 0, down = 0, bw = link->bytes_per_us > 0 ? link->bytes_per_us : 1e9;
     if (remote) {
@@ -67,9 +68,9 @@ seam_plan_cost_t seam_plan_cost(const seam_profile_t *cl, const seam_profile_t *
     r.decode_us = r.client_compute_us + r.server_compute_us + r.link_us;
     /* time to first token: the prompt through every stage, one round trip, the head once */
     double pre_cl = cl->embed_us * P + (layers_prefill(cl, 0, pl->a) + layers_prefill(cl, pl->b, L)) * P;
-    double pre_sv = remote ? layers_prefill(sv, pl->a, pl->b) * P : 0;
+    double pre_sv = remote ? layers_prefill(sv, pl->a, pl->b) * P * load : 0;
     double pre_link = remote ? link->rtt_us + 2.0 * (double)seam_wire_bytes(pl->dtype, (size_t)(d * P)) / bw : 0;
-    r.ttft_us = pre_cl + pre_sv + pre_link + (pl->head_remote ? sv->head_us : cl->head_us);
+    r.ttft_us = pre_cl + pre_sv + pre_link + (pl->head_remote ? sv->head_us * load : cl->head_us);
     /* client memory: its layers, the embedding table (also the tied head), the KV cache */
     double mem = (double)cl->head_bytes;
     int local_layers = 0;

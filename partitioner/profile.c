@@ -208,10 +208,33 @@ int seam_profile_server(const char *endpoint, const char *server_key, const char
         }
     }
     seam_msg_free(&m);
+    if (rc == SEAM_OK) { /* how busy it is with other clients */
+        Seam__StatsRequest q = SEAM__STATS_REQUEST__INIT;
+        env = (Seam__Envelope)SEAM__ENVELOPE__INIT;
+        env.request_id = 2;
+        env.body_case = SEAM__ENVELOPE__BODY_STATS_REQUEST;
+        env.stats_request = &q;
+        if (seam_msg_send(sock, NULL, 0, &env, NULL, 0) < 0 ||
+            seam_msg_recv(sock, false, &m, 0) != SEAM_OK || !m.env ||
+            m.env->body_case != SEAM__ENVELOPE__BODY_STATS) {
+            seam_error_set("profile: %s did not answer STATS", endpoint);
+            rc = SEAM_ERR_IO;
+        } else {
+            float b = m.env->stats->busy;
+            out->busy = b > 0 && b <= 1 ? b : 0;
+        }
+        seam_msg_free(&m);
+    }
     if (sock)
         zmq_close(sock);
     zmq_ctx_term(ctx);
     return rc;
+}
+
+double seam_profile_load_factor(const seam_profile_t *p)
+{
+    double b = p->busy > 0.9 ? 0.9 : p->busy > 0 ? p->busy : 0;
+    return 1.0 / (1.0 - b);
 }
 
 int seam_profile_link(const char *endpoint, const char *server_key, int samples,

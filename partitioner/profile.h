@@ -24,7 +24,13 @@ typedef struct {
     uint64_t kv_bytes_per_token; /* per layer */
     double embed_us, head_us;    /* per decoded token */
     uint64_t embed_bytes, head_bytes;
+    /* a server's busy fraction from its STATS when profiled (0..1; this machine: 0): the cost
+     * model stretches its compute by the load factor 1 / (1 - busy) */
+    double busy;
 } seam_profile_t;
+
+/* 1 / (1 - busy), busy capped at 0.9: the queueing stretch of a server's compute. */
+double seam_profile_load_factor(const seam_profile_t *p);
 
 typedef struct {
     double rtt_us;          /* round trip of an empty message */
@@ -36,7 +42,8 @@ typedef struct {
 int seam_profile_measure(const char *model_path, int n_threads, int begin, int end,
                          seam_profile_t *out);
 /* HELLO to a server: checks the model identity and fills the server's profile (its layers and
- * head, as it measured them), the layers it holds and whether it can run the head. */
+ * head, as it measured them; its busy fraction from STATS), the layers it holds and whether it
+ * can run the head. */
 int seam_profile_server(const char *endpoint, const char *server_key, const char *model_path,
                         seam_profile_t *out, int *begin, int *end, bool *has_head);
 /* PING/PONG with empty and reply_bytes-long replies (the median of `samples` each, after two

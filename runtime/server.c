@@ -71,6 +71,8 @@ struct seam_server {
     passed_t passed[PASSED_RING];
     uint64_t next_down_rid; /* also counts the FORWARDs passed down */
     uint64_t bytes_in, bytes_out;
+    uint64_t busy_ns, window_ns; /* compute time in the current window, and its start */
+    uint64_t busy_last_ns, span_last_ns; /* the same over the window before */
     char pub[SEAM_KEY_Z85], sec[SEAM_KEY_Z85]; /* our key pair ("" without --key) */
     void *zap;                 /* ZAP handler socket, with --allow */
     uint8_t (*allowed)[32];
@@ -255,7 +257,7 @@ seam_server_t *seam_server_new(const seam_server_params_t *params)
         seam_error_set("server: profiling its layers failed: %s", seam_last_error());
         goto fail;
     }
-    s->started_ns = seam_now_ns();
+    s->started_ns = s->window_ns = seam_now_ns();
     logf_(s, "%s layers [%d, %d) of %d%s, listening on %s, up to %d sessions of %d tokens",
           s->info.name, s->p.layer_begin, end, s->info.n_layer, mp.head ? " + head" : "",
           s->p.listen, s->p.max_sessions, s->p.max_context);
@@ -461,6 +463,21 @@ static int downstream_socket(seam_server_t *s, const char *endpoint, const char 
     return s->n_downstream++;
 }
 
+#define BUSY_WINDOW_NS (5ull * 1000000000ull)
+
+/* Counts compute time towards the busy fraction STATS reports. */
+static void busy_add(seam_server_t *s, uint64_t t0)
+{
+    uint64_t now = seam_now_ns();
+    if (now - s->window_ns >= BUSY_WINDOW_NS) {
+        s->busy_last_ns = s->busy_ns;
+        s->span_last_ns = now - s->window_ns;
+        s->busy_ns = 0;
+        s->window_ns = now;
+    }
+    s->busy_ns += now - t0;
+}
+
 /* This stage's timing, for the RESULT the client will get from the chain's last stage. */
 static Seam__StageTiming stage_timing(const req_t *r, uint64_t compute_us, uint64_t sent_bytes)
 {
@@ -622,6 +639,7 @@ static void on_forward(req_t *r, const Seam__Forward *f)
     sl->last_used_ns = seam_now_ns();
     s->forwards++;
     if (f->n_next > 0) {
+        busy_add(s, t0);
         pass_down(r, f, (seam_now_ns() - t0) / 1000);
         return;
     }
@@ -657,6 +675,7 @@ static void on_forward(req_t *r, const Seam__Forward *f)
         seam_wire_encode((seam_wire_dtype_t)f->reply_dtype, s->h, (size_t)n * d, s->out);
         payload = s->out;
     }
+    busy_add(s, t0);
     Seam__StageTiming mine = stage_timing(r, (seam_now_ns() - t0) / 1000, plen);
     if (!(res.timing = timings_with(f, &mine)))
         REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_INTERNAL, "out of memory");
@@ -829,6 +848,9 @@ static void on_stats(req_t *r)
     out.uptime_ms = (seam_now_ns() - s->started_ns) / 1000000;
     out.bytes_in = s->bytes_in;
     out.bytes_out = s->bytes_out;
+    /* over the current window and the one before: the last 5 to 10 s */
+    uint64_t span = seam_now_ns() - s->window_ns + s->span_last_ns;
+    out.busy = span ? (float)((double)(s->busy_ns + s->busy_last_ns) / (double)span) : 0;
     Seam__Envelope env = SEAM__ENVELOPE__INIT;
     env.body_case = SEAM__ENVELOPE__BODY_STATS;
     env.stats = &out;

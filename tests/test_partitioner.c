@@ -52,6 +52,27 @@ static void test_cost_by_hand(void **st)
     assert_true(fabs(k.link_us - (2000 + 2 * 2600 / 10.0)) < 1e-6);
     assert_true(fabs(k.decode_us - (k.client_compute_us + k.server_compute_us + k.link_us)) < 1e-9);
     assert_true(fabs(k.client_bytes - ((100 << 20) + 4.0 * (4 << 20) + 4 * 1024.0 * 1000)) < 1);
+    /* a server half busy with other clients (STATS): its compute counts twice */
+    sv.busy = 0.5;
+    seam_plan_cost_t kb = seam_plan_cost(&cl, &sv, &link, &p, &c);
+    assert_true(fabs(kb.server_compute_us - 2 * 4 * 200) < 1e-6);
+    assert_true(fabs(kb.decode_us - k.decode_us - 4 * 200) < 1e-6);
+    sv.busy = 0;
+    /* moving [2,6) -> [4,8) after 100 tokens: layers 2,3 come back and 6,7 go out, 1024 B of
+     * KV per layer and token: one round trip each way + 409600 B at 10 B/us; or the new
+     * layout's prefill of the 100 tokens */
+    seam_plan_t to = {.a = 4, .b = 8, .dtype = SEAM_WIRE_F32};
+    seam_move_cost_t mv = seam_plan_move_cost(&cl, &sv, &link, &p, &to, 100, &c);
+    assert_int_equal(mv.layers_moved, 4);
+    assert_true(fabs(mv.kv_bytes - 409600) < 1e-6);
+    assert_true(fabs(mv.kv_us - (2 * 2000 + 40960)) < 1e-6);
+    seam_plan_constraints_t c100 = c;
+    c100.prompt = 100;
+    assert_true(fabs(mv.recompute_us - seam_plan_cost(&cl, &sv, &link, &to, &c100).ttft_us) < 1e-6);
+    /* nothing changes sides, part stays on the server: one round trip for the copy there */
+    mv = seam_plan_move_cost(&cl, &sv, &link, &p, &p, 100, &c);
+    assert_int_equal(mv.layers_moved, 0);
+    assert_true(fabs(mv.kv_us - 2000) < 1e-6);
 }
 
 static void test_clear_cut_choices(void **st)
@@ -73,6 +94,11 @@ static void test_clear_cut_choices(void **st)
     seam_link_profile_t far = {.rtt_us = 1e6, .bytes_per_us = 100};
     assert_int_equal(seam_plan_search(&slow, &fast, &far, &c, &best, &bc), SEAM_OK);
     assert_true(best.b <= best.a);
+    /* the same server, 90% busy with other clients: its layers now cost what ours do */
+    fast.busy = 0.9;
+    assert_int_equal(seam_plan_search(&slow, &fast, &lan, &c, &best, &bc), SEAM_OK);
+    assert_true(best.b <= best.a);
+    fast.busy = 0;
     /* a thin link: the smallest wire dtype */
     seam_link_profile_t thin = {.rtt_us = 200, .bytes_per_us = 0.5};
     assert_int_equal(seam_plan_search(&slow, &fast, &thin, &c, &best, &bc), SEAM_OK);

@@ -206,6 +206,9 @@ static void check_chain_paths(server_proc_t *tail)
            "sent %" PRIu64 " B straight to the client (client received %" PRIu64 " B)\n",
            a1->bytes_out - a_out, b1->bytes_in - b_in, b1->bytes_out - b_out, client_recv);
     assert_true(b1->bytes_in > b_in);
+    printf("  STATS busy: first server %.1f%%, second %.1f%% of the last seconds computing\n",
+           100.0 * a1->busy, 100.0 * b1->busy);
+    assert_true(a1->busy > 0 && a1->busy <= 1 && b1->busy > 0 && b1->busy <= 1);
     assert_int_equal(a1->bytes_out - a_out, b1->bytes_in - b_in);
     assert_int_equal(b1->bytes_out - b_out, client_recv);
     seam_msg_free(&m1);

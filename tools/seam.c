@@ -965,6 +965,8 @@ static int cmd_plan(int argc, char **argv)
     printf("link to %s: round trip %.2f ms, %.1f MB/s; server holds layers [%d,%d)%s\n", server,
            link.rtt_us / 1e3, link.bytes_per_us, c.server_begin, c.server_end,
            c.server_has_head ? " and the head" : "");
+    printf("server busy %.0f%% with other work (STATS): its times count x%.2f\n",
+           100.0 * sv.busy, seam_profile_load_factor(&sv));
     printf("objective %s, context %d, prompt %d\n\n", objective, c.context, c.prompt);
     printf("  %-12s %-32s %9s %9s %9s %9s %9s\n", "plan", "layers on the server", "ms/token",
            "client", "server", "link", "TTFT ms");
