@@ -8,9 +8,7 @@
 #include <string.h>
 
 #include "../runtime/error.h"
-
-#define HEADER_BYTES 40.0   /* a FORWARD or RESULT envelope */
-#define TOKEN_REPLY_BYTES 90.0
+#include "chain.h"
 
 seam_plan_constraints_t seam_plan_default_constraints(int n_layer)
 {
@@ -19,71 +17,18 @@ seam_plan_constraints_t seam_plan_default_constraints(int n_layer)
                                      .server_has_head = true, .mix_weight = 0.02};
 }
 
-static double layers_decode(const seam_profile_t *p, int from, int to, int T)
-{
-    double t = 0;
-    for (int l = from; l < to; l++)
-        t += p->dec_a[l] + p->dec_b[l] * T;
-    return t;
-}
-
-static double layers_prefill(const seam_profile_t *p, int from, int to)
-{
-    double t = 0;
-    for (int l = from; l < to; l++)
-        t += p->prefill_us_per_token[l];
-    return t;
-}
-
+/* A single-server plan is a chain of one: one cost model for both (chain.c). */
 seam_plan_cost_t seam_plan_cost(const seam_profile_t *cl, const seam_profile_t *sv,
                                 const seam_link_profile_t *link, const seam_plan_t *pl,
                                 const seam_plan_constraints_t *c)
 {
-    seam_plan_cost_t r = {.feasible = true};
-    int L = cl->n_layer, T = c->context, P = c->prompt;
-    bool remote = pl->b > pl->a;
-    if (pl->a < 0 || pl->b < pl->a || pl->b > L)
-        r.feasible = false, r.why = "layer range out of bounds";
-    else if (remote && (pl->a < c->server_begin || pl->b > c->server_end))
-        r.feasible = false, r.why = "the server does not hold these layers";
-    else if (remote && (pl->a < c->keep_first || pl->b > L - c->keep_last))
-        r.feasible = false, r.why = "layers that must stay local";
-    else if (pl->head_remote && (!remote || pl->b != L || !c->server_has_head || c->keep_last > 0))
-        r.feasible = false, r.why = "the head runs after the last layer, on the server";
-    else if (remote && !(c->dtypes & (1u << pl->dtype)))
-        r.feasible = false, r.why = "wire dtype not allowed";
-    /* compute */
-    double head_cl = pl->head_remote ? 0 : cl->head_us, head_sv = pl->head_remote ? sv->head_us : 0;
-    r.client_compute_us = cl->embed_us + layers_decode(cl, 0, pl->a, T) +
-                          layers_decode(cl, pl->b, L, T) + head_cl;
-    double load = seam_profile_load_factor(sv);
-    r.server_compute_us = remote ? (layers_decode(sv, pl->a, pl->b, T) + head_sv) * load : 0;
-    /* the link: one round trip per token, the hidden state out and (or a token) back */
-    double d = cl->d_model, up = 0, down = 0, bw = link->bytes_per_us > 0 ? link->bytes_per_us : 1e9;
-    if (remote) {
-        up = (double)seam_wire_bytes(pl->dtype, (size_t)d) + HEADER_BYTES;
-        down = pl->head_remote ? TOKEN_REPLY_BYTES : up;
-        r.link_us = link->rtt_us + (up + down) / bw;
-    }
-    r.decode_us = r.client_compute_us + r.server_compute_us + r.link_us;
-    /* time to first token: the prompt through every stage, one round trip, the head once */
-    double pre_cl = cl->embed_us * P + (layers_prefill(cl, 0, pl->a) + layers_prefill(cl, pl->b, L)) * P;
-    double pre_sv = remote ? layers_prefill(sv, pl->a, pl->b) * P * load : 0;
-    double pre_link = remote ? link->rtt_us + 2.0 * (double)seam_wire_bytes(pl->dtype, (size_t)(d * P)) / bw : 0;
-    r.ttft_us = pre_cl + pre_sv + pre_link + (pl->head_remote ? sv->head_us * load : cl->head_us);
-    /* client memory: its layers, the embedding table (also the tied head), the KV cache */
-    double mem = (double)cl->head_bytes;
-    int local_layers = 0;
-    for (int l = 0; l < L; l++)
-        if (l < pl->a || l >= pl->b) {
-            mem += (double)cl->weight_bytes[l];
-            local_layers++;
-        }
-    mem += (double)cl->kv_bytes_per_token * local_layers * (T > P ? T : P);
-    r.client_bytes = mem;
-    if (r.feasible && c->client_mem > 0 && mem > c->client_mem)
-        r.feasible = false, r.why = "does not fit the client's memory";
-    return r;
+    seam_chain_t ch = {.n_servers = 1};
+    ch.server[0] = (seam_chain_server_t){.endpoint = "", .profile = sv, .begin = c->server_begin,
+                                         .end = c->server_end, .has_head = c->server_has_head,
+                                         .link = *link};
+    seam_chain_plan_t p = {.a = pl->a, .b = pl->b, .n = pl->b > pl->a, .cut = {pl->a, pl->b},
+                           .head_remote = pl->head_remote, .dtype = pl->dtype};
+    return seam_chain_cost(cl, &ch, &p, c);
 }
 
 seam_move_cost_t seam_plan_move_cost(const seam_profile_t *cl, const seam_profile_t *sv,
@@ -172,10 +117,17 @@ int seam_plan_write(const char *path, const seam_plan_t *p, int L, const char *e
 {
     char spec[512];
     seam_plan_spec(p, L, endpoint, spec, sizeof spec);
+    return seam_plan_write_spec(path, spec, p->head_remote, p->dtype, server_key, cost, objective);
+}
+
+int seam_plan_write_spec(const char *path, const char *spec, bool head_remote,
+                         seam_wire_dtype_t dtype, const char *server_key,
+                         const seam_plan_cost_t *cost, const char *objective)
+{
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "split", spec);
-    cJSON_AddStringToObject(j, "head", p->head_remote ? "server" : "local");
-    cJSON_AddStringToObject(j, "wire", seam_wire_name(p->dtype));
+    cJSON_AddStringToObject(j, "head", head_remote ? "server" : "local");
+    cJSON_AddStringToObject(j, "wire", seam_wire_name(dtype));
     if (server_key)
         cJSON_AddStringToObject(j, "server_key", server_key);
     cJSON_AddStringToObject(j, "objective", objective);

@@ -72,6 +72,10 @@ seam_move_cost_t seam_plan_move_cost(const seam_profile_t *client, const seam_pr
 void seam_plan_spec(const seam_plan_t *p, int n_layer, const char *endpoint, char *buf, size_t cap);
 int seam_plan_write(const char *path, const seam_plan_t *p, int n_layer, const char *endpoint,
                     const char *server_key, const seam_plan_cost_t *cost, const char *objective);
+/* The same for any split spec (a chain of servers: chain.h). */
+int seam_plan_write_spec(const char *path, const char *spec, bool head_remote,
+                         seam_wire_dtype_t dtype, const char *server_key,
+                         const seam_plan_cost_t *cost, const char *objective);
 /* Reads a plan file into a spec string (cap bytes), the head placement and the server key
  * path (empty when none). */
 int seam_plan_read(const char *path, char *spec, size_t cap, bool *head_remote, char *server_key,

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "../partitioner/chain.h"
 #include "../partitioner/plan.h"
 #include "../runtime/seam.h"
 #include "harness.h"
@@ -174,6 +175,154 @@ static void test_search_is_exact(void **st)
     printf("  200 random cases: the search found the minimum of every plan\n");
 }
 
+/* Every chain plan, the slow way: for a < b fixed in p, each increasing sequence of servers
+ * and each way to cut [a, b) between them. The least objective over feasible plans. */
+static double chain_all(const seam_profile_t *cl, const seam_chain_t *ch,
+                        const seam_plan_constraints_t *c, seam_chain_plan_t *p, int k, int at, int next_srv)
+{
+    if (at == p->b) {
+        if (k == 0)
+            return INFINITY;
+        p->n = k;
+        seam_plan_cost_t cost = seam_chain_cost(cl, ch, p, c);
+        return cost.feasible ? seam_plan_objective(&cost, c) : INFINITY;
+    }
+    double best = INFINITY;
+    for (int i = next_srv; i < ch->n_servers; i++)
+        for (int to = at + 1; to <= p->b; to++) {
+            p->server[k] = i;
+            p->cut[k] = at;
+            p->cut[k + 1] = to;
+            double v = chain_all(cl, ch, c, p, k + 1, to, i + 1);
+            if (v < best)
+                best = v;
+        }
+    return best;
+}
+
+static void random_chain(uint32_t *rs, seam_profile_t *cl, seam_profile_t *sv, seam_chain_t *ch, int n)
+{
+    uint32_t r = *rs;
+    uniform(cl, 0, 0);
+    for (int l = 0; l < L; l++) {
+        cl->dec_a[l] = 100 + 2000 * RND();
+        cl->dec_b[l] = RND();
+        cl->prefill_us_per_token[l] = 50 + 500 * RND();
+    }
+    cl->head_us = 5000 * RND();
+    memset(ch, 0, sizeof *ch);
+    ch->n_servers = n;
+    for (int i = 0; i < n; i++) {
+        uniform(&sv[i], 0, 0);
+        for (int l = 0; l < L; l++) {
+            sv[i].dec_a[l] = 10 + 500 * RND();
+            sv[i].dec_b[l] = RND() / 4;
+            sv[i].prefill_us_per_token[l] = 5 + 100 * RND();
+        }
+        sv[i].head_us = 500 * RND();
+        sv[i].busy = RND() < 0.3 ? 0.8 * RND() : 0;
+        int x = (int)(RND() * L), y = (int)(RND() * L);
+        ch->server[i] = (seam_chain_server_t){
+            .endpoint = "tcp://x", .profile = &sv[i], .begin = x < y ? x : y,
+            .end = (x < y ? y : x) + 1, .has_head = RND() < 0.7,
+            .link = {.rtt_us = 20000 * RND(), .bytes_per_us = 0.2 + 50 * RND()}};
+        if (ch->server[i].end > L)
+            ch->server[i].end = L;
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            ch->between[i][j] = (seam_link_profile_t){.rtt_us = 5000 * RND(), .bytes_per_us = 0.5 + 50 * RND()};
+    *rs = r;
+}
+
+/* The dynamic programme over a chain of servers finds the minimum over every chain plan (by
+ * enumeration), for random profiles, server ranges, links, loads and objectives; with one
+ * server it agrees with the single-server search. */
+static void test_chain_search_is_exact(void **st)
+{
+    (void)st;
+    uint32_t r = 7;
+    static seam_profile_t cl, sv[3];
+    seam_chain_t ch;
+    int used_two = 0;
+    for (int trial = 0; trial < 150; trial++) {
+        int n = 1 + trial % 3;
+        random_chain(&r, &cl, sv, &ch, n);
+        seam_plan_constraints_t c = seam_plan_default_constraints(L);
+        c.objective = (seam_objective_t)(trial / 3 % 4);
+        c.keep_first = trial % 5 == 0;
+        c.keep_last = trial % 7 == 0;
+        c.dtypes = trial % 2 ? 0xF : 1u << SEAM_WIRE_F32;
+        seam_chain_plan_t best;
+        seam_plan_cost_t bc;
+        assert_int_equal(seam_chain_search(&cl, &ch, &c, &best, &bc), SEAM_OK);
+        double v = seam_plan_objective(&bc, &c), brute = INFINITY;
+        seam_chain_plan_t local = {0};
+        seam_plan_cost_t lk = seam_chain_cost(&cl, &ch, &local, &c);
+        if (lk.feasible)
+            brute = seam_plan_objective(&lk, &c);
+        for (int a = 0; a < L; a++)
+            for (int b = a + 1; b <= L; b++)
+                for (int dt = 0; dt < 4; dt++)
+                    for (int hr = 0; hr < 2; hr++) {
+                        seam_chain_plan_t p = {.a = a, .b = b, .head_remote = hr, .dtype = (seam_wire_dtype_t)dt};
+                        double x = chain_all(&cl, &ch, &c, &p, 0, a, 0);
+                        if (x < brute)
+                            brute = x;
+                    }
+        if (fabs(v - brute) > 1e-6 * (1 + fabs(brute)))
+            fail_msg("trial %d (%d servers): the search found %.6f, enumeration %.6f", trial, n, v, brute);
+        used_two += best.n >= 2;
+        if (n == 1) { /* the single-server search on the same instance */
+            c.server_begin = ch.server[0].begin;
+            c.server_end = ch.server[0].end;
+            c.server_has_head = ch.server[0].has_head;
+            seam_plan_t sp;
+            seam_plan_cost_t sc;
+            assert_int_equal(seam_plan_search(&cl, &sv[0], &ch.server[0].link, &c, &sp, &sc), SEAM_OK);
+            assert_true(fabs(seam_plan_objective(&sc, &c) - v) <= 1e-6 * (1 + fabs(v)));
+        }
+    }
+    printf("  150 random chains of 1-3 servers: the search found the minimum of every chain plan "
+           "(%d chose two or more servers)\n", used_two);
+    assert_true(used_two > 0);
+}
+
+/* Two fast servers each holding half the model, a fast link between them: the chain uses
+ * both, the head on the second; the spec says so. */
+static void test_chain_clear_cut(void **st)
+{
+    (void)st;
+    static seam_profile_t slow, fast[2];
+    uniform(&slow, 1000, 3000);
+    seam_chain_t ch = {.n_servers = 2};
+    for (int i = 0; i < 2; i++) {
+        uniform(&fast[i], 100, 300);
+        ch.server[i] = (seam_chain_server_t){.endpoint = i ? "tcp://b:2" : "tcp://a:1", .profile = &fast[i],
+                                             .begin = i ? L / 2 : 0, .end = i ? L : L / 2,
+                                             .has_head = i == 1, .link = {.rtt_us = 200, .bytes_per_us = 100}};
+    }
+    seam_chain_assume_links(&ch);
+    seam_plan_constraints_t c = seam_plan_default_constraints(L);
+    seam_chain_plan_t best;
+    seam_plan_cost_t bc;
+    assert_int_equal(seam_chain_search(&slow, &ch, &c, &best, &bc), SEAM_OK);
+    char spec[256];
+    seam_chain_spec(&best, &ch, L, spec, sizeof spec);
+    printf("  two half-model servers: %s%s, %.2f ms per token\n", spec,
+           best.head_remote ? " --head server" : "", bc.decode_us / 1e3);
+    assert_int_equal(best.n, 2);
+    assert_true(best.head_remote);
+    assert_string_equal(spec, "0-4@tcp://a:1/q8,4-8@tcp://b:2/q8");
+    /* the second server 90% busy: the chain stops at the first and the rest runs here */
+    fast[1].busy = 0.9;
+    assert_int_equal(seam_chain_search(&slow, &ch, &c, &best, &bc), SEAM_OK);
+    seam_chain_spec(&best, &ch, L, spec, sizeof spec);
+    printf("  ... the second 90%% busy: %s\n", spec);
+    assert_int_equal(best.n, 1);
+    assert_int_equal(best.server[0], 0);
+}
+
 static void test_plan_files(void **st)
 {
     (void)st;
@@ -226,12 +375,60 @@ static void test_live_plan(void **st)
     server_stop(&srv);
 }
 
+/* Two real servers holding overlapping halves, and a client profile 4x slower than this
+ * machine: seam plan with both picks a chain over the two, and seam run --plan runs it with
+ * the local text. */
+static void test_live_chain_plan(void **st)
+{
+    (void)st;
+    char seam_bin[1024], plan[128], prof[128], cmd[4096];
+    seam_binary(seam_bin, sizeof seam_bin);
+    server_proc_t s1, s2;
+    if (server_start(&s1, seam_bin, model_path(), test_port(4), "0-10", NULL) != 0 ||
+        server_start(&s2, seam_bin, model_path(), test_port(5), "8-18", NULL) != 0)
+        fail_msg("could not start the servers");
+    static seam_profile_t p;
+    assert_int_equal(seam_profile_measure(model_path(), 1, 0, -1, &p), SEAM_OK);
+    for (int l = 0; l < p.n_layer; l++) {
+        p.dec_a[l] *= 4;
+        p.dec_b[l] *= 4;
+        p.prefill_us_per_token[l] *= 4;
+    }
+    p.head_us *= 4;
+    p.embed_us *= 4;
+    snprintf(prof, sizeof prof, "/tmp/seam-chain-client-%d.json", getpid());
+    assert_int_equal(seam_profile_save(prof, &p, NULL), SEAM_OK);
+    snprintf(plan, sizeof plan, "/tmp/seam-chain-plan-%d.json", getpid());
+    snprintf(cmd, sizeof cmd, "%s plan -m %s --server %s --server %s --profile %s -o %s --wire f32 "
+             "> /dev/null", seam_bin, model_path(), s1.endpoint, s2.endpoint, prof, plan);
+    assert_int_equal(system(cmd), 0);
+    char spec[512], key[256];
+    bool head = false;
+    assert_int_equal(seam_plan_read(plan, spec, sizeof spec, &head, key, sizeof key), SEAM_OK);
+    printf("  two servers [0,10) and [8,18), a client 4x slower: %s%s\n", spec, head ? " --head server" : "");
+    assert_non_null(strstr(spec, s1.endpoint));
+    assert_non_null(strstr(spec, s2.endpoint));
+    char out1[256], out2[256];
+    snprintf(out1, sizeof out1, "%s.plan.txt", plan);
+    snprintf(out2, sizeof out2, "%s.local.txt", plan);
+    snprintf(cmd, sizeof cmd, "%s run -m %s --plan %s -p 'The three primary colors are' -n 12 "
+             "--temp 0 -t 1 --no-stream > %s 2>/dev/null && %s run -m %s -p 'The three primary "
+             "colors are' -n 12 --temp 0 -t 1 --no-stream > %s 2>/dev/null && cmp -s %s %s",
+             seam_bin, model_path(), plan, out1, seam_bin, model_path(), out2, out1, out2);
+    assert_int_equal(system(cmd), 0);
+    printf("  seam run --plan on the chain: same text as local\n");
+    unlink(plan), unlink(prof), unlink(out1), unlink(out2);
+    server_stop(&s1);
+    server_stop(&s2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cost_by_hand),     cmocka_unit_test(test_clear_cut_choices),
         cmocka_unit_test(test_search_is_exact),  cmocka_unit_test(test_plan_files),
-        cmocka_unit_test(test_live_plan),
+        cmocka_unit_test(test_chain_search_is_exact), cmocka_unit_test(test_chain_clear_cut),
+        cmocka_unit_test(test_live_plan), cmocka_unit_test(test_live_chain_plan),
     };
     return cmocka_run_group_tests_name("partitioner", tests, NULL, NULL);
 }

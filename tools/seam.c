@@ -18,6 +18,7 @@
 #include "../runtime/server.h"
 #include "../runtime/transport.h"
 #include "../partitioner/adaptive.h"
+#include "../partitioner/chain.h"
 #include "../partitioner/plan.h"
 #include "../partitioner/profile.h"
 #include "../runtime/dtype.h"
@@ -851,22 +852,96 @@ static void plan_row(const char *label, const seam_plan_t *p, const seam_plan_co
                c->link_us / 1e3, c->ttft_us / 1e3);
 }
 
+/* seam plan with several servers: the best chain over them, in the order given. */
+static int plan_chain(const char *model, const char *const *servers, int n, const char *skey,
+                      const seam_profile_t *cl, const seam_plan_constraints_t *c,
+                      const char *objective, const char *out)
+{
+    static seam_profile_t sv[SEAM_CHAIN_MAX];
+    seam_chain_t ch = {.n_servers = n};
+    int L = cl->n_layer;
+    for (int i = 0; i < n; i++) {
+        seam_chain_server_t *s = &ch.server[i];
+        s->endpoint = servers[i];
+        s->profile = &sv[i];
+        if (seam_profile_server(servers[i], skey, model, &sv[i], &s->begin, &s->end, &s->has_head) != SEAM_OK ||
+            seam_profile_link(servers[i], skey, 20, SEAM_PROFILE_LINK_BYTES, &s->link) != SEAM_OK) {
+            fprintf(stderr, "seam plan: %s\n", seam_last_error());
+            return 1;
+        }
+        if (sv[i].n_layer != L) {
+            fprintf(stderr, "seam plan: %s serves a model of %d layers, this one has %d\n",
+                    servers[i], sv[i].n_layer, L);
+            return 1;
+        }
+        printf("server %d %s: layers [%d,%d)%s, round trip %.2f ms, %.1f MB/s, busy %.0f%%\n", i + 1,
+               servers[i], s->begin, s->end, s->has_head ? " + head" : "", s->link.rtt_us / 1e3,
+               s->link.bytes_per_us, 100.0 * sv[i].busy);
+    }
+    seam_chain_assume_links(&ch);
+    printf("server-to-server links are not measured: each is taken as the slower of the two "
+           "servers' links to this client\nobjective %s, context %d, prompt %d\n\n", objective,
+           c->context, c->prompt);
+    seam_chain_plan_t best;
+    seam_plan_cost_t bc;
+    if (seam_chain_search(cl, &ch, c, &best, &bc) != SEAM_OK) {
+        fprintf(stderr, "seam plan: %s\n", seam_last_error());
+        return 1;
+    }
+    printf("  %-22s %9s %9s %9s %9s %9s  %s\n", "plan", "ms/token", "client", "servers", "links",
+           "TTFT ms", "split");
+    char spec[1024];
+#define ROW(label, p, k, mark, chain)                                                           \
+    do {                                                                                      \
+        seam_chain_spec(p, chain, L, spec, sizeof spec);                                       \
+        printf("%s %-22s %9.2f %9.2f %9.2f %9.2f %9.1f  %s%s\n", mark, label, (k)->decode_us / 1e3, \
+               (k)->client_compute_us / 1e3, (k)->server_compute_us / 1e3, (k)->link_us / 1e3, \
+               (k)->ttft_us / 1e3, spec, (p)->head_remote ? " --head server" : "");            \
+    } while (0)
+    ROW("chosen chain", &best, &bc, "*", &ch);
+    seam_chain_plan_t local = {0};
+    seam_plan_cost_t lk = seam_chain_cost(cl, &ch, &local, c);
+    ROW("all local", &local, &lk, " ", &ch);
+    for (int i = 0; i < n; i++) { /* the best plan with server i alone */
+        seam_chain_t one = ch;
+        one.n_servers = 1;
+        one.server[0] = ch.server[i];
+        seam_chain_plan_t p;
+        seam_plan_cost_t k;
+        char label[32];
+        snprintf(label, sizeof label, "server %d alone", i + 1);
+        if (seam_chain_search(cl, &one, c, &p, &k) == SEAM_OK)
+            ROW(label, &p, &k, " ", &one);
+    }
+#undef ROW
+    seam_chain_spec(&best, &ch, L, spec, sizeof spec);
+    if (seam_plan_write_spec(out, spec, best.head_remote, best.dtype, skey, &bc, objective) != SEAM_OK) {
+        fprintf(stderr, "seam plan: %s\n", seam_last_error());
+        return 1;
+    }
+    printf("\nwrote %s: seam run --plan %s\n", out, out);
+    return 0;
+}
+
 static int cmd_plan(int argc, char **argv)
 {
     const char *model = default_model(), *server = NULL, *skey = NULL, *out = "plan.json",
-               *profile = NULL, *objective = "decode", *csv = NULL;
+               *profile = NULL, *objective = "decode", *csv = NULL, *servers[SEAM_CHAIN_MAX];
+    int n_servers = 0;
     long threads = 0;
     int L = 0;
     seam_plan_constraints_t c = seam_plan_default_constraints(0);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: seam plan [-m MODEL] --server ENDPOINT [options]\n\n"
+            printf("usage: seam plan [-m MODEL] --server ENDPOINT [--server ENDPOINT ...] [options]\n\n"
                    "Measures this machine (or loads --profile), asks the server for its own\n"
                    "measurements (HELLO), measures the link, and finds the best plan: which layers\n"
                    "run on the server, where the head runs, the wire dtype. Prints it with its\n"
                    "predicted times beside all-local, all-remote and every single cut point, and\n"
-                   "writes a plan file for seam run --plan.\n\n"
+                   "writes a plan file for seam run --plan. With several --server, in chain order:\n"
+                   "the best chain (each server a consecutive range, any of them skipped), found\n"
+                   "by dynamic programming, beside all-local and each server alone.\n\n"
                    "  --server-key FILE     the server's public key (encrypted link)\n"
                    "  --objective O         decode (default) | ttft | mix | server\n"
                    "  --client-mem SIZE     client memory budget, e.g. 512M\n"
@@ -887,7 +962,13 @@ static int cmd_plan(int argc, char **argv)
         long lv;
         if (!strcmp(a, "-m")) model = v;
         else if (!strcmp(a, "-o")) out = v;
-        else if (!strcmp(a, "--server")) server = v;
+        else if (!strcmp(a, "--server")) {
+            if (n_servers == SEAM_CHAIN_MAX) {
+                fprintf(stderr, "seam plan: at most %d --server\n", SEAM_CHAIN_MAX);
+                return 2;
+            }
+            server = servers[n_servers++] = v;
+        }
         else if (!strcmp(a, "--server-key")) skey = v;
         else if (!strcmp(a, "--profile")) profile = v;
         else if (!strcmp(a, "--csv")) csv = v;
@@ -946,6 +1027,8 @@ static int cmd_plan(int argc, char **argv)
         return 1;
     }
     L = cl.n_layer;
+    if (n_servers > 1)
+        return plan_chain(model, servers, n_servers, skey, &cl, &c, objective, out);
     if (seam_profile_server(server, skey, model, &sv, &c.server_begin, &c.server_end,
                             &c.server_has_head) != SEAM_OK ||
         seam_profile_link(server, skey, 20, SEAM_PROFILE_LINK_BYTES, &link) != SEAM_OK) {
