@@ -110,7 +110,9 @@ seam_adaptive_t *seam_adaptive_new(const seam_adaptive_params_t *params)
     a->L = a->client.n_layer;
     a->p.constraints.server_begin = begin;
     a->p.constraints.server_end = end;
-    a->p.constraints.server_has_head = has_head;
+    /* sampling with temperature keeps the head here: the sampler's random stream must go on
+     * across moves, and a server's sampler would start afresh in each new session */
+    a->p.constraints.server_has_head = has_head && a->p.sampling.temperature <= 0;
     seam_plan_cost_t c;
     if (seam_plan_search(&a->client, &a->server, &a->link, &a->p.constraints, &a->plan, &c) != SEAM_OK)
         goto fail;

@@ -21,6 +21,7 @@
 #define CHANGE_AT 12
 
 static server_proc_t srv;
+static char prof[128]; /* the slow client's profile */
 
 static int setup(void **state)
 {
@@ -34,6 +35,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    if (prof[0])
+        unlink(prof);
     server_stop(&srv); /* also after a failed assertion */
     return 0;
 }
@@ -41,7 +44,6 @@ static int teardown(void **state)
 static const char *text = "Once upon a time, in a small village by the sea,";
 static int32_t prompt[64], ref[N_GEN + 1];
 static int n_prompt;
-static char prof[128];
 
 /* The reference (every token local) and a client profile 3x slower than this machine. */
 static void prepare(void)
@@ -164,12 +166,35 @@ static void test_link_speeds_up(void **state)
 {
     (void)state;
     assert_true(both_ways(true).by_kv);
-    unlink(prof);
+}
+
+/* With temperature sampling the head stays on the client whatever the link, so that one
+ * random stream runs through every move (a server's sampler would restart in each session). */
+static void test_sampling_keeps_head_here(void **state)
+{
+    (void)state;
+    prepare();
+    seam_adaptive_params_t ap = seam_adaptive_default_params();
+    ap.model_path = model_path();
+    ap.endpoint = srv.endpoint;
+    ap.n_threads = 2;
+    ap.client_profile = prof;
+    ap.sampling.temperature = 0.8f;
+    ap.sampling.seed = 42;
+    seam_adaptive_t *a = seam_adaptive_new(&ap);
+    if (!a)
+        fail_msg("adaptive: %s", seam_last_error());
+    printf("  temperature 0.8 on the fast link: plan %s%s\n", seam_adaptive_spec(a),
+           seam_adaptive_head_remote(a) ? " +head" : "");
+    assert_non_null(strstr(seam_adaptive_spec(a), "tcp://"));
+    assert_false(seam_adaptive_head_remote(a));
+    seam_adaptive_destroy(&a);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_link_slows),
-                                       cmocka_unit_test(test_link_speeds_up)};
+                                       cmocka_unit_test(test_link_speeds_up),
+                                       cmocka_unit_test(test_sampling_keeps_head_here)};
     return cmocka_run_group_tests_name("adaptive cut", tests, setup, teardown);
 }
