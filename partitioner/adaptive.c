@@ -162,10 +162,9 @@ static void update_link(seam_adaptive_t *a, const seam_split_stats_t *st)
             a->link.rtt_us = 0.5 * a->link.rtt_us + 0.5 * (rtt > 0 ? rtt : 0);
         }
     } else if (now_s() - a->last_probe_s >= a->p.probe_s) {
-        seam_link_profile_t probe;
-        probe = a->link;
+        seam_link_profile_t probe = a->link; /* a round-trip probe keeps the bandwidth */
         if (seam_profile_link(a->p.endpoint, a->p.server_key, 3, 0, &probe) == SEAM_OK)
-            a->link.rtt_us = probe.rtt_us;
+            a->link = probe;
         a->last_probe_s = now_s();
     }
 }

@@ -201,17 +201,25 @@ static int wait_reply(seam_split_t *s, stage_t *const *st, int n, uint64_t rid, 
     }
 }
 
-/* Sends env (+payload) on a stage's socket and waits for the matching reply there. */
+/* Sends env (+payload) to the first of the stages st[0..n) and waits for the matching reply
+ * from any of them (n > 1: a chain, which the first server passes on). */
+static int call_chain(seam_split_t *s, stage_t *const *st, int n, Seam__Envelope *env,
+                      const void *payload, size_t plen, seam_msg_t *reply, long *sent)
+{
+    env->request_id = ++s->next_rid;
+    long bytes = seam_msg_send(st[0]->sock, NULL, 0, env, payload, plen);
+    if (bytes < 0)
+        return (int)bytes;
+    if (sent)
+        *sent = bytes;
+    return wait_reply(s, st, n, env->request_id, reply);
+}
+
+/* The same with one stage. */
 static int call(seam_split_t *s, stage_t *st, Seam__Envelope *env, const void *payload,
                 size_t plen, seam_msg_t *reply, long *sent)
 {
-    env->request_id = ++s->next_rid;
-    long n = seam_msg_send(st->sock, NULL, 0, env, payload, plen);
-    if (n < 0)
-        return (int)n;
-    if (sent)
-        *sent = n;
-    return wait_reply(s, &st, 1, env->request_id, reply);
+    return call_chain(s, &st, 1, env, payload, plen, reply, sent);
 }
 
 /* The server's clock relative to ours, from the PING with the shortest round trip: a chain's
@@ -548,15 +556,12 @@ int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, floa
         env.body_case = SEAM__ENVELOPE__BODY_FORWARD;
         env.forward = &f;
         seam_msg_t r;
-        env.request_id = ++s->next_rid;
-        uint64_t t_send = seam_now_ns();
-        long sent = seam_msg_send(st->sock, NULL, 0, &env, s->buf, plen);
-        if (sent < 0)
-            return (int)sent;
         stage_t *chain[SEAM_SPLIT_MAX_STAGES];
         for (int k = i; k <= j; k++)
             chain[k - i] = &s->st[k];
-        if ((rc = wait_reply(s, chain, j - i + 1, env.request_id, &r)) != SEAM_OK)
+        long sent = 0;
+        uint64_t t_send = seam_now_ns();
+        if ((rc = call_chain(s, chain, j - i + 1, &env, s->buf, plen, &r, &sent)) != SEAM_OK)
             return rc;
         uint64_t t_back = seam_now_ns();
         Seam__Result *res = r.env->body_case == SEAM__ENVELOPE__BODY_RESULT ? r.env->result : NULL;
@@ -617,17 +622,19 @@ static stage_t *stage_of(seam_split_t *s, int il)
     return NULL;
 }
 
-/* Bytes of KV per layer and position (K and V) in the sessions a split uses. */
+/* Bytes of KV per layer and position (K and V) in split s's local sessions, which all hold
+ * one kv_type (the embedding session stands for them; a server refuses a KV message of
+ * another type than its own). */
 static size_t kv_row_bytes(const seam_split_t *s)
 {
-    size_t el = seam_session_default_params().kv_type == SEAM_KV_F16 ? 2 : 4;
-    return 2 * (size_t)s->info.n_head_kv * (size_t)s->info.head_dim * el;
+    return seam_session_kv_bytes(s->embed_s, 0, 1, 1);
 }
 
 /* The chunks of layers [a,b) × positions [0,n_pos) that fit in one KV message: whole
  * layer groups when the positions fit, else one layer at a time in position slices. */
 typedef struct {
     int a, b, pos, n;
+    size_t bytes;
 } kv_chunk_t;
 
 static int kv_chunks(const seam_split_t *s, int a, int b, int n_pos, kv_chunk_t **out)
@@ -651,7 +658,8 @@ static int kv_chunks(const seam_split_t *s, int a, int b, int n_pos, kv_chunk_t 
                 }
                 c = g;
             }
-            c[n++] = (kv_chunk_t){il, il + layers, p, p + slice <= n_pos ? slice : n_pos - p};
+            int np = p + slice <= n_pos ? slice : n_pos - p;
+            c[n++] = (kv_chunk_t){il, il + layers, p, np, row * (size_t)layers * (size_t)np};
         }
         il += layers;
     }
@@ -659,7 +667,7 @@ static int kv_chunks(const seam_split_t *s, int a, int b, int n_pos, kv_chunk_t 
     return n;
 }
 
-static void kv_range(Seam__KvRange *r, uint64_t session, const kv_chunk_t *c)
+static void kv_range(const seam_split_t *s, Seam__KvRange *r, uint64_t session, const kv_chunk_t *c)
 {
     *r = (Seam__KvRange)SEAM__KV_RANGE__INIT;
     r->session = session;
@@ -667,8 +675,8 @@ static void kv_range(Seam__KvRange *r, uint64_t session, const kv_chunk_t *c)
     r->layer_end = (uint32_t)c->b;
     r->pos = (uint32_t)c->pos;
     r->n_pos = (uint32_t)c->n;
-    r->kv_type = seam_session_default_params().kv_type == SEAM_KV_F16 ? SEAM__KV_TYPE__KV_F16
-                                                                       : SEAM__KV_TYPE__KV_F32;
+    r->kv_type = seam_session_kv_type(s->embed_s) == SEAM_KV_F16 ? SEAM__KV_TYPE__KV_F16
+                                                                  : SEAM__KV_TYPE__KV_F32;
 }
 
 /* Runs the chunks against one server: KV_EXPORT (into buf, laid out per chunk) or KV_IMPORT
@@ -677,12 +685,12 @@ static void kv_range(Seam__KvRange *r, uint64_t session, const kv_chunk_t *c)
 static int kv_remote(seam_split_t *s, stage_t *st, bool import, const kv_chunk_t *c, int n,
                      char *buf, uint64_t from_session, seam_kv_move_stats_t *ms)
 {
-    size_t row = kv_row_bytes(s), off = 0;
+    size_t off = 0;
     uint64_t first = s->next_rid + 1;
     for (int i = 0; i < n; i++) {
-        size_t len = row * (size_t)(c[i].b - c[i].a) * (size_t)c[i].n;
+        size_t len = c[i].bytes;
         Seam__KvRange r;
-        kv_range(&r, st->session, &c[i]);
+        kv_range(s, &r, st->session, &c[i]);
         Seam__KvExport ex = SEAM__KV_EXPORT__INIT;
         Seam__KvImport im = SEAM__KV_IMPORT__INIT;
         Seam__Envelope env = SEAM__ENVELOPE__INIT;
@@ -705,7 +713,7 @@ static int kv_remote(seam_split_t *s, stage_t *st, bool import, const kv_chunk_t
     }
     off = 0;
     for (int i = 0; i < n; i++) {
-        size_t len = row * (size_t)(c[i].b - c[i].a) * (size_t)c[i].n;
+        size_t len = c[i].bytes;
         seam_msg_t m;
         int rc = wait_reply(s, &st, 1, first + (uint64_t)i, &m);
         if (rc != SEAM_OK)
@@ -729,8 +737,7 @@ static int kv_remote(seam_split_t *s, stage_t *st, bool import, const kv_chunk_t
 }
 
 /* Local side of the same chunk layout. */
-static int kv_local(seam_session_t *sess, bool import, const kv_chunk_t *c, int n, char *buf,
-                    size_t row)
+static int kv_local(seam_session_t *sess, bool import, const kv_chunk_t *c, int n, char *buf)
 {
     size_t off = 0;
     for (int i = 0; i < n; i++) {
@@ -738,7 +745,7 @@ static int kv_local(seam_session_t *sess, bool import, const kv_chunk_t *c, int 
                         : seam_session_kv_export(sess, c[i].a, c[i].b, c[i].pos, c[i].n, buf + off);
         if (rc != SEAM_OK)
             return rc;
-        off += row * (size_t)(c[i].b - c[i].a) * (size_t)c[i].n;
+        off += c[i].bytes;
     }
     return SEAM_OK;
 }
@@ -782,10 +789,10 @@ int seam_split_kv_move(seam_split_t *to, seam_split_t *from, int n_pos, seam_kv_
             rc = kv_remote(to, sd, true, c, n, NULL, sf->session, ms);
         } else {
             rc = sf->remote ? kv_remote(from, sf, false, c, n, buf, 0, ms)
-                            : kv_local(sf->sess, false, c, n, buf, row);
+                            : kv_local(sf->sess, false, c, n, buf);
             if (rc == SEAM_OK)
                 rc = sd->remote ? kv_remote(to, sd, true, c, n, buf, 0, ms)
-                                : kv_local(sd->sess, true, c, n, buf, row);
+                                : kv_local(sd->sess, true, c, n, buf);
             if (rc == SEAM_OK && !sf->remote && !sd->remote)
                 ms->local_bytes += row * (size_t)(b - a) * (size_t)n_pos;
         }

@@ -295,10 +295,11 @@ typedef struct {
         return;                                                                               \
     } while (0)
 
-static void reply(req_t *r, Seam__Envelope *env, const void *payload, size_t len)
+/* Answers the request's sender; returns the bytes sent (header + payload), or < 0. */
+static long reply(req_t *r, Seam__Envelope *env, const void *payload, size_t len)
 {
     env->request_id = r->rid;
-    seam_msg_send(r->s->sock, r->m->identity, r->m->identity_len, env, payload, len);
+    return seam_msg_send(r->s->sock, r->m->identity, r->m->identity_len, env, payload, len);
 }
 
 static void on_hello(req_t *r, const Seam__Hello *h)
@@ -691,8 +692,7 @@ static void on_forward(req_t *r, const Seam__Forward *f)
             logf_(s, "session %016" PRIx64 ": its client is gone; the answer for position %u is "
                   "dropped", sl->id, f->pos);
     } else {
-        env.request_id = r->rid;
-        sent = seam_msg_send(s->sock, m->identity, m->identity_len, &env, payload, plen);
+        sent = reply(r, &env, payload, plen);
     }
     s->bytes_out += sent > 0 ? (uint64_t)sent : 0;
     free(res.timing);
@@ -758,8 +758,8 @@ static void kv_reply(req_t *r, Seam__KvRange *k, const void *payload, size_t len
     Seam__Envelope env = SEAM__ENVELOPE__INIT;
     env.body_case = SEAM__ENVELOPE__BODY_KV_DATA;
     env.kv_data = &out;
-    reply(r, &env, payload, len);
-    r->s->bytes_out += len;
+    long sent = reply(r, &env, payload, len);
+    r->s->bytes_out += sent > 0 ? (uint64_t)sent : 0;
 }
 
 static void on_kv_export(req_t *r, Seam__KvExport *e)
@@ -786,15 +786,16 @@ static void on_kv_import(req_t *r, Seam__KvImport *im)
     Seam__KvRange *k = im->range;
     int a = (int)k->layer_begin, b = (int)k->layer_end, pos = (int)k->pos, n = (int)k->n_pos;
     if (im->from_session) { /* a copy between two sessions here: nothing crosses the wire */
-        slot_t *src = find(s, im->from_session);
-        if (!src || src == sl)
-            REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_UNKNOWN_SESSION, "no session %016" PRIx64
-                        " to copy the KV cache from", im->from_session);
-        for (int il = a; il < b; il++)
-            if (src->next_pos[il - s->p.layer_begin] < pos + n)
-                REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_POSITION, "session %016" PRIx64 " has "
-                            "computed layer %d only up to position %d", im->from_session, il,
-                            src->next_pos[il - s->p.layer_begin]);
+        if (im->from_session == k->session)
+            REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_UNKNOWN_SESSION, "session %016" PRIx64 " cannot "
+                        "copy the KV cache from itself", im->from_session);
+        /* the source must hold the range as for an export */
+        Seam__KvRange from = *k;
+        from.session = im->from_session;
+        size_t same;
+        slot_t *src = kv_range_check(r, &from, false, &same);
+        if (!src)
+            return;
         if (r->m->frames != 1)
             REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_SHAPE, "a KV copy between sessions has no payload");
         if (seam_session_kv_export(src->sess, a, b, pos, n, s->kv_buf) != SEAM_OK ||
