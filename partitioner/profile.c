@@ -231,6 +231,17 @@ int seam_profile_server(const char *endpoint, const char *server_key, const char
     return rc;
 }
 
+void seam_profile_scale(seam_profile_t *p, double factor)
+{
+    for (int l = 0; l < p->n_layer; l++) {
+        p->dec_a[l] *= factor;
+        p->dec_b[l] *= factor;
+        p->prefill_us_per_token[l] *= factor;
+    }
+    p->head_us *= factor;
+    p->embed_us *= factor;
+}
+
 double seam_profile_load_factor(const seam_profile_t *p)
 {
     double b = p->busy > 0.9 ? 0.9 : p->busy > 0 ? p->busy : 0;

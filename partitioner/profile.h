@@ -29,6 +29,10 @@ typedef struct {
     double busy;
 } seam_profile_t;
 
+/* Makes p the profile of a machine `factor` times slower (every layer, embedding and head):
+ * for experiments that plan for an edge box on a faster machine. */
+void seam_profile_scale(seam_profile_t *p, double factor);
+
 /* 1 / (1 - busy), busy capped at 0.9: the queueing stretch of a server's compute. */
 double seam_profile_load_factor(const seam_profile_t *p);
 

@@ -67,13 +67,7 @@ static void prepare(void)
     seam_model_destroy(&m);
     seam_profile_t p;
     assert_int_equal(seam_profile_measure(model_path(), 2, 0, -1, &p), SEAM_OK);
-    for (int l = 0; l < p.n_layer; l++) {
-        p.dec_a[l] *= 3;
-        p.dec_b[l] *= 3;
-        p.prefill_us_per_token[l] *= 3;
-    }
-    p.head_us *= 3;
-    p.embed_us *= 3;
+    seam_profile_scale(&p, 3);
     snprintf(prof, sizeof prof, "/tmp/seam-slow-client-%d.json", getpid());
     assert_int_equal(seam_profile_save(prof, &p, NULL), SEAM_OK);
 }

@@ -347,6 +347,21 @@ static void test_plan_files(void **st)
     assert_string_equal(spec, "0-8@local");
 }
 
+/* seam run --plan PLAN prints what a local run prints (12 greedy tokens). */
+static bool plan_text_is_local(const char *seam_bin, const char *plan)
+{
+    char cmd[4096], out1[256], out2[256];
+    snprintf(out1, sizeof out1, "%s.plan.txt", plan);
+    snprintf(out2, sizeof out2, "%s.local.txt", plan);
+    snprintf(cmd, sizeof cmd, "%s run -m %s --plan %s -p 'The three primary colors are' -n 12 "
+             "--temp 0 -t 1 --no-stream > %s 2>/dev/null && %s run -m %s -p 'The three primary "
+             "colors are' -n 12 --temp 0 -t 1 --no-stream > %s 2>/dev/null && cmp -s %s %s",
+             seam_bin, model_path(), plan, out1, seam_bin, model_path(), out2, out1, out2);
+    bool same = system(cmd) == 0;
+    unlink(out1), unlink(out2);
+    return same;
+}
+
 /* seam plan against a real server, then seam run --plan: the same text as a local run. */
 static void test_live_plan(void **st)
 {
@@ -362,16 +377,9 @@ static void test_live_plan(void **st)
     snprintf(cmd, sizeof cmd, "%s plan -m %s --server %s -o %s -t 1 --wire f32 > /dev/null",
              seam_bin, model_path(), srv.endpoint, plan);
     assert_int_equal(system(cmd), 0);
-    char out1[256], out2[256];
-    snprintf(out1, sizeof out1, "%s.plan.txt", plan);
-    snprintf(out2, sizeof out2, "%s.local.txt", plan);
-    snprintf(cmd, sizeof cmd, "%s run -m %s --plan %s -p 'The three primary colors are' -n 12 "
-             "--temp 0 -t 1 --no-stream > %s 2>/dev/null && %s run -m %s -p 'The three primary "
-             "colors are' -n 12 --temp 0 -t 1 --no-stream > %s 2>/dev/null && cmp -s %s %s",
-             seam_bin, model_path(), plan, out1, seam_bin, model_path(), out2, out1, out2);
-    assert_int_equal(system(cmd), 0);
+    assert_true(plan_text_is_local(seam_bin, plan));
     printf("  seam plan -> %s -> seam run --plan: same text as local\n", plan);
-    unlink(plan), unlink(out1), unlink(out2);
+    unlink(plan);
     server_stop(&srv);
 }
 
@@ -389,13 +397,7 @@ static void test_live_chain_plan(void **st)
         fail_msg("could not start the servers");
     static seam_profile_t p;
     assert_int_equal(seam_profile_measure(model_path(), 1, 0, -1, &p), SEAM_OK);
-    for (int l = 0; l < p.n_layer; l++) {
-        p.dec_a[l] *= 4;
-        p.dec_b[l] *= 4;
-        p.prefill_us_per_token[l] *= 4;
-    }
-    p.head_us *= 4;
-    p.embed_us *= 4;
+    seam_profile_scale(&p, 4);
     snprintf(prof, sizeof prof, "/tmp/seam-chain-client-%d.json", getpid());
     assert_int_equal(seam_profile_save(prof, &p, NULL), SEAM_OK);
     snprintf(plan, sizeof plan, "/tmp/seam-chain-plan-%d.json", getpid());
@@ -408,16 +410,9 @@ static void test_live_chain_plan(void **st)
     printf("  two servers [0,10) and [8,18), a client 4x slower: %s%s\n", spec, head ? " --head server" : "");
     assert_non_null(strstr(spec, s1.endpoint));
     assert_non_null(strstr(spec, s2.endpoint));
-    char out1[256], out2[256];
-    snprintf(out1, sizeof out1, "%s.plan.txt", plan);
-    snprintf(out2, sizeof out2, "%s.local.txt", plan);
-    snprintf(cmd, sizeof cmd, "%s run -m %s --plan %s -p 'The three primary colors are' -n 12 "
-             "--temp 0 -t 1 --no-stream > %s 2>/dev/null && %s run -m %s -p 'The three primary "
-             "colors are' -n 12 --temp 0 -t 1 --no-stream > %s 2>/dev/null && cmp -s %s %s",
-             seam_bin, model_path(), plan, out1, seam_bin, model_path(), out2, out1, out2);
-    assert_int_equal(system(cmd), 0);
+    assert_true(plan_text_is_local(seam_bin, plan));
     printf("  seam run --plan on the chain: same text as local\n");
-    unlink(plan), unlink(prof), unlink(out1), unlink(out2);
+    unlink(plan), unlink(prof);
     server_stop(&s1);
     server_stop(&s2);
 }
