@@ -107,6 +107,9 @@ struct seam_backend {
 
 /* The CPU backend: kernels/cpu, OpenMP over n_threads. Never fails but for memory. */
 seam_backend_t *seam_backend_cpu_new(int n_threads);
+/* The CUDA backend on GPU `device`: kernels/cuda and cuBLAS, weights and KV cache in device
+ * memory. NULL (with the reason) without a GPU or when seam was built without nvcc. */
+seam_backend_t *seam_backend_cuda_new(int device);
 void seam_backend_destroy(seam_backend_t **be);
 
 #endif

@@ -333,7 +333,8 @@ static int open_stage(seam_split_t *s, stage_t *st)
 static seam_model_t *instance(const seam_split_t *s, int a, int b, bool embed, bool head)
 {
     seam_model_params_t mp = {.layer_begin = a, .layer_end = b, .embed = embed, .head = head,
-                              .n_threads = s->p.n_threads};
+                              .n_threads = s->p.n_threads, .backend = s->p.backend,
+                              .gpu = s->p.gpu};
     return seam_model_new(s->p.model_path, &mp);
 }
 

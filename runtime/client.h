@@ -21,6 +21,8 @@ typedef struct {
     int wire_dtype;      /* seam_wire_dtype_t; default for stages without a suffix */
     bool head_remote;    /* the last stage, remote and ending at the last layer, samples */
     int n_threads;
+    seam_backend_kind_t backend; /* of the local stages; AUTO: CUDA when a GPU is present */
+    int gpu;
     int n_ctx;           /* <= 0: 4096 or the model's, if less */
     int timeout_ms;      /* per request; <= 0: 30000 */
     /* CurveZMQ: the servers' public keys (.pub files): one for every remote stage, or one per

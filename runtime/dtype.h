@@ -8,6 +8,10 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
     SEAM_TYPE_F32 = 0,
     SEAM_TYPE_F16 = 1,
@@ -45,5 +49,9 @@ const char *seam_type_name(uint32_t type);
 
 /* Bytes of one row of n values; 0 when n is not a whole number of blocks. */
 size_t seam_type_row_bytes(seam_type_t type, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -19,6 +19,30 @@ seam_model_params_t seam_model_default_params(void)
 
 const char *seam_version(void) { return "0.1.0"; }
 
+const char *seam_model_backend(const seam_model_t *m) { return m->be->iface->name; }
+
+seam_backend_kind_t seam_backend_choose(seam_backend_kind_t want, char *why, size_t cap)
+{
+    const char *env = getenv("SEAM_BACKEND");
+    if (why && cap)
+        why[0] = '\0';
+    if (want == SEAM_BACKEND_AUTO && env) /* the test runner pins the CPU this way */
+        want = !strcmp(env, "cpu") ? SEAM_BACKEND_CPU
+               : !strcmp(env, "cuda") ? SEAM_BACKEND_CUDA : SEAM_BACKEND_AUTO;
+    if (want == SEAM_BACKEND_CPU)
+        return SEAM_BACKEND_CPU;
+#ifndef SEAM_HAVE_CUDA
+    if (want == SEAM_BACKEND_AUTO) /* a build without nvcc: nothing to say */
+        return SEAM_BACKEND_CPU;
+#endif
+    char found[160];
+    if (seam_cuda_available(found, sizeof found))
+        return SEAM_BACKEND_CUDA;
+    if (why && cap)
+        snprintf(why, cap, "%s", found);
+    return SEAM_BACKEND_CPU;
+}
+
 static bool get_u32(const seam_gguf_t *g, const char *arch, const char *suffix, uint32_t *out,
                     bool required)
 {
@@ -244,9 +268,12 @@ seam_model_t *seam_model_new(const char *path, const seam_model_params_t *params
     }
     m->layer_begin = p.layer_begin;
     m->layer_end = end;
-    m->be = seam_backend_cpu_new(p.n_threads);
-    if (!m->be)
+    if (seam_backend_choose(p.backend, NULL, 0) == SEAM_BACKEND_CUDA) {
+        if (!(m->be = seam_backend_cuda_new(p.gpu)))
+            goto fail;
+    } else if (!(m->be = seam_backend_cpu_new(p.n_threads))) {
         goto fail;
+    }
     const seam_gguf_tensor_t *emb = seam_gguf_find_tensor(m->gguf, "token_embd.weight");
     if (!emb || emb->n_dims != 2) {
         seam_error_set("model: tensor 'token_embd.weight' is missing or not 2-D");

@@ -35,12 +35,20 @@ typedef struct seam_model seam_model_t;
 
 typedef enum { SEAM_ARCH_LLAMA = 0, SEAM_ARCH_GEMMA3 = 1 } seam_arch_t;
 
+typedef enum {
+    SEAM_BACKEND_AUTO = 0, /* CUDA when a GPU is present, else the CPU */
+    SEAM_BACKEND_CPU = 1,
+    SEAM_BACKEND_CUDA = 2, /* falls back to the CPU, as AUTO does, when there is no GPU */
+} seam_backend_kind_t;
+
 typedef struct {
     int layer_begin;   /* first layer to materialise */
     int layer_end;     /* one past the last; -1 = all layers */
     bool embed;        /* materialise the token embedding */
     bool head;         /* materialise the final norm and the LM head */
     int n_threads;     /* CPU threads; <= 0 picks the number of cores */
+    seam_backend_kind_t backend; /* AUTO also reads $SEAM_BACKEND (cpu, cuda, auto) */
+    int gpu;           /* CUDA device index */
 } seam_model_params_t;
 
 /* All layers, embedding and head, threads = cores. */
@@ -68,6 +76,13 @@ typedef struct {
 } seam_model_info_t;
 
 void seam_model_info(const seam_model_t *m, seam_model_info_t *info);
+/* The backend the model runs on: "cpu" or "cuda". */
+const char *seam_model_backend(const seam_model_t *m);
+/* True when a CUDA device can be used; why (may be NULL) says what was found, or why not. */
+bool seam_cuda_available(char *why, size_t cap);
+/* The backend a model asking for `want` gets here (AUTO reads $SEAM_BACKEND first): CPU or
+ * CUDA. When CUDA was wanted or AUTO but cannot run, why says so (else it is empty). */
+seam_backend_kind_t seam_backend_choose(seam_backend_kind_t want, char *why, size_t cap);
 /* Bytes of the weights this instance materialised (its layers, embedding and head). */
 uint64_t seam_model_weight_bytes(const seam_model_t *m);
 

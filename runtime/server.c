@@ -159,7 +159,8 @@ seam_server_t *seam_server_new(const seam_server_params_t *params)
         goto fail;
     }
     seam_model_params_t mp = {.layer_begin = s->p.layer_begin, .layer_end = s->p.layer_end,
-                              .embed = false, .head = true, .n_threads = s->p.n_threads};
+                              .embed = false, .head = true, .n_threads = s->p.n_threads,
+                              .backend = s->p.backend, .gpu = s->p.gpu};
     /* the head is materialised only by a server that holds the last layer */
     seam_gguf_t *probe = seam_gguf_open(s->p.model_path);
     if (!probe)
@@ -167,7 +168,8 @@ seam_server_t *seam_server_new(const seam_server_params_t *params)
     seam_gguf_identity(probe, s->model_id);
     seam_gguf_destroy(&probe);
     s->model = seam_model_new(s->p.model_path, &(seam_model_params_t){
-        .layer_begin = 0, .layer_end = 0, .embed = false, .head = false, .n_threads = 1});
+        .layer_begin = 0, .layer_end = 0, .embed = false, .head = false, .n_threads = 1,
+        .backend = SEAM_BACKEND_CPU});
     if (!s->model)
         goto fail;
     seam_model_info(s->model, &s->info);
@@ -320,7 +322,7 @@ static void on_hello(req_t *r, const Seam__Hello *h)
     out.model_id.len = SEAM_MODEL_ID_BYTES;
     out.layer_begin = (uint32_t)s->p.layer_begin;
     out.layer_end = (uint32_t)s->p.layer_end;
-    out.backend = "cpu";
+    out.backend = (char *)seam_model_backend(s->model);
     out.n_layer = (uint32_t)s->info.n_layer;
     out.d_model = (uint32_t)s->info.d_model;
     out.has_head = s->p.layer_end == s->info.n_layer;

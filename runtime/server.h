@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "seam.h"
+
 typedef struct seam_server seam_server_t;
 
 typedef struct {
@@ -17,6 +19,8 @@ typedef struct {
     int layer_end;           /* -1: the last layer */
     const char *listen;      /* e.g. tcp://127.0.0.1:7001 */
     int n_threads;           /* <= 0: all cores */
+    seam_backend_kind_t backend; /* AUTO: CUDA when a GPU is present */
+    int gpu;                 /* CUDA device index */
     int max_sessions;        /* <= 0: 16 */
     int max_context;         /* <= 0: min(model's, 4096) */
     int max_batch;           /* tokens per FORWARD; <= 0: 512 */

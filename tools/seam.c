@@ -214,6 +214,30 @@ done:
 
 /* ---- run ------------------------------------------------------------------------------ */
 
+/* --backend cpu|cuda|auto */
+static bool parse_backend(const char *cmd, const char *s, seam_backend_kind_t *out)
+{
+    if (!strcmp(s, "cpu"))
+        *out = SEAM_BACKEND_CPU;
+    else if (!strcmp(s, "cuda"))
+        *out = SEAM_BACKEND_CUDA;
+    else if (!strcmp(s, "auto"))
+        *out = SEAM_BACKEND_AUTO;
+    else {
+        fprintf(stderr, "seam %s: --backend expects cpu, cuda or auto, got '%s'\n", cmd, s);
+        return false;
+    }
+    return true;
+}
+
+/* Says once, before anything loads, when CUDA was wanted (or auto) but cannot run here. */
+static void note_backend(const char *cmd, seam_backend_kind_t want)
+{
+    char why[192];
+    if (seam_backend_choose(want, why, sizeof why) == SEAM_BACKEND_CPU && why[0])
+        fprintf(stderr, "seam %s: %s; using the CPU backend\n", cmd, why);
+}
+
 static void run_usage(FILE *f)
 {
     fprintf(f,
@@ -234,6 +258,8 @@ static void run_usage(FILE *f)
             "      --repeat-penalty R penalise the last 64 tokens; 1 = off (default 1)\n"
             "      --seed S           random seed (default: from the clock, printed at the end)\n"
             "      --kv f16|f32       KV cache precision (default f16)\n"
+            "      --backend B        cpu, cuda or auto: cuda when a GPU is present (default)\n"
+            "      --gpu N            the CUDA device to use (default 0)\n"
             "      --special          parse special tokens such as <start_of_turn> in PROMPT\n"
             "      --no-stream        print the text only at the end\n"
             "\n"
@@ -271,7 +297,9 @@ static int cmd_run(int argc, char **argv)
     bool seed_given = false, special = false, stream = true;
     enum { O_TEMP = 256, O_TOPK, O_TOPP, O_MINP, O_REP, O_SEED, O_KV, O_SPECIAL, O_NOSTREAM,
            O_SPLIT, O_WIRE, O_HEAD, O_STATS, O_TIMEOUT, O_SKEY, O_KEY, O_EMU, O_PLAN, O_ADAPT,
-           O_SERVER, O_MOVE };
+           O_SERVER, O_MOVE, O_BACKEND, O_GPU };
+    seam_backend_kind_t backend = SEAM_BACKEND_AUTO;
+    long gpu = 0;
     const char *adaptive_server = NULL;
     bool adaptive = false;
     seam_move_mode_t move = SEAM_MOVE_AUTO;
@@ -296,7 +324,8 @@ static int cmd_run(int argc, char **argv)
         {"server-key", required_argument, 0, O_SKEY}, {"key", required_argument, 0, O_KEY},
         {"emulate-link", required_argument, 0, O_EMU}, {"plan", required_argument, 0, O_PLAN},
         {"adaptive", no_argument, 0, O_ADAPT},  {"server", required_argument, 0, O_SERVER},
-        {"move", required_argument, 0, O_MOVE},
+        {"move", required_argument, 0, O_MOVE}, {"backend", required_argument, 0, O_BACKEND},
+        {"gpu", required_argument, 0, O_GPU},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -383,6 +412,8 @@ static int cmd_run(int argc, char **argv)
             }
             break;
         case O_NOSTREAM: stream = false; break;
+        case O_BACKEND: if (!parse_backend("run", optarg, &backend)) return 2; break;
+        case O_GPU: if (parse_int("--gpu", optarg, 0, 63, &gpu)) return 2; break;
         case 'h': run_usage(stdout); return 0;
         case ':': fprintf(stderr, "seam run: option '%s' needs a value\n", argv[optind - 1]); return 2;
         default:
@@ -406,6 +437,7 @@ static int cmd_run(int argc, char **argv)
     }
     if (!seed_given)
         sp.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    note_backend("run", backend);
     if (adaptive || adaptive_server) {
         if (!adaptive || !adaptive_server || split) {
             fprintf(stderr, "seam run: --adaptive needs --server ENDPOINT (and no --split/--plan)\n");
@@ -423,7 +455,8 @@ static int cmd_run(int argc, char **argv)
         seam_split_params_t pp = {.model_path = model_path, .spec = split, .wire_dtype = wire,
                                   .head_remote = head_remote, .n_threads = (int)threads,
                                   .n_ctx = (int)n_ctx, .timeout_ms = (int)timeout_ms,
-                                  .n_server_keys = n_server_keys, .key_file = key_file};
+                                  .n_server_keys = n_server_keys, .key_file = key_file,
+                                  .backend = backend, .gpu = (int)gpu};
         memcpy(pp.server_keys, server_keys, sizeof server_keys);
         sp_run = seam_split_new(&pp);
         if (!sp_run) {
@@ -438,6 +471,8 @@ static int cmd_run(int argc, char **argv)
         }
         seam_model_params_t mp = seam_model_default_params();
         mp.n_threads = (int)threads;
+        mp.backend = backend;
+        mp.gpu = (int)gpu;
         m = seam_model_new(model_path, &mp);
         if (!m) {
             fprintf(stderr, "seam run: %s\n", seam_last_error());
@@ -475,7 +510,8 @@ static int cmd_run(int argc, char **argv)
         goto done;
     seam_tokenize(m, prompt, strlen(prompt), toks, n_prompt, true, special);
     fprintf(stderr, "seam: %s (%s, %d layers, d=%d), %d prompt tokens, %s kernels%s%s\n", info.name,
-            info.arch_name, info.n_layer, info.d_model, n_prompt, seam_cpu_isa_name(seam_cpu_isa()),
+            info.arch_name, info.n_layer, info.d_model, n_prompt,
+            strcmp(seam_model_backend(m), "cuda") ? seam_cpu_isa_name(seam_cpu_isa()) : "CUDA",
             split ? ", split " : "", split ? split : "");
     if (stream) {
         printf("%s", prompt);
@@ -681,6 +717,8 @@ static void serve_usage(FILE *f)
             "      --layers A-B        the layers to hold (default: all)\n"
             "      --listen ENDPOINT   e.g. tcp://127.0.0.1:7001 (required)\n"
             "  -t, --threads N         CPU threads (default: all cores)\n"
+            "      --backend B         cpu, cuda or auto: cuda when a GPU is present (default)\n"
+            "      --gpu N             the CUDA device to use (default 0)\n"
             "      --max-sessions N    sessions at once (default 16)\n"
             "      --max-context T     tokens per session (default 4096 or the model's, if less)\n"
             "      --idle-timeout S    free a session idle this long (default 300)\n"
@@ -699,7 +737,8 @@ static int cmd_serve(int argc, char **argv)
     p.log = stderr;
     const char *layers = NULL;
     long v;
-    enum { O_LAYERS = 256, O_LISTEN, O_MAXS, O_MAXC, O_IDLE, O_SKEY2, O_ALLOW, O_INSECURE, O_EMU2 };
+    enum { O_LAYERS = 256, O_LISTEN, O_MAXS, O_MAXC, O_IDLE, O_SKEY2, O_ALLOW, O_INSECURE, O_EMU2,
+           O_BACKEND2, O_GPU2 };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},      {"layers", required_argument, 0, O_LAYERS},
         {"listen", required_argument, 0, O_LISTEN}, {"threads", required_argument, 0, 't'},
@@ -708,6 +747,7 @@ static int cmd_serve(int argc, char **argv)
         {"idle-timeout", required_argument, 0, O_IDLE}, {"help", no_argument, 0, 'h'},
         {"key", required_argument, 0, O_SKEY2},     {"allow", required_argument, 0, O_ALLOW},
         {"insecure", no_argument, 0, O_INSECURE},   {"emulate-link", required_argument, 0, O_EMU2},
+        {"backend", required_argument, 0, O_BACKEND2}, {"gpu", required_argument, 0, O_GPU2},
         {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -725,6 +765,8 @@ static int cmd_serve(int argc, char **argv)
         case O_ALLOW: p.allow_dir = optarg; break;
         case O_INSECURE: p.insecure = true; break;
         case O_EMU2: if (!set_link_emulation("serve", optarg)) return 2; break;
+        case O_BACKEND2: if (!parse_backend("serve", optarg, &p.backend)) return 2; break;
+        case O_GPU2: if (parse_int("--gpu", optarg, 0, 63, &v)) return 2; p.gpu = (int)v; break;
         case 'h': serve_usage(stdout); return 0;
         case ':': fprintf(stderr, "seam serve: option '%s' needs a value\n", argv[optind - 1]); return 2;
         default:
@@ -748,6 +790,7 @@ static int cmd_serve(int argc, char **argv)
             return 2;
         }
     }
+    note_backend("serve", p.backend);
     seam_server_t *srv = seam_server_new(&p);
     if (!srv) {
         fprintf(stderr, "seam serve: %s\n", seam_last_error());

@@ -54,13 +54,19 @@ typedef struct {
     int16_t bsums[16];  /* sum of each 16 quants, for the K-quant min terms */
 } block_q8_K;
 
-_Static_assert(sizeof(block_q4_0) == 18, "q4_0 layout");
-_Static_assert(sizeof(block_q5_0) == 22, "q5_0 layout");
-_Static_assert(sizeof(block_q8_0) == 34, "q8_0 layout");
-_Static_assert(sizeof(block_q4_K) == 144, "q4_K layout");
-_Static_assert(sizeof(block_q5_K) == 176, "q5_K layout");
-_Static_assert(sizeof(block_q6_K) == 210, "q6_K layout");
-_Static_assert(sizeof(block_q8_K) == 292, "q8_K layout");
+/* the CUDA kernels include these layouts too, compiled as C++ */
+#ifdef __cplusplus
+#define SEAM_LAYOUT_ASSERT static_assert
+#else
+#define SEAM_LAYOUT_ASSERT _Static_assert
+#endif
+SEAM_LAYOUT_ASSERT(sizeof(block_q4_0) == 18, "q4_0 layout");
+SEAM_LAYOUT_ASSERT(sizeof(block_q5_0) == 22, "q5_0 layout");
+SEAM_LAYOUT_ASSERT(sizeof(block_q8_0) == 34, "q8_0 layout");
+SEAM_LAYOUT_ASSERT(sizeof(block_q4_K) == 144, "q4_K layout");
+SEAM_LAYOUT_ASSERT(sizeof(block_q5_K) == 176, "q5_K layout");
+SEAM_LAYOUT_ASSERT(sizeof(block_q6_K) == 210, "q6_K layout");
+SEAM_LAYOUT_ASSERT(sizeof(block_q8_K) == 292, "q8_K layout");
 
 static inline float seam_f16_to_f32(uint16_t h)
 {

@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum { SEAM_WIRE_F32 = 0, SEAM_WIRE_F16 = 1, SEAM_WIRE_BF16 = 2, SEAM_WIRE_Q8 = 3 } seam_wire_dtype_t;
 
 #define SEAM_WIRE_Q8_BLOCK 32
@@ -18,5 +22,9 @@ int seam_wire_parse(const char *s);
 
 void seam_wire_encode(seam_wire_dtype_t dt, const float *x, size_t n, void *out);
 void seam_wire_decode(seam_wire_dtype_t dt, const void *in, size_t n, float *x);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
