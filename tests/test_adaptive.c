@@ -19,6 +19,9 @@
 
 #define N_GEN 32
 #define CHANGE_AT 12
+/* a run goes on past N_GEN (up to N_REF tokens, 3 s) while the cut has not moved yet: the
+ * runner sees a faster link only at its next probe, which a busy machine may delay */
+#define N_REF 96
 
 static server_proc_t srv;
 static char prof[128]; /* the slow client's profile */
@@ -42,7 +45,7 @@ static int teardown(void **state)
 }
 
 static const char *text = "Once upon a time, in a small village by the sea,";
-static int32_t prompt[64], ref[N_GEN + 1];
+static int32_t prompt[64], ref[N_REF + 1];
 static int n_prompt;
 
 /* The reference (every token local) and a client profile 3x slower than this machine. */
@@ -58,7 +61,7 @@ static void prepare(void)
     n_prompt = seam_tokenize(m, text, strlen(text), prompt, 64, true, false);
     float *lg = malloc(sizeof(float) * (size_t)in.n_vocab);
     assert_int_equal(seam_forward_tokens(s, prompt, n_prompt, 0, lg), SEAM_OK);
-    for (int k = 0; k < N_GEN; k++) {
+    for (int k = 0; k < N_REF; k++) {
         ref[k] = argmax(lg, in.n_vocab);
         assert_int_equal(seam_forward_tokens(s, &ref[k], 1, n_prompt + k, lg), SEAM_OK);
     }
@@ -98,10 +101,12 @@ static seam_adaptive_move_t scenario(bool slow_first, seam_move_mode_t mode, boo
     printf("  %s link first (move: %s): plan %s\n", slow_first ? "slow" : "fast", modes[mode], first);
     /* fast: layers on the server; slow: all local */
     assert_true((strstr(first, "tcp://") != NULL) != slow_first);
-    int32_t tok, same = 0;
+    int32_t tok, same = 0, k = 0;
     double t_change = 0;
     assert_int_equal(seam_adaptive_step(a, prompt, n_prompt, &tok), SEAM_OK);
-    for (int k = 0; k < N_GEN; k++) {
+    for (; k < N_GEN || (seam_adaptive_moves(a) == 0 && k < N_REF - 1 &&
+                         seam_now_ns() / 1e9 - t_change < 3.0);
+         k++) {
         same += tok == ref[k];
         if (k == CHANGE_AT) {
             seam_link_emulate(slow_first ? 0 : SLOW_RATE, slow_first ? 0 : SLOW_RTT);
@@ -120,8 +125,8 @@ static seam_adaptive_move_t scenario(bool slow_first, seam_move_mode_t mode, boo
            mv->by_kv ? "moving the KV cache" : "recomputing", mv->positions,
            mv->predicted.kv_us / 1e3, mv->predicted.kv_bytes, mv->predicted.recompute_us / 1e3,
            mv->us / 1e3, (unsigned long long)mv->kv.wire_bytes);
-    printf("    greedy tokens equal to the local run: %d/%d\n", same, N_GEN);
-    assert_int_equal(same, N_GEN);
+    printf("    greedy tokens equal to the local run: %d/%d\n", same, k);
+    assert_int_equal(same, k);
     assert_true(seam_adaptive_moves(a) >= 1);
     /* slow: everything local; fast: layers on the server */
     assert_true((strstr(seam_adaptive_spec(a), "tcp://") != NULL) == slow_first);
