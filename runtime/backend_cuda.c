@@ -46,7 +46,6 @@ typedef struct {
     size_t ids_size;
     void *pinned;    /* host staging for uploads and downloads */
     size_t pinned_size;
-    char name[256];
 } cuda_ctx_t;
 
 struct seam_kv {
@@ -88,40 +87,34 @@ static int bind_device(cuda_ctx_t *c)
     return SEAM_OK;
 }
 
-/* Grows a device scratch buffer; the stream is drained first since queued kernels may still
- * read the old one. */
-static int grow(cuda_ctx_t *c, void **buf, size_t *size, size_t need)
+/* Grows a scratch buffer: device memory, or pinned host memory for the staging buffer. The
+ * stream is drained first since queued work may still use the old one. */
+static int grow_buffer(cuda_ctx_t *c, void **buf, size_t *size, size_t need, bool pinned)
 {
     if (need <= *size)
         return SEAM_OK;
     CU_TRY(cudaStreamSynchronize(c->stream));
-    cudaFree(*buf);
+    pinned ? cudaFreeHost(*buf) : cudaFree(*buf);
     *buf = NULL;
     *size = 0;
-    if (cudaMalloc(buf, need) != cudaSuccess) {
+    if ((pinned ? cudaMallocHost(buf, need) : cudaMalloc(buf, need)) != cudaSuccess) {
         cudaGetLastError();
-        seam_error_set("cuda backend: out of device memory for %zu bytes of scratch", need);
+        seam_error_set("cuda backend: out of %s memory for %zu bytes of scratch",
+                       pinned ? "pinned host" : "device", need);
         return SEAM_ERR_NOMEM;
     }
     *size = need;
     return SEAM_OK;
 }
 
+static int grow(cuda_ctx_t *c, void **buf, size_t *size, size_t need)
+{
+    return grow_buffer(c, buf, size, need, false);
+}
+
 static int grow_pinned(cuda_ctx_t *c, size_t need)
 {
-    if (need <= c->pinned_size)
-        return SEAM_OK;
-    CU_TRY(cudaStreamSynchronize(c->stream));
-    cudaFreeHost(c->pinned);
-    c->pinned = NULL;
-    c->pinned_size = 0;
-    if (cudaMallocHost(&c->pinned, need) != cudaSuccess) {
-        cudaGetLastError();
-        seam_error_set("cuda backend: cannot pin %zu bytes of host memory", need);
-        return SEAM_ERR_NOMEM;
-    }
-    c->pinned_size = need;
-    return SEAM_OK;
+    return grow_buffer(c, &c->pinned, &c->pinned_size, need, true);
 }
 
 static void cu_destroy(seam_backend_t *be)
@@ -367,30 +360,31 @@ static int cu_kv_write(seam_backend_t *be, seam_kv_t *kv, const float *k, const 
     return SEAM_OK;
 }
 
-static int cu_kv_get(seam_backend_t *be, const seam_kv_t *kv, int pos, int n, void *k, void *v)
+/* Cache rows pos .. pos+n-1 between the device and host k, v (kv_get: to_host). */
+static int kv_copy(seam_backend_t *be, const seam_kv_t *kv, int pos, int n, void *k, void *v,
+                   bool to_host)
 {
     cuda_ctx_t *c = ctx_of(be);
     SEAM_ASSERT(pos >= 0 && pos + n <= kv->n_ctx);
     size_t el = kv->f16 ? 2 : 4, at = (size_t)pos * kv->kv_dim * el, len = (size_t)n * kv->kv_dim * el;
+    char *dk = (char *)kv->k + at, *dv = (char *)kv->v + at;
+    enum cudaMemcpyKind dir = to_host ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice;
     if (bind_device(c) != SEAM_OK)
         return SEAM_ERR_BACKEND;
     CU_TRY(cudaStreamSynchronize(c->stream));
-    CU_TRY(cudaMemcpy(k, (const char *)kv->k + at, len, cudaMemcpyDeviceToHost));
-    CU_TRY(cudaMemcpy(v, (const char *)kv->v + at, len, cudaMemcpyDeviceToHost));
+    CU_TRY(cudaMemcpy(to_host ? k : dk, to_host ? dk : k, len, dir));
+    CU_TRY(cudaMemcpy(to_host ? v : dv, to_host ? dv : v, len, dir));
     return SEAM_OK;
+}
+
+static int cu_kv_get(seam_backend_t *be, const seam_kv_t *kv, int pos, int n, void *k, void *v)
+{
+    return kv_copy(be, kv, pos, n, k, v, true);
 }
 
 static int cu_kv_set(seam_backend_t *be, seam_kv_t *kv, int pos, int n, const void *k, const void *v)
 {
-    cuda_ctx_t *c = ctx_of(be);
-    SEAM_ASSERT(pos >= 0 && pos + n <= kv->n_ctx);
-    size_t el = kv->f16 ? 2 : 4, at = (size_t)pos * kv->kv_dim * el, len = (size_t)n * kv->kv_dim * el;
-    if (bind_device(c) != SEAM_OK)
-        return SEAM_ERR_BACKEND;
-    CU_TRY(cudaStreamSynchronize(c->stream));
-    CU_TRY(cudaMemcpy((char *)kv->k + at, k, len, cudaMemcpyHostToDevice));
-    CU_TRY(cudaMemcpy((char *)kv->v + at, v, len, cudaMemcpyHostToDevice));
-    return SEAM_OK;
+    return kv_copy(be, kv, pos, n, (void *)k, (void *)v, false);
 }
 
 static int cu_attention(seam_backend_t *be, const seam_kv_t *kv, const float *q, float *out,
@@ -504,10 +498,7 @@ seam_backend_t *seam_backend_cuda_new(int device)
     c->device = device;
     be->iface = &cuda_iface;
     be->context = c;
-    struct cudaDeviceProp prop;
     cudaError_t e = cudaSetDevice(device);
-    if (e == cudaSuccess)
-        e = cudaGetDeviceProperties(&prop, device);
     if (e == cudaSuccess)
         e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);
     cublasStatus_t bs = CUBLAS_STATUS_SUCCESS;
@@ -520,7 +511,6 @@ seam_backend_t *seam_backend_cuda_new(int device)
         free(be);
         return NULL;
     }
-    snprintf(c->name, sizeof c->name, "%s", prop.name);
     return be;
 }
 

@@ -21,14 +21,25 @@ const char *seam_version(void) { return "0.1.0"; }
 
 const char *seam_model_backend(const seam_model_t *m) { return m->be->iface->name; }
 
+bool seam_backend_parse(const char *s, seam_backend_kind_t *out)
+{
+    static const char *const names[] = {[SEAM_BACKEND_AUTO] = "auto", [SEAM_BACKEND_CPU] = "cpu",
+                                        [SEAM_BACKEND_CUDA] = "cuda"};
+    for (int k = 0; k < 3; k++)
+        if (!strcmp(s, names[k])) {
+            *out = (seam_backend_kind_t)k;
+            return true;
+        }
+    return false;
+}
+
 seam_backend_kind_t seam_backend_choose(seam_backend_kind_t want, char *why, size_t cap)
 {
     const char *env = getenv("SEAM_BACKEND");
     if (why && cap)
         why[0] = '\0';
     if (want == SEAM_BACKEND_AUTO && env) /* the test runner pins the CPU this way */
-        want = !strcmp(env, "cpu") ? SEAM_BACKEND_CPU
-               : !strcmp(env, "cuda") ? SEAM_BACKEND_CUDA : SEAM_BACKEND_AUTO;
+        seam_backend_parse(env, &want);
     if (want == SEAM_BACKEND_CPU)
         return SEAM_BACKEND_CPU;
 #ifndef SEAM_HAVE_CUDA

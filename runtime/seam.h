@@ -80,6 +80,8 @@ void seam_model_info(const seam_model_t *m, seam_model_info_t *info);
 const char *seam_model_backend(const seam_model_t *m);
 /* True when a CUDA device can be used; why (may be NULL) says what was found, or why not. */
 bool seam_cuda_available(char *why, size_t cap);
+/* "cpu", "cuda" or "auto" → *out; false (and *out unchanged) for anything else. */
+bool seam_backend_parse(const char *s, seam_backend_kind_t *out);
 /* The backend a model asking for `want` gets here (AUTO reads $SEAM_BACKEND first): CPU or
  * CUDA. When CUDA was wanted or AUTO but cannot run, why says so (else it is empty). */
 seam_backend_kind_t seam_backend_choose(seam_backend_kind_t want, char *why, size_t cap);

@@ -217,17 +217,10 @@ done:
 /* --backend cpu|cuda|auto */
 static bool parse_backend(const char *cmd, const char *s, seam_backend_kind_t *out)
 {
-    if (!strcmp(s, "cpu"))
-        *out = SEAM_BACKEND_CPU;
-    else if (!strcmp(s, "cuda"))
-        *out = SEAM_BACKEND_CUDA;
-    else if (!strcmp(s, "auto"))
-        *out = SEAM_BACKEND_AUTO;
-    else {
-        fprintf(stderr, "seam %s: --backend expects cpu, cuda or auto, got '%s'\n", cmd, s);
-        return false;
-    }
-    return true;
+    if (seam_backend_parse(s, out))
+        return true;
+    fprintf(stderr, "seam %s: --backend expects cpu, cuda or auto, got '%s'\n", cmd, s);
+    return false;
 }
 
 /* Says once, before anything loads, when CUDA was wanted (or auto) but cannot run here. */

@@ -6,24 +6,13 @@
  * and only the float order of the row's sum differs from the CPU. */
 #include "matmul.h"
 
-#include "../cpu/quant.h"
+#include "blocks.cuh"
 #include "device.cuh"
 
 #define ROWS_PER_BLOCK 4 /* warps per block, one row each */
 #define ONES 0x01010101
 
 /* ---- kernels ------------------------------------------------------------------------ */
-
-static __device__ __forceinline__ void scale_min_k4(int j, const uint8_t *q, int *d, int *m)
-{
-    if (j < 4) {
-        *d = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *d = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
-}
 
 /* Values per unit, and how many units a row of cols values has. */
 template <int T> struct unit {

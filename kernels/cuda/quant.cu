@@ -4,21 +4,10 @@
  * equals seam_cpu_dequantize_row's. */
 #include "quant.h"
 
-#include "../cpu/quant.h"
+#include "blocks.cuh"
 #include "device.cuh"
 
 /* ---- kernels ------------------------------------------------------------------------ */
-
-static __device__ __forceinline__ void scale_min_k4(int j, const uint8_t *q, int *d, int *m)
-{
-    if (j < 4) {
-        *d = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *d = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
-}
 
 /* Value i of a weight row of type T. */
 template <int T> static __device__ __forceinline__ float dequant_value(const uint8_t *row, int64_t i)

@@ -4,15 +4,9 @@
 #include "wire.h"
 
 #include "device.cuh"
+#include "quant.h"
 
 /* ---- kernels ------------------------------------------------------------------------ */
-
-__global__ void encode_half_kernel(const float *x, size_t n, uint16_t *out, bool bf16)
-{
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n)
-        out[i] = bf16 ? f2b(x[i]) : f2h(x[i]);
-}
 
 __global__ void decode_half_kernel(const uint16_t *in, size_t n, float *x, bool bf16)
 {
@@ -62,8 +56,8 @@ int seam_cuda_wire_encode(seam_wire_dtype_t dt, const float *x, size_t n, void *
         return (int)cudaErrorInvalidValue;
     switch (dt) {
     case SEAM_WIRE_F32: copy_kernel<<<grid, 256, 0, s>>>(x, n, (float *)out); break;
-    case SEAM_WIRE_F16: encode_half_kernel<<<grid, 256, 0, s>>>(x, n, (uint16_t *)out, false); break;
-    case SEAM_WIRE_BF16: encode_half_kernel<<<grid, 256, 0, s>>>(x, n, (uint16_t *)out, true); break;
+    case SEAM_WIRE_F16:
+    case SEAM_WIRE_BF16: return seam_cuda_to_half(x, n, (uint16_t *)out, dt == SEAM_WIRE_BF16, stream);
     case SEAM_WIRE_Q8:
         encode_q8_kernel<<<(unsigned)((n / SEAM_WIRE_Q8_BLOCK * WARP + 255) / 256), 256, 0, s>>>(
             x, n, (int8_t *)out, (float *)((char *)out + n));
