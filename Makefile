@@ -68,6 +68,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH   := $(BUILD)/bench/bench_cpu
 BENCH_WIRE := $(BUILD)/bench/bench_wire
+BENCH_AGREE := $(BUILD)/bench/wire_agreement
 BENCH_CUDA := $(if $(NVCC),$(BUILD)/bench/cuda/bench_matvec)
 FIXTURES := $(BUILD)/fixtures/.stamp
 BPE_VOCAB := $(BUILD)/vocab/ggml-vocab-llama-bpe.gguf
@@ -75,7 +76,7 @@ LLAMA_CPP_PY := 0.3.36
 
 .PHONY: all deps venv model demo test test-data test-unit test-asan fuzz bench bench-compare refs clean info
 .SECONDARY:
-all: info $(LIB) $(SEAM) $(TESTS) $(BENCH) $(BENCH_WIRE) $(BENCH_CUDA)
+all: info $(LIB) $(SEAM) $(TESTS) $(BENCH) $(BENCH_WIRE) $(BENCH_AGREE) $(BENCH_CUDA)
 
 info:
 	@echo "  $(OPENMP_MSG)"

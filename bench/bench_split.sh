@@ -14,7 +14,7 @@ A=4; B=$((LAYERS - 2)); EP="tcp://127.0.0.1:$PORT"
 "$SEAM" serve -m "$MODEL" --layers "$A-$B" --listen "$EP" -t "$THREADS" 2>/dev/null &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 200); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
 best() { # best generated tok/s over REPS runs of: seam run ARGS...
     local b=0 t
     for _ in $(seq "$REPS"); do

@@ -73,9 +73,9 @@ static sizes_t sizes(const seam_profile_t *cl, const seam_plan_constraints_t *c,
                      bool head_remote)
 {
     sizes_t z = {.T = c->context, .P = c->prompt};
-    z.up = (double)seam_wire_bytes(dt, (size_t)cl->d_model) + HEADER_BYTES;
+    z.up = (double)seam_wire_bytes(dt, 1, (size_t)cl->d_model) + HEADER_BYTES;
     z.down = head_remote ? TOKEN_REPLY_BYTES : z.up;
-    z.prompt_bytes = (double)seam_wire_bytes(dt, (size_t)cl->d_model * (size_t)c->prompt);
+    z.prompt_bytes = (double)seam_wire_bytes(dt, (size_t)c->prompt, (size_t)cl->d_model);
     return z;
 }
 

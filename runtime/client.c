@@ -469,7 +469,7 @@ int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, floa
         free(s->h), free(s->check), free(s->buf);
         s->h = malloc(sizeof(float) * d * (size_t)n);
         s->check = malloc(sizeof(float) * d * (size_t)n);
-        s->buf = malloc(seam_wire_bytes(SEAM_WIRE_F32, d * (size_t)n));
+        s->buf = malloc(seam_wire_bytes(SEAM_WIRE_F32, (size_t)n, d)); /* the largest */
         s->cap_tokens = s->h && s->check && s->buf ? (size_t)n : 0;
         if (!s->cap_tokens) {
             seam_error_set("split: out of memory for %d tokens", n);
@@ -506,16 +506,16 @@ int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, floa
         while (j + 1 < s->n && s->st[j + 1].remote)
             j++;
         bool head_here = s->p.head_remote && j == s->n - 1;
-        size_t nv = (size_t)n * d, plen = seam_wire_bytes(st->dtype, nv);
-        seam_wire_encode(st->dtype, s->h, nv, s->buf);
+        size_t nv = (size_t)n * d, plen = seam_wire_bytes(st->dtype, (size_t)n, d);
+        seam_wire_encode(st->dtype, s->h, (size_t)n, d, s->buf);
         if (measure_err && st->dtype != SEAM_WIRE_F32) { /* what this hop's encoding loses */
-            seam_wire_decode(st->dtype, s->buf, nv, s->check);
+            seam_wire_decode(st->dtype, s->buf, (size_t)n, d, s->check);
             double num = 0, den = 0;
             for (size_t k = 0; k < nv; k++) {
-                num = fmax(num, fabs((double)s->check[k] - s->h[k]));
-                den = fmax(den, fabs((double)s->h[k]));
+                num += ((double)s->check[k] - s->h[k]) * ((double)s->check[k] - s->h[k]);
+                den += (double)s->h[k] * s->h[k];
             }
-            ss->max_rel_err = den > 0 ? num / den : 0;
+            ss->max_rel_err = den > 0 ? sqrt(num / den) : 0;
         }
         Seam__Forward f = SEAM__FORWARD__INIT;
         uint32_t shape[2] = {(uint32_t)n, (uint32_t)d};
@@ -566,11 +566,16 @@ int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, floa
             return rc;
         uint64_t t_back = seam_now_ns();
         Seam__Result *res = r.env->body_case == SEAM__ENVELOPE__BODY_RESULT ? r.env->result : NULL;
-        size_t want = res && !res->has_token ? seam_wire_bytes((seam_wire_dtype_t)res->dtype, nv) : 0;
+        size_t want = res && !res->has_token
+                          ? seam_wire_bytes((seam_wire_dtype_t)res->dtype, (size_t)n, d) : 0;
+        char why[160] = "";
         if (!res || head_here != res->has_token || res->n_timing != (size_t)(j - i + 1) ||
-            (!res->has_token && (res->dtype > SEAM__WIRE_DTYPE__WIRE_Q8 || r.payload_len != want))) {
+            (!res->has_token && (res->dtype > SEAM__WIRE_DTYPE__WIRE_Q8 || r.payload_len != want ||
+                                 seam_wire_check((seam_wire_dtype_t)res->dtype, r.payload,
+                                                 (size_t)n, d, why, sizeof why) != 0))) {
             seam_msg_free(&r);
-            seam_error_set("split: %s sent a reply that does not match the request", st->endpoint);
+            seam_error_set("split: %s sent a reply that does not match the request%s%s",
+                           st->endpoint, *why ? ": " : "", why);
             return SEAM_ERR_INVALID;
         }
         /* per stage of the chain: its compute, and the network time of the hop into it (the
@@ -598,7 +603,7 @@ int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, floa
         if (res->has_token)
             *token = res->token;
         else
-            seam_wire_decode((seam_wire_dtype_t)res->dtype, r.payload, nv, s->h);
+            seam_wire_decode((seam_wire_dtype_t)res->dtype, r.payload, (size_t)n, d, s->h);
         seam_msg_free(&r);
         i = j;
     }

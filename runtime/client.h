@@ -40,7 +40,8 @@ typedef struct {
     uint64_t compute_us; /* this stage's compute (remote: as the server reported it) */
     uint64_t network_us; /* remote: round trip minus remote compute */
     uint64_t sent_bytes, recv_bytes;
-    double max_rel_err;  /* remote, lossy dtype: hidden state error this hop added (last step) */
+    double max_rel_err;  /* remote, lossy dtype: ‖decoded − sent‖₂ / ‖sent‖₂ of the hidden state
+                          * this hop carried (last step) */
 } seam_stage_stats_t;
 
 typedef struct {

@@ -192,7 +192,7 @@ seam_server_t *seam_server_new(const seam_server_params_t *params)
     size_t d_model = (size_t)s->info.d_model;
     s->slots = calloc((size_t)s->p.max_sessions, sizeof *s->slots);
     s->h = malloc(sizeof(float) * d_model * (size_t)s->p.max_batch);
-    s->out = malloc(seam_wire_bytes(SEAM_WIRE_F32, d_model * (size_t)s->p.max_batch));
+    s->out = malloc(seam_wire_bytes(SEAM_WIRE_F32, (size_t)s->p.max_batch, d_model)); /* largest */
     s->logits = malloc(sizeof(float) * (size_t)s->info.n_vocab);
     s->kv_buf = malloc(SEAM_KV_CHUNK_BYTES);
     if (!s->slots || !s->kv_buf || !s->h || !s->out || !s->logits) {
@@ -248,15 +248,16 @@ seam_server_t *seam_server_new(const seam_server_params_t *params)
         if (s->p.allow_dir)
             zmq_setsockopt(s->sock, ZMQ_ZAP_DOMAIN, "seam", 4);
     }
-    if (zmq_bind(s->sock, s->p.listen) != 0) {
-        seam_error_set("server: cannot listen on '%s': %s", s->p.listen, zmq_strerror(zmq_errno()));
-        goto fail;
-    }
-    /* measure our own layers for the partitioner (a fraction of a second) */
+    /* measure our own layers for the partitioner (a fraction of a second; seconds under ASan),
+     * before listening, so that a port that accepts is a server that answers */
     s->prof = calloc(1, sizeof *s->prof);
     if (!s->prof || seam_profile_measure(s->p.model_path, s->p.n_threads, s->p.layer_begin, end,
                                          s->prof) != SEAM_OK) {
         seam_error_set("server: profiling its layers failed: %s", seam_last_error());
+        goto fail;
+    }
+    if (zmq_bind(s->sock, s->p.listen) != 0) {
+        seam_error_set("server: cannot listen on '%s': %s", s->p.listen, zmq_strerror(zmq_errno()));
         goto fail;
     }
     s->started_ns = s->window_ns = seam_now_ns();
@@ -516,7 +517,7 @@ static void pass_down(req_t *r, const Seam__Forward *f, uint64_t compute_us)
     if (down < 0)
         REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_UNREACHABLE, "cannot pass the hidden state on to %s "
                     "(cannot connect, or more than %d next servers)", hop->endpoint, MAX_DOWNSTREAM);
-    size_t d = (size_t)s->info.d_model, nv = (size_t)f->n_tokens * d;
+    size_t d = (size_t)s->info.d_model;
     Seam__Forward nf = SEAM__FORWARD__INIT;
     uint32_t shape[2] = {f->n_tokens, (uint32_t)d};
     nf.session = hop->session;
@@ -534,8 +535,8 @@ static void pass_down(req_t *r, const Seam__Forward *f, uint64_t compute_us)
     nf.reply_dtype = f->reply_dtype;
     nf.from_chain = true;
     nf.reply_request_id = f->from_chain ? f->reply_request_id : r->rid;
-    size_t plen = seam_wire_bytes((seam_wire_dtype_t)hop->dtype, nv);
-    seam_wire_encode((seam_wire_dtype_t)hop->dtype, s->h, nv, s->out);
+    size_t plen = seam_wire_bytes((seam_wire_dtype_t)hop->dtype, f->n_tokens, d);
+    seam_wire_encode((seam_wire_dtype_t)hop->dtype, s->h, f->n_tokens, d, s->out);
     Seam__StageTiming mine = stage_timing(r, compute_us, plen);
     if (!(nf.upstream = timings_with(f, &mine)))
         REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_INTERNAL, "out of memory");
@@ -590,13 +591,16 @@ static void on_forward(req_t *r, const Seam__Forward *f)
         f->shape[0] != f->n_tokens || f->shape[1] != d)
         REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_SHAPE,
                     "shape must be [n_tokens, %zu] with 1 <= n_tokens <= %d", d, s->p.max_batch);
-    size_t want = seam_wire_bytes((seam_wire_dtype_t)f->dtype, (size_t)n * d);
+    size_t want = seam_wire_bytes((seam_wire_dtype_t)f->dtype, (size_t)n, d);
     if (m->frames != 2 || m->payload_len != want)
         REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_SHAPE,
                     "payload is %zu bytes in %d frames; [%u, %zu] %s needs exactly %zu bytes in "
                     "one frame after the header",
                     m->payload_len, m->frames - 1, f->n_tokens, d,
                     seam_wire_name((seam_wire_dtype_t)f->dtype), want);
+    char why[160];
+    if (seam_wire_check((seam_wire_dtype_t)f->dtype, m->payload, (size_t)n, d, why, sizeof why))
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_SHAPE, "%s", why);
     if ((uint64_t)f->pos + f->n_tokens > (uint64_t)sl->n_ctx)
         REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_POSITION,
                     "positions [%u, %u) exceed the session's context of %d", f->pos,
@@ -634,7 +638,7 @@ static void on_forward(req_t *r, const Seam__Forward *f)
 
     uint64_t t0 = seam_now_ns();
     s->bytes_in += m->wire_bytes;
-    seam_wire_decode((seam_wire_dtype_t)f->dtype, m->payload, (size_t)n * d, s->h);
+    seam_wire_decode((seam_wire_dtype_t)f->dtype, m->payload, (size_t)n, d, s->h);
     if (le > lb && seam_forward_layers(sl->sess, lb, le, (int)f->pos, n, s->h) != SEAM_OK)
         REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_INTERNAL, "forward failed: %s", seam_last_error());
     for (int il = lb; il < le; il++)
@@ -674,8 +678,8 @@ static void on_forward(req_t *r, const Seam__Forward *f)
         res.dtype = f->reply_dtype;
         res.n_shape = 2;
         res.shape = shape;
-        plen = seam_wire_bytes((seam_wire_dtype_t)f->reply_dtype, (size_t)n * d);
-        seam_wire_encode((seam_wire_dtype_t)f->reply_dtype, s->h, (size_t)n * d, s->out);
+        plen = seam_wire_bytes((seam_wire_dtype_t)f->reply_dtype, (size_t)n, d);
+        seam_wire_encode((seam_wire_dtype_t)f->reply_dtype, s->h, (size_t)n, d, s->out);
         payload = s->out;
     }
     busy_add(s, t0);

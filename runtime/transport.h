@@ -10,7 +10,7 @@
 
 #include "proto/seam.pb-c.h"
 
-#define SEAM_PROTOCOL_VERSION 2
+#define SEAM_PROTOCOL_VERSION 3 /* 3: q8 payloads carry each row's outliers */
 #define SEAM_MAX_HEADER_BYTES 65536
 #define SEAM_KV_CHUNK_BYTES (1 << 20) /* the largest KV_IMPORT / KV_DATA payload */
 

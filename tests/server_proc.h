@@ -32,8 +32,10 @@ static void kill_started_servers(void)
         }
 }
 
-/* A port from a range picked by pid, so parallel test runs do not collide. */
-static int test_port(int k) { return 20000 + (int)(getpid() % 2000) * 8 + k; }
+/* A port from a range picked by pid, so parallel test runs do not collide; all below 32768,
+ * where Linux starts handing out ephemeral ports for outgoing connections (one of those on the
+ * port made a server fail to bind once). */
+static int test_port(int k) { return 20000 + (int)(getpid() % 1500) * 8 + k; }
 
 /* True when something accepts TCP connections on 127.0.0.1:port. */
 static int port_open(int port)
@@ -47,8 +49,9 @@ static int port_open(int port)
     return ok;
 }
 
-/* Starts `seam serve` with the extra arguments (NULL-terminated); waits up to 10 s for the
- * port to accept. Returns 0 on success. */
+/* Starts `seam serve` with the extra arguments (NULL-terminated); waits up to 30 s (an ASan
+ * build profiles its layers for seconds before it listens) for the port to accept. Returns 0
+ * on success. */
 static int server_start(server_proc_t *sp, const char *seam, const char *model, int port,
                         const char *layers, const char *const *extra)
 {
@@ -73,7 +76,7 @@ static int server_start(server_proc_t *sp, const char *seam, const char *model, 
         execv(seam, (char *const *)argv);
         _exit(127);
     }
-    for (int i = 0; i < 100; i++) { /* wait until it listens */
+    for (int i = 0; i < 300; i++) { /* wait until it listens */
         int status;
         if (waitpid(sp->pid, &status, WNOHANG) == sp->pid)
             return -1;

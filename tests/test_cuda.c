@@ -317,24 +317,27 @@ static void test_attention(void **state)
 static void test_wire_and_argmax(void **state)
 {
     (void)state;
-    size_t n = 640 * 3;
+    size_t rows = 3, width = 640, n = rows * width;
     float *x = randv(n, -20, 20);
-    x[5] = 0; /* a zero block edge */
+    x[5] = 0;           /* a zero block edge */
+    x[700] = 9e4f;      /* past f16's range, and an outlier of row 1 */
+    x[701] = -9e4f;     /* an equal magnitude: the lower position is picked first */
+    x[1300] = x[1301] = 0; /* row 2: equal zeros */
     for (int dt = SEAM_WIRE_F32; dt <= SEAM_WIRE_Q8; dt++) {
-        size_t bytes = seam_wire_bytes((seam_wire_dtype_t)dt, n);
+        size_t bytes = seam_wire_bytes((seam_wire_dtype_t)dt, rows, width);
         char *want = malloc(bytes), *got = malloc(bytes);
         float *dec_want = malloc(sizeof(float) * n), *dec_got = malloc(sizeof(float) * n);
-        seam_wire_encode((seam_wire_dtype_t)dt, x, n, want);
-        seam_wire_decode((seam_wire_dtype_t)dt, want, n, dec_want);
+        seam_wire_encode((seam_wire_dtype_t)dt, x, rows, width, want);
+        seam_wire_decode((seam_wire_dtype_t)dt, want, rows, width, dec_want);
         float *dx = dev(n, x), *dd = dev(n, NULL);
         void *enc;
         assert_int_equal(cudaMalloc(&enc, bytes), cudaSuccess);
-        assert_int_equal(seam_cuda_wire_encode((seam_wire_dtype_t)dt, dx, n, enc, NULL), 0);
+        assert_int_equal(seam_cuda_wire_encode((seam_wire_dtype_t)dt, dx, rows, width, enc, NULL), 0);
         assert_int_equal(cudaMemcpy(got, enc, bytes, cudaMemcpyDeviceToHost), cudaSuccess);
         printf("  wire encode %-4s: %s\n", seam_wire_name((seam_wire_dtype_t)dt),
                memcmp(got, want, bytes) ? "bytes differ from the CPU's  FAIL" : "same bytes as the CPU  OK");
         assert_memory_equal(got, want, bytes);
-        assert_int_equal(seam_cuda_wire_decode((seam_wire_dtype_t)dt, enc, n, dd, NULL), 0);
+        assert_int_equal(seam_cuda_wire_decode((seam_wire_dtype_t)dt, enc, rows, width, dd, NULL), 0);
         assert_int_equal(cudaDeviceSynchronize(), cudaSuccess);
         float *dec = back(dd, n);
         assert_memory_equal(dec, dec_want, n * sizeof(float));
@@ -342,15 +345,15 @@ static void test_wire_and_argmax(void **state)
         gpu->iface->free(gpu, dx), gpu->iface->free(gpu, dd);
         free(want), free(got), free(dec_want), free(dec_got), free(dec);
     }
-    int rows = 3, nv = 262144;
-    float *lg = randv((size_t)rows * nv, -5, 5);
+    int nv = 262144;
+    float *lg = randv(rows * nv, -5, 5);
     lg[nv + 77] = 9, lg[nv + 78] = 9; /* a tie: the lower index wins */
-    float *dl = dev((size_t)rows * nv, lg);
+    float *dl = dev(rows * nv, lg);
     int32_t *dout, got[3];
     assert_int_equal(cudaMalloc((void **)&dout, sizeof got), cudaSuccess);
-    assert_int_equal(seam_cuda_argmax(dl, rows, nv, dout, NULL), 0);
+    assert_int_equal(seam_cuda_argmax(dl, (int)rows, nv, dout, NULL), 0);
     assert_int_equal(cudaMemcpy(got, dout, sizeof got, cudaMemcpyDeviceToHost), cudaSuccess);
-    for (int r = 0; r < rows; r++) {
+    for (int r = 0; r < (int)rows; r++) {
         int best = 0;
         for (int i = 1; i < nv; i++)
             if (lg[(size_t)r * nv + i] > lg[(size_t)r * nv + best])

@@ -1,7 +1,7 @@
 /* Hostile input to a real `seam serve`: truncated and undecodable headers, unknown dtypes,
- * shape/payload disagreements, payloads larger and smaller than declared, layers outside the
- * server's range, position gaps, unknown sessions, 10,000 random-byte messages, and more
- * OPENs than --max-sessions. Each gets an ERROR (or, for random bytes that happen to decode to
+ * shape/payload disagreements, payloads larger and smaller than declared, q8 outlier positions
+ * past the row, layers outside the server's range, position gaps, unknown sessions, 10,000
+ * random-byte messages, and more OPENs than --max-sessions. Each gets an ERROR (or, for random bytes that happen to decode to
  * a valid request, a valid reply), the server stays up, and a well-behaved `seam run --split`
  * running at the same time prints exactly what a local run prints. */
 #include <setjmp.h>
@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <zmq.h>
 
+#include "../kernels/cpu/wire.h"
 #include "../runtime/gguf.h"
 #include "../runtime/seam.h"
 #include "../runtime/transport.h"
@@ -179,7 +180,10 @@ static void test_hostile_messages(void **state)
         {"unknown session", SEAM__ERROR_CODE__ERR_UNKNOWN_SESSION},
         {"head on a middle server", SEAM__ERROR_CODE__ERR_LAYER_RANGE},
         {"zero tokens", SEAM__ERROR_CODE__ERR_SHAPE},
+        {"q8 outlier position past the row", SEAM__ERROR_CODE__ERR_SHAPE},
     };
+    size_t q8_bytes = seam_wire_bytes(SEAM_WIRE_Q8, 1, D);
+    uint16_t past_row = 0xffff;
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         size_t plen = D * 4;
         switch (i) {
@@ -193,9 +197,15 @@ static void test_hostile_messages(void **state)
         case 7: FORWARD(f.session = sid ^ 1); break;
         case 8: FORWARD(f.head = true); break;
         case 9: FORWARD(f.n_tokens = 0); break;
+        case 10:
+            FORWARD(f.dtype = SEAM__WIRE_DTYPE__WIRE_Q8);
+            plen = q8_bytes;
+            memcpy(payload + q8_bytes - 2, &past_row, 2); /* the row's last outlier position */
+            break;
         }
         int body = exchange(&env, payload, plen, &code);
         shape[1] = D;
+        memset(payload, 0, sizeof payload);
         if (body != SEAM__ENVELOPE__BODY_ERROR || code != cases[i].want)
             fail_msg("%s: expected ERROR code %d, got body %d code %d", cases[i].what,
                      cases[i].want, body, code);

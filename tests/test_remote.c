@@ -358,26 +358,24 @@ static void test_lossy_wire(void **state)
     }
 }
 
-/* q8 on the wire, 3 prompts x 64 greedy tokens, U-shape [4,16) remote. Teacher-forced: at
+/* q8 on the wire, 3 prompts x 64 greedy tokens, U-shapes with [4,16) and [8,14) remote. Teacher-forced: at
  * every step both runs are fed the local text, so each step measures what q8 does to that one
- * prediction; the free-running agreement (until the first difference) is printed too. The
- * issue asks for 95%; measured 94.3% here (93-97% depending on the cut, while llama.cpp's own
- * two code paths disagree on 3% of greedy steps of this model), so this guards >= 90% against
- * regressions and prints the rate. */
-static void test_q8_tokens(void **state)
+ * prediction; the free-running agreement (until the first difference) is printed too. The issue
+ * asks for 95%. For scale: seam's own scalar and AVX2 kernels (same arithmetic, another
+ * summation order) agree on 97.4% of these steps, because this model has near-ties. */
+/* Greedy steps of 3 prompts × 64 tokens where the split [0,lo) local, [lo,hi) remote over dt,
+ * [hi,L) local picks the local run's token. */
+static int wire_agreement(seam_model_t *m, int lo, int hi, const char *dt, int *total)
 {
-    (void)state;
     const char *prompts[] = {"The three primary colors are",
                              "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n",
                              "Once upon a time, in a small village by the sea,"};
     enum { N_GEN = 64 };
-    seam_model_t *m = seam_model_new(model_path(), NULL);
-    assert_non_null(m);
     char spec[256];
-    const char *dt = getenv("SEAM_WIRE_TEST") ? getenv("SEAM_WIRE_TEST") : "q8";
-    snprintf(spec, sizeof spec, "0-4@local,4-16@%s/%s,16-%d@local", full.endpoint, dt, n_layer);
-    int same = 0, total = 0;
+    snprintf(spec, sizeof spec, "0-%d@local,%d-%d@%s/%s,%d-%d@local", lo, lo, hi, full.endpoint,
+             dt, hi, n_layer);
     float *a = malloc(sizeof(float) * (size_t)n_vocab), *b = malloc(sizeof(float) * (size_t)n_vocab);
+    int same = 0;
     for (int pi = 0; pi < 3; pi++) {
         int32_t toks[256];
         int n = seam_tokenize(m, prompts[pi], strlen(prompts[pi]), toks, 256, true, false);
@@ -398,21 +396,34 @@ static void test_q8_tokens(void **state)
             same += ta == tb;
             if (ta != tb && prefix < 0)
                 prefix = k;
-            total++;
+            (*total)++;
             pos += len;
             len = 1;
             toks[n + k] = ta; /* follow the local text */
             in = &toks[n + k];
         }
-        printf("  q8 prompt %d: free-running agreement %d/%d tokens; worst hop rel err %.2e\n",
-               pi, prefix < 0 ? N_GEN : prefix, N_GEN, worst_hop);
+        printf("  %s [%d,%d) prompt %d: free-running agreement %d/%d tokens; worst hop rel err "
+               "%.2e\n", dt, lo, hi, pi, prefix < 0 ? N_GEN : prefix, N_GEN, worst_hop);
         seam_split_destroy(&sp);
         seam_session_destroy(&s);
     }
-    printf("  %s wire: %d/%d greedy tokens identical to local (%.1f%%; issue target 95%%)\n", dt,
-           same, total, 100.0 * same / total);
-    assert_true(same * 100 >= total * 90);
     free(a), free(b);
+    return same;
+}
+
+static void test_q8_tokens(void **state)
+{
+    (void)state;
+    seam_model_t *m = seam_model_new(model_path(), NULL);
+    assert_non_null(m);
+    const char *dt = getenv("SEAM_WIRE_TEST") ? getenv("SEAM_WIRE_TEST") : "q8";
+    const int shapes[][2] = {{4, 16}, {8, 14}};
+    for (int i = 0; i < 2; i++) {
+        int total = 0, same = wire_agreement(m, shapes[i][0], shapes[i][1], dt, &total);
+        printf("  %s wire, [%d,%d) remote: %d/%d greedy tokens identical to local (%.1f%%; issue "
+               "target 95%%)\n", dt, shapes[i][0], shapes[i][1], same, total, 100.0 * same / total);
+        assert_true(same * 100 >= total * 95);
+    }
     seam_model_destroy(&m);
 }
 

@@ -1,5 +1,6 @@
-/* Wire encodings of hidden states: sizes, f32 exact, f16/bf16 within their rounding, q8
- * within half a step of its per-block scale, names and parsing. */
+/* Wire encodings of hidden states: sizes, f32 exact, f16/bf16 within their rounding (f16
+ * saturating), q8 with its outliers exact and the rest within half a step of the block's
+ * scale, positions checked, names and parsing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,23 +15,24 @@
 static void test_sizes_and_names(void **st)
 {
     (void)st;
-    assert_int_equal(seam_wire_bytes(SEAM_WIRE_F32, 640), 2560);
-    assert_int_equal(seam_wire_bytes(SEAM_WIRE_F16, 640), 1280);
-    assert_int_equal(seam_wire_bytes(SEAM_WIRE_BF16, 640), 1280);
-    assert_int_equal(seam_wire_bytes(SEAM_WIRE_Q8, 640), 640 + 20 * 4);
-    assert_int_equal(seam_wire_bytes(SEAM_WIRE_Q8, 33), 0);
-    assert_int_equal(seam_wire_bytes((seam_wire_dtype_t)9, 32), 0);
+    assert_int_equal(seam_wire_bytes(SEAM_WIRE_F32, 1, 640), 2560);
+    assert_int_equal(seam_wire_bytes(SEAM_WIRE_F16, 1, 640), 1280);
+    assert_int_equal(seam_wire_bytes(SEAM_WIRE_BF16, 1, 640), 1280);
+    /* int8 values, an f32 scale per 32, 8 outliers as f32 value + uint16 position, per row */
+    assert_int_equal(seam_wire_bytes(SEAM_WIRE_Q8, 1, 640), 640 + 20 * 4 + 8 * 6);
+    assert_int_equal(seam_wire_bytes(SEAM_WIRE_Q8, 3, 640), 3 * (640 + 20 * 4 + 8 * 6));
+    assert_int_equal(seam_wire_bytes(SEAM_WIRE_Q8, 1, 33), 0);
+    assert_int_equal(seam_wire_bytes(SEAM_WIRE_Q8, 1, 65536 + 32), 0); /* uint16 positions */
+    assert_int_equal(seam_wire_bytes((seam_wire_dtype_t)9, 1, 32), 0);
     for (int i = 0; i < 4; i++)
         assert_int_equal(seam_wire_parse(seam_wire_name((seam_wire_dtype_t)i)), i);
     assert_int_equal(seam_wire_parse("fp8"), -1);
 }
 
-static void test_round_trips(void **st)
+enum { ROWS = 3, W = 640, N = ROWS * W };
+
+static void fill(float *x)
 {
-    (void)st;
-    enum { N = 640 * 3 };
-    float x[N], y[N];
-    uint8_t buf[N * 4];
     uint32_t r = 7;
     for (int i = 0; i < N; i++) {
         r = r * 1664525u + 1013904223u;
@@ -38,26 +40,86 @@ static void test_round_trips(void **st)
         if (i % 97 == 0)
             x[i] *= 40.0f;
     }
-    seam_wire_encode(SEAM_WIRE_F32, x, N, buf);
-    seam_wire_decode(SEAM_WIRE_F32, buf, N, y);
+}
+
+static void test_round_trips(void **st)
+{
+    (void)st;
+    float x[N], y[N];
+    uint8_t buf[N * 4 + 1];
+    fill(x);
+    seam_wire_encode(SEAM_WIRE_F32, x, ROWS, W, buf);
+    seam_wire_decode(SEAM_WIRE_F32, buf, ROWS, W, y);
     assert_memory_equal(x, y, sizeof x);
     const struct { seam_wire_dtype_t dt; double rel; } lossy[] = {
         {SEAM_WIRE_F16, 1.0 / 2048}, {SEAM_WIRE_BF16, 1.0 / 256}};
     for (int k = 0; k < 2; k++) {
-        seam_wire_encode(lossy[k].dt, x, N, buf);
-        seam_wire_decode(lossy[k].dt, buf, N, y);
+        seam_wire_encode(lossy[k].dt, x, ROWS, W, buf);
+        seam_wire_decode(lossy[k].dt, buf, ROWS, W, y);
         for (int i = 0; i < N; i++)
             assert_true(fabs((double)y[i] - x[i]) <= lossy[k].rel * fabs(x[i]) + 1e-30);
     }
-    seam_wire_encode(SEAM_WIRE_Q8, x, N, buf + 1); /* unaligned on purpose */
-    seam_wire_decode(SEAM_WIRE_Q8, buf + 1, N, y);
-    for (int b = 0; b < N / 32; b++) {
-        float amax = 0;
-        for (int i = 0; i < 32; i++)
-            amax = fmaxf(amax, fabsf(x[b * 32 + i]));
-        for (int i = 0; i < 32; i++)
-            assert_true(fabsf(y[b * 32 + i] - x[b * 32 + i]) <= amax / 254.0f * 1.0001f);
+    /* f16 saturates instead of sending inf; NaN stays NaN */
+    float big[32] = {1e5f, -7e4f, 65504.0f, NAN};
+    uint16_t h[32];
+    seam_wire_encode(SEAM_WIRE_F16, big, 1, 32, h);
+    seam_wire_decode(SEAM_WIRE_F16, h, 1, 32, big);
+    assert_true(big[0] == 65504.0f && big[1] == -65504.0f && big[2] == 65504.0f && isnan(big[3]));
+}
+
+/* q8: each row's 8 largest magnitudes come back exactly; every other value within half a step
+ * of its block's scale, where the block's scale leaves its outliers out. */
+static void test_q8(void **st)
+{
+    (void)st;
+    float x[N], y[N];
+    uint8_t buf[N * 4 + 1];
+    fill(x);
+    x[W + 40] = 1e5f; /* row 1: a Gemma-like massive activation in block 1 */
+    x[2 * W + 3] = 9000.0f, x[2 * W + 9] = -9000.0f; /* row 2: equal magnitudes */
+    seam_wire_encode(SEAM_WIRE_Q8, x, ROWS, W, buf + 1); /* unaligned on purpose */
+    char why[160];
+    assert_int_equal(seam_wire_check(SEAM_WIRE_Q8, buf + 1, ROWS, W, why, sizeof why), 0);
+    seam_wire_decode(SEAM_WIRE_Q8, buf + 1, ROWS, W, y);
+    for (int r = 0; r < ROWS; r++) {
+        const float *xr = x + r * W, *yr = y + r * W;
+        bool out[W] = {false};
+        for (int k = 0; k < 8; k++) { /* the 8 largest, found the slow way */
+            int best = -1;
+            for (int i = 0; i < W; i++)
+                if (!out[i] && (best < 0 || fabsf(xr[i]) > fabsf(xr[best])))
+                    best = i;
+            out[best] = true;
+            assert_true(yr[best] == xr[best]);
+        }
+        for (int b = 0; b < W / 32; b++) {
+            float amax = 0;
+            for (int i = b * 32; i < b * 32 + 32; i++)
+                amax = out[i] ? amax : fmaxf(amax, fabsf(xr[i]));
+            for (int i = b * 32; i < b * 32 + 32; i++)
+                assert_true(out[i] || fabsf(yr[i] - xr[i]) <= amax / 254.0f * 1.0001f);
+        }
     }
+    /* the rest of row 1's block 1 keeps its precision beside the massive value */
+    for (int i = W + 32; i < W + 64; i++)
+        assert_true(fabsf(y[i] - x[i]) <= 100.0f * 40 / 254.0f * 1.0001f);
+    /* the ties of row 2 are listed in position order, so any encoder writes the same bytes */
+    size_t pos_at = seam_wire_bytes(SEAM_WIRE_Q8, ROWS, W) - ROWS * 8 * 2;
+    uint16_t p0, p1;
+    memcpy(&p0, buf + 1 + pos_at + 2 * 8 * 2, 2);
+    memcpy(&p1, buf + 1 + pos_at + 2 * 8 * 2 + 2, 2);
+    assert_true(p0 == 3 && p1 == 9);
+    /* a position past the row is reported, and decoding skips it instead of writing there (in
+     * the last row: past the end of the output) */
+    uint16_t bad = W;
+    memcpy(buf + 1 + pos_at + 2 * (2 * 8 + 5), &bad, 2);
+    assert_int_equal(seam_wire_check(SEAM_WIRE_Q8, buf + 1, ROWS, W, why, sizeof why), -1);
+    printf("  %s\n", why);
+    assert_non_null(strstr(why, "outlier 5 of row 2 is at position 640"));
+    float canary[N + 1];
+    canary[N] = 42.0f;
+    seam_wire_decode(SEAM_WIRE_Q8, buf + 1, ROWS, W, canary);
+    assert_true(canary[N] == 42.0f);
 }
 
 static void test_link_spec(void **st)
@@ -86,6 +148,7 @@ int main(void)
         cmocka_unit_test(test_link_spec),
         cmocka_unit_test(test_sizes_and_names),
         cmocka_unit_test(test_round_trips),
+        cmocka_unit_test(test_q8),
     };
     return cmocka_run_group_tests_name("wire dtypes", tests, NULL, NULL);
 }

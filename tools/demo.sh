@@ -17,7 +17,7 @@ echo "== seam serve --layers $A-$B --listen $ENDPOINT  (the server: layers [$A,$
 "$SEAM" serve -m "$MODEL" --layers "$A-$B" --listen "$ENDPOINT" -t "$THREADS" &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 200); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
 
 echo
 echo "== split: layers [0,$A) and [$B,$LAYERS) on this client, [$A,$B) on the server, f32 on the wire"

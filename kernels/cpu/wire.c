@@ -1,19 +1,33 @@
-/* Wire encodings of hidden states. f32 is a copy, so a split run over f32 is bit-identical to
- * a local one; f16/bf16 round to nearest even; q8 keeps one scale per 32 values. */
+/* Wire encodings of hidden states (layouts in wire.h). f32 is a copy, so a split run over f32
+ * is bit-identical to a local one. */
 #include "wire.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "quant.h"
 
-size_t seam_wire_bytes(seam_wire_dtype_t dt, size_t n)
+enum { K = SEAM_WIRE_Q8_OUTLIERS, BLOCK = SEAM_WIRE_Q8_BLOCK };
+
+seam_wire_q8_layout_t seam_wire_q8_layout(size_t rows, size_t width)
 {
+    size_t n = rows * width;
+    seam_wire_q8_layout_t l = {.scales = n, .values = n + n / BLOCK * 4};
+    l.positions = l.values + rows * K * 4;
+    return l;
+}
+
+size_t seam_wire_bytes(seam_wire_dtype_t dt, size_t rows, size_t width)
+{
+    size_t n = rows * width;
     switch (dt) {
     case SEAM_WIRE_F32: return n * 4;
     case SEAM_WIRE_F16:
     case SEAM_WIRE_BF16: return n * 2;
-    case SEAM_WIRE_Q8: return n % SEAM_WIRE_Q8_BLOCK ? 0 : n + n / SEAM_WIRE_Q8_BLOCK * 4;
+    case SEAM_WIRE_Q8:
+        return width == 0 || width % BLOCK || width > 65536
+                   ? 0 : seam_wire_q8_layout(rows, width).positions + rows * K * 2;
     }
     return 0;
 }
@@ -32,61 +46,131 @@ int seam_wire_parse(const char *s)
     return -1;
 }
 
-void seam_wire_encode(seam_wire_dtype_t dt, const float *x, size_t n, void *out)
+/* The K largest magnitudes of a row, largest first, the lower position first among equals. */
+static void pick_outliers(const float *x, size_t width, uint16_t pos[K])
 {
+    float mag[K];
+    int have = 0;
+    for (size_t i = 0; i < width; i++) {
+        float a = fabsf(x[i]);
+        if (have == K && !(a > mag[K - 1]))
+            continue;
+        int j = have < K ? have++ : K - 1;
+        for (; j > 0 && a > mag[j - 1]; j--) {
+            mag[j] = mag[j - 1];
+            pos[j] = pos[j - 1];
+        }
+        mag[j] = a;
+        pos[j] = (uint16_t)i;
+    }
+}
+
+static void encode_q8_row(const float *x, size_t width, int8_t *q, char *scales, char *values,
+                          char *positions)
+{
+    uint16_t pos[K];
+    pick_outliers(x, width, pos);
+    for (size_t b = 0; b < width / BLOCK; b++) {
+        float xb[BLOCK], amax = 0.0f;
+        memcpy(xb, x + b * BLOCK, sizeof xb);
+        for (int k = 0; k < K; k++)
+            if (pos[k] / BLOCK == b)
+                xb[pos[k] % BLOCK] = 0.0f;
+        for (int i = 0; i < BLOCK; i++)
+            amax = fmaxf(amax, fabsf(xb[i]));
+        float d = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
+        for (int i = 0; i < BLOCK; i++)
+            q[b * BLOCK + i] = (int8_t)nearbyintf(xb[i] * id);
+        memcpy(scales + 4 * b, &d, 4); /* the payload need not be 4-byte aligned */
+    }
+    for (int k = 0; k < K; k++) {
+        memcpy(values + 4 * k, &x[pos[k]], 4);
+        memcpy(positions + 2 * k, &pos[k], 2);
+    }
+}
+
+void seam_wire_encode(seam_wire_dtype_t dt, const float *x, size_t rows, size_t width, void *out)
+{
+    size_t n = rows * width;
+    char *o = out;
     switch (dt) {
     case SEAM_WIRE_F32: memcpy(out, x, n * 4); return;
     case SEAM_WIRE_F16:
-        seam_cpu_f32_to_f16(out, x, (int)n);
+        for (size_t i = 0; i < n; i += 256) {
+            float c[256];
+            int m = n - i < 256 ? (int)(n - i) : 256;
+            for (int j = 0; j < m; j++)
+                c[j] = x[i + j] > SEAM_WIRE_F16_MAX    ? SEAM_WIRE_F16_MAX
+                       : x[i + j] < -SEAM_WIRE_F16_MAX ? -SEAM_WIRE_F16_MAX
+                                                       : x[i + j]; /* NaN stays NaN */
+            seam_cpu_f32_to_f16((uint16_t *)(o + 2 * i), c, m);
+        }
         return;
     case SEAM_WIRE_BF16:
-        for (size_t i = 0; i < n; i++)
-            ((uint16_t *)out)[i] = seam_f32_to_bf16(x[i]);
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h = seam_f32_to_bf16(x[i]);
+            memcpy(o + 2 * i, &h, 2);
+        }
         return;
     case SEAM_WIRE_Q8: {
-        int8_t *q = out;
-        float *scales = (float *)((char *)out + n);
-        for (size_t b = 0; b < n / SEAM_WIRE_Q8_BLOCK; b++) {
-            const float *xb = x + b * SEAM_WIRE_Q8_BLOCK;
-            float amax = 0.0f;
-            for (int i = 0; i < SEAM_WIRE_Q8_BLOCK; i++)
-                amax = fmaxf(amax, fabsf(xb[i]));
-            float d = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
-            for (int i = 0; i < SEAM_WIRE_Q8_BLOCK; i++)
-                q[b * SEAM_WIRE_Q8_BLOCK + i] = (int8_t)nearbyintf(xb[i] * id);
-            memcpy(&scales[b], &d, 4); /* the payload need not be 4-byte aligned */
-        }
+        seam_wire_q8_layout_t l = seam_wire_q8_layout(rows, width);
+        for (size_t r = 0; r < rows; r++)
+            encode_q8_row(x + r * width, width, (int8_t *)o + r * width,
+                          o + l.scales + r * width / BLOCK * 4, o + l.values + r * K * 4,
+                          o + l.positions + r * K * 2);
         return;
     }
     }
 }
 
-void seam_wire_decode(seam_wire_dtype_t dt, const void *in, size_t n, float *x)
+int seam_wire_check(seam_wire_dtype_t dt, const void *in, size_t rows, size_t width, char *why,
+                    size_t cap)
 {
+    if (dt != SEAM_WIRE_Q8)
+        return 0;
+    const char *positions = (const char *)in + seam_wire_q8_layout(rows, width).positions;
+    for (size_t i = 0; i < rows * K; i++) {
+        uint16_t p;
+        memcpy(&p, positions + 2 * i, 2);
+        if (p >= width) {
+            snprintf(why, cap, "q8 payload: outlier %zu of row %zu is at position %u, past the "
+                     "row's %zu values", i % K, i / K, p, width);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void seam_wire_decode(seam_wire_dtype_t dt, const void *in, size_t rows, size_t width, float *x)
+{
+    size_t n = rows * width;
+    const char *p = in;
     switch (dt) {
     case SEAM_WIRE_F32: memcpy(x, in, n * 4); return;
     case SEAM_WIRE_F16:
-        for (size_t i = 0; i < n; i++) {
-            uint16_t h;
-            memcpy(&h, (const char *)in + 2 * i, 2);
-            x[i] = seam_f16_to_f32(h);
-        }
-        return;
     case SEAM_WIRE_BF16:
         for (size_t i = 0; i < n; i++) {
             uint16_t h;
-            memcpy(&h, (const char *)in + 2 * i, 2);
-            x[i] = seam_bf16_to_f32(h);
+            memcpy(&h, p + 2 * i, 2);
+            x[i] = dt == SEAM_WIRE_F16 ? seam_f16_to_f32(h) : seam_bf16_to_f32(h);
         }
         return;
     case SEAM_WIRE_Q8: {
         const int8_t *q = in;
-        const char *scales = (const char *)in + n;
-        for (size_t b = 0; b < n / SEAM_WIRE_Q8_BLOCK; b++) {
+        seam_wire_q8_layout_t l = seam_wire_q8_layout(rows, width);
+        for (size_t b = 0; b < n / BLOCK; b++) {
             float d;
-            memcpy(&d, scales + 4 * b, 4);
-            for (int i = 0; i < SEAM_WIRE_Q8_BLOCK; i++)
-                x[b * SEAM_WIRE_Q8_BLOCK + i] = q[b * SEAM_WIRE_Q8_BLOCK + i] * d;
+            memcpy(&d, p + l.scales + 4 * b, 4);
+            for (int i = 0; i < BLOCK; i++)
+                x[b * BLOCK + i] = q[b * BLOCK + i] * d;
+        }
+        for (size_t i = 0; i < rows * K; i++) {
+            uint16_t pos;
+            float v;
+            memcpy(&pos, p + l.positions + 2 * i, 2);
+            memcpy(&v, p + l.values + 4 * i, 4);
+            if (pos < width)
+                x[i / K * width + pos] = v;
         }
         return;
     }
