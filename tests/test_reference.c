@@ -17,12 +17,16 @@
 
 #include <cmocka.h>
 
+#include "../kernels/cpu/quant.h"
 #include "../runtime/seam.h"
 #include "harness.h"
 
-static void test_default_model(void **state)
+enum { MAX_STEPS = 3 * 32 };
+
+/* The default model against llama.cpp with the kernels now selected; the top-10 logits of every
+ * step (at llama.cpp's top-10 ids) go to tops. Tokens are asserted only when check_tokens. */
+static void check_default_model(const char *kernels, bool check_tokens, float tops[MAX_STEPS][10])
 {
-    (void)state;
     cJSON *ref = read_json("default_model.json");
     assert_non_null(ref);
     seam_model_params_t mp = seam_model_default_params();
@@ -71,12 +75,15 @@ static void test_default_model(void **state)
                 b[k] = (float)cJSON_GetArrayItem(tlg, k)->valuedouble;
             }
             double e = rel_err(a, b, 10);
+            assert_true(total < MAX_STEPS);
+            memcpy(tops[total], a, sizeof a);
             prompt_worst = fmax(prompt_worst, e);
             total++;
             same += mine == want || mine == alt;
             if (getenv("SEAM_VERBOSE") || mine != want || e > tol)
-                fprintf(stderr, "  prompt %.20s… step %d: seam token %d, llama.cpp %d; top-10 rel "
-                        "err %.2e (tol %.1e)\n", text, step, mine, want, e, tol);
+                fprintf(stderr, "  prompt %.20s… step %d: seam token %d, llama.cpp %d (its top-2 "
+                        "margin %.3f); top-10 rel err %.2e (tol %.1e)\n", text, step, mine, want,
+                        b[0] - b[1], e, tol);
             int32_t next = want; /* follow llama.cpp's text so one miss does not cascade */
             assert_int_equal(seam_forward_tokens(s, &next, 1, pos++, logits), SEAM_OK);
             step++;
@@ -87,12 +94,35 @@ static void test_default_model(void **state)
         assert_true(prompt_worst <= tol);
         seam_session_destroy(&s);
     }
-    printf("OK (logits) max_rel_err=%.2e, greedy tokens %d/%d identical (%d steps where llama.cpp's "
-           "two paths pick different tokens)\n", worst, same, total, ties);
-    assert_int_equal(same, total);
+    printf("OK (logits, %s kernels) max_rel_err=%.2e, greedy tokens %d/%d identical (%d steps "
+           "where llama.cpp's two paths pick different tokens)\n", kernels, worst, same, total, ties);
+    if (check_tokens)
+        assert_int_equal(same, total);
     free(logits);
     seam_model_destroy(&m);
     cJSON_Delete(ref);
+}
+
+/* Both of seam's kernel sets against llama.cpp, and against each other: scalar and AVX2 do the
+ * same arithmetic summed in another order, which on this model (int8 activations, so a last-bit
+ * change flips a rounding) moves the top-10 logits about as far as llama.cpp's own two paths
+ * differ; printed as the floor beside the 1e-2 the issue asks. */
+static void test_default_model(void **state)
+{
+    (void)state;
+    static float avx2[MAX_STEPS][10], scalar[MAX_STEPS][10];
+    bool has_avx2 = seam_cpu_isa() == SEAM_ISA_AVX2;
+    check_default_model(seam_cpu_isa_name(seam_cpu_isa()), true, avx2);
+    if (!has_avx2)
+        return;
+    seam_cpu_isa_set(SEAM_ISA_SCALAR);
+    check_default_model("scalar", false, scalar); /* tokens printed: near-ties */
+    seam_cpu_isa_set(SEAM_ISA_AVX2);
+    double worst = 0;
+    for (int i = 0; i < MAX_STEPS; i++)
+        worst = fmax(worst, rel_err(scalar[i], avx2[i], 10));
+    printf("  seam scalar vs seam avx2 kernels, same %d steps: top-10 max_rel_err=%.2e\n",
+           MAX_STEPS, worst);
 }
 
 static void test_tiny_fixtures(void **state)
