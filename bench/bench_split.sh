@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Split decode vs local decode on loopback (make bench): one seam serve holding the middle of
 # the model, a U-shaped split with f32 and q8 on the wire, and the same generation locally.
-# Prints tokens/s, their ratio, bytes per token and round trips per token (from --stats).
+# Prints tokens/s, their ratio, bytes per token and round trips per token (from --stats), and
+# the adaptive runner's speed on an emulated link too slow to use.
 set -euo pipefail
 SEAM=${SEAM:-build/seam}
 MODEL=${MODEL:-models/gemma-3-270m-q4_k_m.gguf}
@@ -38,4 +39,9 @@ for dt in f32 q8; do
     printf "%-26s %10.1f %8.2f %14s %12s\n" "split, $dt on the wire" "$tps" \
         "$(awk -v a="$tps" -v b="$local_tps" 'BEGIN {printf "%.2f", a / b}')" "$bytes" "$trips"
 done
-echo "target: split >= 0.85x local; llama.cpp RPC for comparison (issue 3): ~141 KB and 7 round trips per token, ~0.5x local"
+# the adaptive runner on a link too slow to use (it stays local and probes the link meanwhile)
+tps=$(best --adaptive --server "$EP" --emulate-link 10mbit,200ms)
+printf "%-26s %10.1f %8.2f %14s %12s\n" "adaptive, 10mbit,200ms" "$tps" \
+    "$(awk -v a="$tps" -v b="$local_tps" 'BEGIN {printf "%.2f", a / b}')" "probes" "-"
+echo "target: split >= 0.85x local; adaptive on a slow link ~1.0x local (its probes must not stall it);"
+echo "        llama.cpp RPC for comparison (issue 3): ~141 KB and 7 round trips per token, ~0.5x local"

@@ -1,9 +1,11 @@
 /* The adaptive runner. The link estimate comes from each step's measured network time (round
- * trip + bytes at the measured bandwidth); while every layer is local, a PING probe stands in.
- * Every step the exact search runs again on the fresh estimate. */
+ * trip + bytes at the measured bandwidth); while every layer is local, PING probes from a thread
+ * of their own stand in. Every step the exact search runs again on the fresh estimate. */
 #include "adaptive.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +13,25 @@
 #include "../runtime/error.h"
 #include "../runtime/transport.h"
 
+/* While every layer is local no step crosses the link, so a thread of its own PINGs the server
+ * every probe_s over one kept connection and leaves the median of the last three round trips
+ * for the next step to read: a probe over a slow link takes a round trip or more (100 ms and
+ * up), which generation must not wait for. */
+#define PROBE_KEEP 3
+typedef struct {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool started, stop, active; /* active: probe (every layer is local) */
+    bool fresh;                 /* rtt_us not yet read by a step */
+    double rtt_us;
+    seam_link_probe_t *link;
+    double every_s;
+} prober_t;
+
 struct seam_adaptive {
     seam_adaptive_params_t p;
+    prober_t probe;
     seam_profile_t client, server;
     seam_link_profile_t link;
     seam_plan_t plan;
@@ -25,13 +44,13 @@ struct seam_adaptive {
     int n_vocab, L;
     int better_steps;
     int moves;
-    double last_move_s, last_probe_s;
+    double last_move_s;
     seam_adaptive_move_t last;
 };
 
 seam_adaptive_params_t seam_adaptive_default_params(void)
 {
-    seam_adaptive_params_t p = {.threshold = 0.2, .patience = 2, .probe_s = 0.25};
+    seam_adaptive_params_t p = {.threshold = 0.2, .patience = 2, .probe_s = 0.1};
     p.constraints = seam_plan_default_constraints(0);
     p.constraints.context = 64;
     /* f32 only unless asked: a move replays the history exactly, which keeps the text exactly
@@ -43,6 +62,101 @@ seam_adaptive_params_t seam_adaptive_default_params(void)
 }
 
 static double now_s(void) { return seam_now_ns() / 1e9; }
+
+static double median3(const double *v, int n)
+{
+    if (n < 3)
+        return n == 1 ? v[0] : fmin(v[0], v[1]);
+    double lo = fmin(v[0], v[1]), hi = fmax(v[0], v[1]);
+    return v[2] < lo ? lo : v[2] > hi ? hi : v[2];
+}
+
+static void *prober_main(void *arg)
+{
+    prober_t *pr = arg;
+    double last[PROBE_KEEP];
+    int n = 0, warm = 0;
+    pthread_mutex_lock(&pr->mu);
+    while (!pr->stop) {
+        if (!pr->active) {
+            n = 0; /* old round trips say nothing of the link when probing starts again */
+            pthread_cond_wait(&pr->cv, &pr->mu);
+            continue;
+        }
+        pthread_mutex_unlock(&pr->mu);
+        double us;
+        bool ok = seam_link_probe_ping(pr->link, 0, 2000, &us) == SEAM_OK && warm++ > 0;
+        pthread_mutex_lock(&pr->mu); /* the first PING also paid for the handshakes */
+        if (ok && pr->active) {
+            memmove(last + 1, last, sizeof *last * (PROBE_KEEP - 1));
+            last[0] = us;
+            n = n < PROBE_KEEP ? n + 1 : n;
+            pr->rtt_us = median3(last, n);
+            pr->fresh = true;
+        }
+        struct timespec until; /* the condition variable waits on the monotonic clock */
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        double t = (double)until.tv_sec + until.tv_nsec / 1e9 + pr->every_s;
+        until.tv_sec = (time_t)t;
+        until.tv_nsec = (long)((t - (double)until.tv_sec) * 1e9);
+        while (!pr->stop && pthread_cond_timedwait(&pr->cv, &pr->mu, &until) == 0) {
+        }
+    }
+    pthread_mutex_unlock(&pr->mu);
+    return NULL;
+}
+
+static int prober_start(prober_t *pr, const char *endpoint, const char *server_key, double every_s)
+{
+    *pr = (prober_t){.every_s = every_s};
+    if (!(pr->link = seam_link_probe_new(endpoint, server_key)))
+        return SEAM_ERR_INVALID;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&pr->mu, NULL);
+    pthread_cond_init(&pr->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&pr->thread, NULL, prober_main, pr) != 0) {
+        seam_error_set("adaptive: cannot start the link probe thread");
+        pthread_cond_destroy(&pr->cv);
+        pthread_mutex_destroy(&pr->mu);
+        seam_link_probe_destroy(&pr->link);
+        return SEAM_ERR_NOMEM;
+    }
+    pr->started = true;
+    return SEAM_OK;
+}
+
+static void prober_stop(prober_t *pr)
+{
+    if (!pr->started)
+        return;
+    pthread_mutex_lock(&pr->mu);
+    pr->stop = true;
+    pthread_cond_signal(&pr->cv);
+    pthread_mutex_unlock(&pr->mu);
+    pthread_join(pr->thread, NULL); /* waits out a PING in flight: 2 s at most */
+    pthread_cond_destroy(&pr->cv);
+    pthread_mutex_destroy(&pr->mu);
+    seam_link_probe_destroy(&pr->link);
+    pr->started = false;
+}
+
+/* Probing on (every layer is local) or off; returns the round trip measured since the last
+ * call, or a negative number when there is none. */
+static double prober_poll(prober_t *pr, bool active)
+{
+    pthread_mutex_lock(&pr->mu);
+    if (pr->active != active) {
+        pr->active = active;
+        pthread_cond_signal(&pr->cv);
+    }
+    double rtt = pr->fresh ? pr->rtt_us : -1;
+    pr->fresh = false;
+    pthread_mutex_unlock(&pr->mu);
+    return rtt;
+}
 
 /* Opens the layout of a->plan and brings it to where the current one stands (from: the
  * current plan): moving the KV cache or replaying the history, as a->p.move says or the cost
@@ -127,7 +241,9 @@ seam_adaptive_t *seam_adaptive_new(const seam_adaptive_params_t *params)
     a->sampler = seam_sampler_new(&a->p.sampling, in.n_vocab);
     if (!a->logits || !a->sampler)
         goto fail;
-    a->last_probe_s = now_s();
+    if (prober_start(&a->probe, a->p.endpoint, a->p.server_key, a->p.probe_s) != SEAM_OK)
+        goto fail;
+    prober_poll(&a->probe, a->plan.b <= a->plan.a);
     return a;
 fail:
     seam_adaptive_destroy(&a);
@@ -139,6 +255,7 @@ void seam_adaptive_destroy(seam_adaptive_t **ap)
     if (!ap || !*ap)
         return;
     seam_adaptive_t *a = *ap;
+    prober_stop(&a->probe);
     seam_split_destroy(&a->split);
     seam_sampler_destroy(&a->sampler);
     free(a->history);
@@ -148,10 +265,14 @@ void seam_adaptive_destroy(seam_adaptive_t **ap)
 }
 
 /* The link as the last step saw it: its network time, less the bytes at the known bandwidth,
- * is the round trip (smoothed); all local, a PING now and then. */
+ * is the round trip (smoothed); all local, the prober's latest round trip (the bandwidth
+ * estimate stays the one measured at the start). */
 static void update_link(seam_adaptive_t *a, const seam_split_stats_t *st)
 {
     bool remote = a->plan.b > a->plan.a;
+    double probed = prober_poll(&a->probe, !remote);
+    if (!remote && probed >= 0)
+        a->link.rtt_us = probed;
     if (remote) {
         for (int i = 0; i < st->n_stages; i++) {
             const seam_stage_stats_t *s = &st->stage[i];
@@ -161,11 +282,6 @@ static void update_link(seam_adaptive_t *a, const seam_split_stats_t *st)
             double rtt = s->network_us - bytes / (a->link.bytes_per_us > 0 ? a->link.bytes_per_us : 1e9);
             a->link.rtt_us = 0.5 * a->link.rtt_us + 0.5 * (rtt > 0 ? rtt : 0);
         }
-    } else if (now_s() - a->last_probe_s >= a->p.probe_s) {
-        seam_link_profile_t probe = a->link; /* a round-trip probe keeps the bandwidth */
-        if (seam_profile_link(a->p.endpoint, a->p.server_key, 3, 0, &probe) == SEAM_OK)
-            a->link = probe;
-        a->last_probe_s = now_s();
     }
 }
 
@@ -214,6 +330,7 @@ int seam_adaptive_step(seam_adaptive_t *a, const int32_t *tokens, int n, int32_t
         a->moves++;
         a->better_steps = 0;
         a->last_move_s = now_s();
+        prober_poll(&a->probe, a->plan.b <= a->plan.a); /* start or stop probing now */
     }
     return SEAM_OK;
 }

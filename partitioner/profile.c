@@ -248,50 +248,104 @@ double seam_profile_load_factor(const seam_profile_t *p)
     return 1.0 / (1.0 - b);
 }
 
+struct seam_link_probe {
+    void *ctx, *sock;
+    char endpoint[256];
+    uint64_t next_id;
+};
+
+seam_link_probe_t *seam_link_probe_new(const char *endpoint, const char *server_key)
+{
+    seam_link_probe_t *p = calloc(1, sizeof *p);
+    if (!p) {
+        seam_error_set("profile: out of memory");
+        return NULL;
+    }
+    snprintf(p->endpoint, sizeof p->endpoint, "%s", endpoint);
+    p->ctx = zmq_ctx_new();
+    p->sock = p->ctx ? probe_socket(p->ctx, endpoint, server_key) : NULL;
+    if (!p->sock)
+        seam_link_probe_destroy(&p);
+    return p;
+}
+
+void seam_link_probe_destroy(seam_link_probe_t **pp)
+{
+    if (!pp || !*pp)
+        return;
+    seam_link_probe_t *p = *pp;
+    if (p->sock)
+        zmq_close(p->sock);
+    if (p->ctx)
+        zmq_ctx_term(p->ctx);
+    free(p);
+    *pp = NULL;
+}
+
+int seam_link_probe_ping(seam_link_probe_t *p, uint32_t reply_bytes, int timeout_ms, double *rtt_us)
+{
+    Seam__Ping ping = SEAM__PING__INIT;
+    ping.t_send_ns = seam_now_ns();
+    ping.reply_bytes = reply_bytes;
+    Seam__Envelope env = SEAM__ENVELOPE__INIT;
+    env.request_id = ++p->next_id;
+    env.body_case = SEAM__ENVELOPE__BODY_PING;
+    env.ping = &ping;
+    uint64_t t0 = seam_now_ns();
+    if (seam_msg_send(p->sock, NULL, 0, &env, NULL, 0) < 0) {
+        seam_error_set("profile: cannot send a PING to %s", p->endpoint);
+        return SEAM_ERR_IO;
+    }
+    for (;;) { /* a PONG to an earlier PING that timed out may come first: skip it */
+        int left = timeout_ms - (int)((seam_now_ns() - t0) / 1000000);
+        zmq_pollitem_t it = {.socket = p->sock, .events = ZMQ_POLLIN};
+        if (left <= 0 || zmq_poll(&it, 1, left) <= 0) {
+            seam_error_set("profile: %s did not answer a PING within %d ms", p->endpoint, timeout_ms);
+            return SEAM_ERR_IO;
+        }
+        seam_msg_t m;
+        if (seam_msg_recv(p->sock, false, &m, ZMQ_DONTWAIT) != SEAM_OK)
+            continue;
+        bool pong = m.env && m.env->body_case == SEAM__ENVELOPE__BODY_PONG;
+        bool ours = m.env && m.env->request_id == env.request_id;
+        seam_msg_free(&m);
+        if (!ours)
+            continue;
+        if (!pong) {
+            seam_error_set("profile: %s answered a PING with something else", p->endpoint);
+            return SEAM_ERR_IO;
+        }
+        *rtt_us = (seam_now_ns() - t0) / 1e3;
+        return SEAM_OK;
+    }
+}
+
 int seam_profile_link(const char *endpoint, const char *server_key, int samples,
                       uint32_t reply_bytes, seam_link_profile_t *out)
 {
-    void *ctx = zmq_ctx_new(), *sock = probe_socket(ctx, endpoint, server_key);
-    if (!sock) {
-        zmq_ctx_term(ctx);
+    seam_link_probe_t *p = seam_link_probe_new(endpoint, server_key);
+    if (!p)
         return SEAM_ERR_INVALID;
-    }
     const uint32_t sizes[2] = {0, reply_bytes};
     double med[2];
     int rc = SEAM_OK;
     double *t = malloc(sizeof *t * (size_t)(samples > 0 ? samples : 1));
-    for (int k = 0; k < (reply_bytes ? 2 : 1) && rc == SEAM_OK && t; k++) {
+    if (!t) {
+        seam_error_set("profile: out of memory");
+        rc = SEAM_ERR_NOMEM;
+    }
+    for (int k = 0; k < (reply_bytes ? 2 : 1) && rc == SEAM_OK; k++) {
         for (int i = 0; i < samples + 2 && rc == SEAM_OK; i++) {
-            Seam__Ping ping = SEAM__PING__INIT;
-            ping.t_send_ns = seam_now_ns();
-            ping.reply_bytes = sizes[k];
-            Seam__Envelope env = SEAM__ENVELOPE__INIT;
-            env.request_id = (uint64_t)i + 1;
-            env.body_case = SEAM__ENVELOPE__BODY_PING;
-            env.ping = &ping;
-            uint64_t t0 = seam_now_ns();
-            seam_msg_t m;
-            if (seam_msg_send(sock, NULL, 0, &env, NULL, 0) < 0 ||
-                seam_msg_recv(sock, false, &m, 0) != SEAM_OK) {
-                seam_error_set("profile: %s did not answer a PING", endpoint);
-                rc = SEAM_ERR_IO;
-                break;
-            }
-            bool pong = m.env && m.env->body_case == SEAM__ENVELOPE__BODY_PONG;
-            seam_msg_free(&m);
-            if (!pong) {
-                seam_error_set("profile: %s answered a PING with something else", endpoint);
-                rc = SEAM_ERR_IO;
-            }
-            if (i >= 2) /* two to warm up */
-                t[i - 2] = (seam_now_ns() - t0) / 1e3;
+            double us;
+            rc = seam_link_probe_ping(p, sizes[k], 10000, &us);
+            if (rc == SEAM_OK && i >= 2) /* two to warm up */
+                t[i - 2] = us;
         }
         if (rc == SEAM_OK)
             med[k] = median(t, samples);
     }
     free(t);
-    zmq_close(sock);
-    zmq_ctx_term(ctx);
+    seam_link_probe_destroy(&p);
     if (rc != SEAM_OK)
         return rc;
     out->rtt_us = med[0];

@@ -56,6 +56,15 @@ int seam_profile_link(const char *endpoint, const char *server_key, int samples,
                       uint32_t reply_bytes, seam_link_profile_t *out);
 #define SEAM_PROFILE_LINK_BYTES (1u << 19)
 
+/* One connection to a server for timing PINGs, kept open between them (the first PING also
+ * pays for the connection's handshakes). */
+typedef struct seam_link_probe seam_link_probe_t;
+seam_link_probe_t *seam_link_probe_new(const char *endpoint, const char *server_key);
+void seam_link_probe_destroy(seam_link_probe_t **p);
+/* One PING with a reply_bytes-long PONG: its round trip in *rtt_us. A reply that does not come
+ * within timeout_ms is SEAM_ERR_IO; a late one is skipped by the next call. */
+int seam_link_probe_ping(seam_link_probe_t *p, uint32_t reply_bytes, int timeout_ms, double *rtt_us);
+
 int seam_profile_save(const char *path, const seam_profile_t *p, const seam_link_profile_t *link);
 int seam_profile_load(const char *path, seam_profile_t *p, seam_link_profile_t *link);
 

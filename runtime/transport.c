@@ -28,7 +28,9 @@ void seam_curve_client(void *sock, const char *server_key, const char *pub, cons
     zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, sec, 40);
 }
 
-static double emu_rate, emu_rtt; /* process-wide: a tool sets it once at start */
+/* process-wide: a tool sets it once at start, a test when it changes the link (atomic: the
+ * adaptive runner's probe thread sends too) */
+static _Atomic double emu_rate, emu_rtt;
 
 void seam_link_emulate(double rate_bits_per_s, double rtt_s)
 {
