@@ -78,6 +78,31 @@ static bool set_link_emulation(const char *cmd, const char *arg)
     return true;
 }
 
+/* What getopt_long's ':' (a value missing) or '?' (an unknown option) means, said for `seam
+ * CMD`; returns the exit status 2. */
+static int bad_option(const char *cmd, int c, char **argv)
+{
+    /* a long option is named by its argument (optopt then holds its value code, not a name) */
+    const char *arg = argv[optind - 1];
+    char opt[64] = {'-', (char)optopt, 0};
+    if (!strncmp(arg, "--", 2))
+        snprintf(opt, sizeof opt, "%.*s", (int)strcspn(arg, "="), arg);
+    if (c == ':')
+        fprintf(stderr, "seam %s: option '%s' needs a value (see seam %s --help)\n", cmd, opt, cmd);
+    else
+        fprintf(stderr, "seam %s: unknown option '%s' (see seam %s --help)\n", cmd, opt, cmd);
+    return 2;
+}
+
+/* Arguments left after the options: none is expected. */
+static int stray_argument(const char *cmd, int argc, char **argv)
+{
+    if (optind >= argc)
+        return 0;
+    fprintf(stderr, "seam %s: unexpected argument '%s' (see seam %s --help)\n", cmd, argv[optind], cmd);
+    return 2;
+}
+
 /* ---- split statistics ------------------------------------------------------------------ */
 
 static void accumulate_stats(seam_split_stats_t *t, const seam_split_stats_t *s)
@@ -408,16 +433,11 @@ static int cmd_run(int argc, char **argv)
         case O_BACKEND: if (!parse_backend("run", optarg, &backend)) return 2; break;
         case O_GPU: if (parse_int("--gpu", optarg, 0, 63, &gpu)) return 2; break;
         case 'h': run_usage(stdout); return 0;
-        case ':': fprintf(stderr, "seam run: option '%s' needs a value\n", argv[optind - 1]); return 2;
-        default:
-            fprintf(stderr, "seam run: unknown option '%s' (see seam run --help)\n", argv[optind - 1]);
-            return 2;
+        default: return bad_option("run", c, argv);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "seam run: unexpected argument '%s' (see seam run --help)\n", argv[optind]);
+    if (stray_argument("run", argc, argv))
         return 2;
-    }
     if (!prompt) {
         fprintf(stderr, "seam run: -p PROMPT is required (see seam run --help)\n");
         return 2;
@@ -761,16 +781,11 @@ static int cmd_serve(int argc, char **argv)
         case O_BACKEND2: if (!parse_backend("serve", optarg, &p.backend)) return 2; break;
         case O_GPU2: if (parse_int("--gpu", optarg, 0, 63, &v)) return 2; p.gpu = (int)v; break;
         case 'h': serve_usage(stdout); return 0;
-        case ':': fprintf(stderr, "seam serve: option '%s' needs a value\n", argv[optind - 1]); return 2;
-        default:
-            fprintf(stderr, "seam serve: unknown option '%s' (see seam serve --help)\n", argv[optind - 1]);
-            return 2;
+        default: return bad_option("serve", c, argv);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "seam serve: unexpected argument '%s' (see seam serve --help)\n", argv[optind]);
+    if (stray_argument("serve", argc, argv))
         return 2;
-    }
     if (!p.listen) {
         fprintf(stderr, "seam serve: --listen ENDPOINT is required, e.g. --listen tcp://127.0.0.1:7001\n");
         return 2;
@@ -816,35 +831,47 @@ static double parse_bytes(const char *s)
     return (*end == '\0' || !strcmp(end, "B") || !strcmp(end, "iB")) ? v : -1;
 }
 
+static void profile_usage(FILE *f)
+{
+    fprintf(f, "usage: seam profile [-m MODEL] [-t N] [-o FILE] [--server ENDPOINT [--server-key F]]\n\n"
+               "Times every layer of MODEL on this machine (decode as a function of context,\n"
+               "prefill per token), the embedding and LM head, and memory per layer; with\n"
+               "--server also the link to it (round trip, bandwidth). Writes JSON (default\n"
+               "profile.json) that seam plan --profile reuses.\n\n"
+               "  -m, --model FILE       the GGUF model (default %s or $SEAM_MODEL)\n"
+               "  -t, --threads N        threads (default: one per core)\n"
+               "  -o, --output FILE      where to write the profile (profile.json)\n"
+               "      --server ENDPOINT  also measure the link to this seam serve\n"
+               "      --server-key FILE  its public key (encrypted link)\n"
+               "  -h, --help             this help\n", DEFAULT_MODEL);
+}
+
 static int cmd_profile(int argc, char **argv)
 {
     const char *model = default_model(), *out = "profile.json", *server = NULL, *skey = NULL;
     long threads = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: seam profile [-m MODEL] [-t N] [-o FILE] [--server ENDPOINT [--server-key F]]\n\n"
-                   "Times every layer of MODEL on this machine (decode as a function of context,\n"
-                   "prefill per token), the embedding and LM head, and memory per layer; with\n"
-                   "--server also the link to it (round trip, bandwidth). Writes JSON (default\n"
-                   "profile.json) that seam plan --profile reuses.\n");
-            return 0;
+    enum { O_SERVER = 256, O_SKEY };
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},  {"threads", required_argument, 0, 't'},
+        {"output", required_argument, 0, 'o'}, {"server", required_argument, 0, O_SERVER},
+        {"server-key", required_argument, 0, O_SKEY}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":m:t:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'o': out = optarg; break;
+        case 't': if (parse_int("-t", optarg, 1, 1024, &threads)) return 2; break;
+        case O_SERVER: server = optarg; break;
+        case O_SKEY: skey = optarg; break;
+        case 'h': profile_usage(stdout); return 0;
+        default: return bad_option("profile", c, argv);
         }
-        if (!v) {
-            fprintf(stderr, "seam profile: '%s' needs a value or is unknown (see --help)\n", a);
-            return 2;
-        }
-        if (!strcmp(a, "-m")) model = v;
-        else if (!strcmp(a, "-o")) out = v;
-        else if (!strcmp(a, "--server")) server = v;
-        else if (!strcmp(a, "--server-key")) skey = v;
-        else if (!strcmp(a, "-t")) { if (parse_int("-t", v, 1, 1024, &threads)) return 2; }
-        else {
-            fprintf(stderr, "seam profile: unknown option '%s' (see --help)\n", a);
-            return 2;
-        }
-        i++;
     }
+    if (stray_argument("profile", argc, argv))
+        return 2;
     fprintf(stderr, "seam profile: timing every layer of %s ...\n", model);
     seam_profile_t p;
     seam_link_profile_t link = {0};
@@ -959,6 +986,56 @@ static int plan_chain(const char *model, const char *const *servers, int n, cons
     return 0;
 }
 
+static void plan_usage(FILE *f)
+{
+    fprintf(f, "usage: seam plan [-m MODEL] --server ENDPOINT [--server ENDPOINT ...] [options]\n\n"
+               "Measures this machine (or loads --profile), asks the server for its own\n"
+               "measurements (HELLO), measures the link, and finds the best plan: which layers\n"
+               "run on the server, where the head runs, the wire dtype. Prints it with its\n"
+               "predicted times beside all-local, all-remote and every single cut point, and\n"
+               "writes a plan file for seam run --plan. With several --server, in chain order:\n"
+               "the best chain (each server a consecutive range, any of them skipped), found\n"
+               "by dynamic programming, beside all-local and each server alone.\n\n"
+               "  -m, --model FILE      the GGUF model (default %s or $SEAM_MODEL)\n"
+               "      --server-key FILE the server's public key (encrypted link)\n"
+               "      --objective O     decode (default) | ttft | mix | server\n"
+               "      --client-mem SIZE client memory budget, e.g. 512M\n"
+               "      --keep-local K,M  the first K and last M layers stay on the client\n"
+               "      --wire LIST       allowed wire dtypes, e.g. f32,q8 (default all)\n"
+               "      --context T       context length the decode time is predicted at (512)\n"
+               "      --prompt P        prompt length for the time to first token (128)\n"
+               "      --profile FILE    this machine's profile (seam profile) instead of measuring\n"
+               "      --csv FILE        also write the prediction for every single cut point\n"
+               "      --emulate-link R,RTT  shape our traffic as seam run --emulate-link will\n"
+               "  -t, --threads N       threads (default: one per core)\n"
+               "  -o, --output FILE     the plan file (plan.json)\n"
+               "  -h, --help            this help\n", DEFAULT_MODEL);
+}
+
+/* --wire f32,q8: the set of allowed dtypes; false (after saying why) on a bad name. */
+static bool parse_wire_list(const char *v, unsigned *dtypes)
+{
+    char buf[64];
+    if (snprintf(buf, sizeof buf, "%s", v) >= (int)sizeof buf) {
+        fprintf(stderr, "seam plan: --wire: '%s' is too long; expected e.g. f32,q8\n", v);
+        return false;
+    }
+    *dtypes = 0;
+    for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int dt = seam_wire_parse(t);
+        if (dt < 0) {
+            fprintf(stderr, "seam plan: --wire: '%s' is not f32, f16, bf16 or q8\n", t);
+            return false;
+        }
+        *dtypes |= 1u << dt;
+    }
+    if (!*dtypes) {
+        fprintf(stderr, "seam plan: --wire: no dtype given; expected e.g. f32,q8\n");
+        return false;
+    }
+    return true;
+}
+
 static int cmd_plan(int argc, char **argv)
 {
     const char *model = default_model(), *server = NULL, *skey = NULL, *out = "plan.json",
@@ -967,92 +1044,73 @@ static int cmd_plan(int argc, char **argv)
     long threads = 0;
     int L = 0;
     seam_plan_constraints_t c = seam_plan_default_constraints(0);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: seam plan [-m MODEL] --server ENDPOINT [--server ENDPOINT ...] [options]\n\n"
-                   "Measures this machine (or loads --profile), asks the server for its own\n"
-                   "measurements (HELLO), measures the link, and finds the best plan: which layers\n"
-                   "run on the server, where the head runs, the wire dtype. Prints it with its\n"
-                   "predicted times beside all-local, all-remote and every single cut point, and\n"
-                   "writes a plan file for seam run --plan. With several --server, in chain order:\n"
-                   "the best chain (each server a consecutive range, any of them skipped), found\n"
-                   "by dynamic programming, beside all-local and each server alone.\n\n"
-                   "  --server-key FILE     the server's public key (encrypted link)\n"
-                   "  --objective O         decode (default) | ttft | mix | server\n"
-                   "  --client-mem SIZE     client memory budget, e.g. 512M\n"
-                   "  --keep-local K,M      the first K and last M layers stay on the client\n"
-                   "  --wire LIST           allowed wire dtypes, e.g. f32,q8 (default all)\n"
-                   "  --context T           context length the decode time is predicted at (512)\n"
-                   "  --prompt P            prompt length for the time to first token (128)\n"
-                   "  --profile FILE        this machine's profile (seam profile) instead of measuring\n"
-                   "  --csv FILE            also write the prediction for every single cut point\n"
-                   "  --emulate-link R,RTT  shape our traffic as seam run --emulate-link will\n"
-                   "  -t N                  threads; -o FILE: the plan file (plan.json)\n");
-            return 0;
-        }
-        if (!v) {
-            fprintf(stderr, "seam plan: '%s' needs a value or is unknown (see --help)\n", a);
-            return 2;
-        }
+    enum { O_SERVER = 256, O_SKEY, O_PROFILE, O_CSV, O_EMU, O_CONTEXT, O_PROMPT, O_MEM, O_KEEP,
+           O_WIRE, O_OBJ };
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},      {"output", required_argument, 0, 'o'},
+        {"threads", required_argument, 0, 't'},    {"server", required_argument, 0, O_SERVER},
+        {"server-key", required_argument, 0, O_SKEY}, {"profile", required_argument, 0, O_PROFILE},
+        {"csv", required_argument, 0, O_CSV},      {"emulate-link", required_argument, 0, O_EMU},
+        {"context", required_argument, 0, O_CONTEXT}, {"prompt", required_argument, 0, O_PROMPT},
+        {"client-mem", required_argument, 0, O_MEM}, {"keep-local", required_argument, 0, O_KEEP},
+        {"wire", required_argument, 0, O_WIRE},    {"objective", required_argument, 0, O_OBJ},
+        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+    optind = 1;
+    opterr = 0;
+    int o;
+    while ((o = getopt_long(argc, argv, ":m:o:t:h", opts, NULL)) != -1) {
         long lv;
-        if (!strcmp(a, "-m")) model = v;
-        else if (!strcmp(a, "-o")) out = v;
-        else if (!strcmp(a, "--server")) {
+        char tail;
+        switch (o) {
+        case 'm': model = optarg; break;
+        case 'o': out = optarg; break;
+        case 't': if (parse_int("-t", optarg, 1, 1024, &threads)) return 2; break;
+        case O_SERVER:
             if (n_servers == SEAM_CHAIN_MAX) {
                 fprintf(stderr, "seam plan: at most %d --server\n", SEAM_CHAIN_MAX);
                 return 2;
             }
-            server = servers[n_servers++] = v;
-        }
-        else if (!strcmp(a, "--server-key")) skey = v;
-        else if (!strcmp(a, "--profile")) profile = v;
-        else if (!strcmp(a, "--csv")) csv = v;
-        else if (!strcmp(a, "--emulate-link")) { if (!set_link_emulation("plan", v)) return 2; }
-        else if (!strcmp(a, "-t")) { if (parse_int("-t", v, 1, 1024, &threads)) return 2; }
-        else if (!strcmp(a, "--context")) { if (parse_int("--context", v, 1, 1 << 24, &lv)) return 2; c.context = (int)lv; }
-        else if (!strcmp(a, "--prompt")) { if (parse_int("--prompt", v, 1, 1 << 24, &lv)) return 2; c.prompt = (int)lv; }
-        else if (!strcmp(a, "--client-mem")) {
-            if ((c.client_mem = parse_bytes(v)) < 0) {
-                fprintf(stderr, "seam plan: --client-mem expects a size such as 512M, got '%s'\n", v);
+            server = servers[n_servers++] = optarg;
+            break;
+        case O_SKEY: skey = optarg; break;
+        case O_PROFILE: profile = optarg; break;
+        case O_CSV: csv = optarg; break;
+        case O_EMU: if (!set_link_emulation("plan", optarg)) return 2; break;
+        case O_CONTEXT: if (parse_int("--context", optarg, 1, 1 << 24, &lv)) return 2; c.context = (int)lv; break;
+        case O_PROMPT: if (parse_int("--prompt", optarg, 1, 1 << 24, &lv)) return 2; c.prompt = (int)lv; break;
+        case O_MEM:
+            if ((c.client_mem = parse_bytes(optarg)) < 0) {
+                fprintf(stderr, "seam plan: --client-mem expects a size such as 512M, got '%s'\n", optarg);
                 return 2;
             }
-        } else if (!strcmp(a, "--keep-local")) {
-            char tail;
-            if (sscanf(v, "%d,%d%c", &c.keep_first, &c.keep_last, &tail) != 2 || c.keep_first < 0 || c.keep_last < 0) {
-                fprintf(stderr, "seam plan: --keep-local expects K,M (e.g. 2,1), got '%s'\n", v);
+            break;
+        case O_KEEP:
+            if (sscanf(optarg, "%d,%d%c", &c.keep_first, &c.keep_last, &tail) != 2 || c.keep_first < 0 ||
+                c.keep_last < 0) {
+                fprintf(stderr, "seam plan: --keep-local expects K,M (e.g. 2,1), got '%s'\n", optarg);
                 return 2;
             }
-        } else if (!strcmp(a, "--wire")) {
-            c.dtypes = 0;
-            char buf[64];
-            snprintf(buf, sizeof buf, "%s", v);
-            for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-                int dt = seam_wire_parse(t);
-                if (dt < 0) {
-                    fprintf(stderr, "seam plan: --wire: '%s' is not f32, f16, bf16 or q8\n", t);
-                    return 2;
-                }
-                c.dtypes |= 1u << dt;
-            }
-        } else if (!strcmp(a, "--objective")) {
-            objective = v;
-            if (!strcmp(v, "decode")) c.objective = SEAM_OBJ_DECODE;
-            else if (!strcmp(v, "ttft")) c.objective = SEAM_OBJ_TTFT;
-            else if (!strcmp(v, "mix")) c.objective = SEAM_OBJ_MIX;
-            else if (!strcmp(v, "server")) c.objective = SEAM_OBJ_SERVER;
+            break;
+        case O_WIRE: if (!parse_wire_list(optarg, &c.dtypes)) return 2; break;
+        case O_OBJ:
+            objective = optarg;
+            if (!strcmp(optarg, "decode")) c.objective = SEAM_OBJ_DECODE;
+            else if (!strcmp(optarg, "ttft")) c.objective = SEAM_OBJ_TTFT;
+            else if (!strcmp(optarg, "mix")) c.objective = SEAM_OBJ_MIX;
+            else if (!strcmp(optarg, "server")) c.objective = SEAM_OBJ_SERVER;
             else {
-                fprintf(stderr, "seam plan: --objective expects decode, ttft, mix or server, got '%s'\n", v);
+                fprintf(stderr, "seam plan: --objective expects decode, ttft, mix or server, got '%s'\n", optarg);
                 return 2;
             }
-        } else {
-            fprintf(stderr, "seam plan: unknown option '%s' (see --help)\n", a);
-            return 2;
+            break;
+        case 'h': plan_usage(stdout); return 0;
+        default: return bad_option("plan", o, argv);
         }
-        i++;
     }
+    if (stray_argument("plan", argc, argv))
+        return 2;
     if (!server) {
-        fprintf(stderr, "seam plan: --server ENDPOINT is required (see --help)\n");
+        fprintf(stderr, "seam plan: --server ENDPOINT is required (see seam plan --help)\n");
         return 2;
     }
     static seam_profile_t cl, sv;
@@ -1135,21 +1193,25 @@ static int cmd_plan(int argc, char **argv)
 static int cmd_keygen(int argc, char **argv)
 {
     const char *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+    static const struct option opts[] = {
+        {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'h':
             printf("usage: seam keygen -o NAME\n\n"
                    "Writes a CurveZMQ key pair: NAME.key (public and secret; mode 0600, keep it\n"
                    "secret) and NAME.pub (public: give it to clients as --server-key, or put it\n"
                    "in a server's --allow directory). Existing files are never overwritten.\n");
             return 0;
+        default: return bad_option("keygen", c, argv);
         }
-        if (!strcmp(argv[i], "-o") && i + 1 < argc) {
-            out = argv[++i];
-            continue;
-        }
-        fprintf(stderr, "seam keygen: unexpected '%s' (see seam keygen --help)\n", argv[i]);
-        return 2;
     }
+    if (stray_argument("keygen", argc, argv))
+        return 2;
     if (!out) {
         fprintf(stderr, "seam keygen: -o NAME is required (see seam keygen --help)\n");
         return 2;
