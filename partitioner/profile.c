@@ -356,6 +356,51 @@ int seam_profile_link(const char *endpoint, const char *server_key, int samples,
     return SEAM_OK;
 }
 
+int seam_profile_hop(const char *from, const char *from_key, const char *to, const char *to_key,
+                     int samples, uint32_t reply_bytes, seam_link_profile_t *out)
+{
+    char zkey[SEAM_KEY_Z85] = "";
+    if (to_key && seam_key_load_public(to_key, zkey) != SEAM_OK)
+        return SEAM_ERR_INVALID;
+    seam_link_probe_t *p = seam_link_probe_new(from, from_key);
+    if (!p)
+        return SEAM_ERR_INVALID;
+    Seam__Hop hop = SEAM__HOP__INIT;
+    hop.endpoint = (char *)to;
+    hop.server_key = zkey;
+    Seam__LinkProbe q = SEAM__LINK_PROBE__INIT;
+    q.to = &hop;
+    q.samples = (uint32_t)samples;
+    q.reply_bytes = reply_bytes;
+    Seam__Envelope env = SEAM__ENVELOPE__INIT;
+    env.request_id = 1;
+    env.body_case = SEAM__ENVELOPE__BODY_LINK_PROBE;
+    env.link_probe = &q;
+    int rc = SEAM_OK;
+    seam_msg_t m = {0};
+    /* the server answers when every PING has come back: allow a slow link its time */
+    zmq_pollitem_t it = {.socket = p->sock, .events = ZMQ_POLLIN};
+    int wait_ms = 10000 + 2 * samples * (int)(200 + reply_bytes / 100);
+    if (seam_msg_send(p->sock, NULL, 0, &env, NULL, 0) < 0 || zmq_poll(&it, 1, wait_ms) <= 0 ||
+        seam_msg_recv(p->sock, false, &m, ZMQ_DONTWAIT) != SEAM_OK || !m.env) {
+        seam_error_set("profile: %s did not answer a link probe to %s within %d ms", from, to, wait_ms);
+        rc = SEAM_ERR_IO;
+    } else if (m.env->body_case == SEAM__ENVELOPE__BODY_ERROR) {
+        seam_error_set("profile: %s: %s", from, m.env->error->message ? m.env->error->message : "error");
+        rc = m.env->error->code == SEAM__ERROR_CODE__ERR_MALFORMED ? SEAM_ERR_UNSUPPORTED : SEAM_ERR_IO;
+    } else if (m.env->body_case != SEAM__ENVELOPE__BODY_LINK_PROBED || !(m.env->link_probed->rtt_us > 0)) {
+        seam_error_set("profile: %s answered a link probe with something else", from);
+        rc = SEAM_ERR_IO;
+    } else {
+        out->rtt_us = m.env->link_probed->rtt_us;
+        if (reply_bytes)
+            out->bytes_per_us = m.env->link_probed->bytes_per_us;
+    }
+    seam_msg_free(&m);
+    seam_link_probe_destroy(&p);
+    return rc;
+}
+
 static cJSON *array(const double *v, int n)
 {
     cJSON *a = cJSON_CreateArray();

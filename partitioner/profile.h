@@ -56,6 +56,13 @@ int seam_profile_link(const char *endpoint, const char *server_key, int samples,
                       uint32_t reply_bytes, seam_link_profile_t *out);
 #define SEAM_PROFILE_LINK_BYTES (1u << 19)
 
+/* Asks the server at `from` to measure its own link to the server at `to` (LINK_PROBE), the
+ * same way seam_profile_link measures ours: *out as seam_profile_link fills it. to_key: the
+ * probed server's public key file, or NULL. SEAM_ERR_UNSUPPORTED: `from` does not know the
+ * request (an older server). */
+int seam_profile_hop(const char *from, const char *from_key, const char *to, const char *to_key,
+                     int samples, uint32_t reply_bytes, seam_link_profile_t *out);
+
 /* One connection to a server for timing PINGs, kept open between them (the first PING also
  * pays for the connection's handshakes). */
 typedef struct seam_link_probe seam_link_probe_t;

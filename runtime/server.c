@@ -53,6 +53,24 @@ typedef struct {
     void *sock;
 } downstream_t;
 
+/* A LINK_PROBE in progress: PINGs to another server over the downstream socket a chain would
+ * use, sent one at a time from the event loop (sessions are served between them); the answer
+ * goes to the asker. Phase 0 PINGs ask for empty PONGs, phase 1 for reply_bytes-long ones;
+ * each phase starts with two to warm up. */
+#define PROBE_MAX_SAMPLES 64
+#define PROBE_WARMUP 2
+typedef struct {
+    bool active;
+    uint8_t identity[256];
+    size_t identity_len;
+    uint64_t up_rid;
+    int down;
+    uint32_t samples, reply_bytes;
+    int phase, k;          /* PINGs answered in this phase */
+    uint64_t rid, t0_ns, deadline_ns; /* the PING in flight */
+    double us[2][PROBE_MAX_SAMPLES];
+} probe_t;
+
 struct seam_server {
     seam_server_params_t p;
     seam_model_t *model;
@@ -79,6 +97,7 @@ struct seam_server {
     int n_allowed;
     uint64_t refused;
     seam_profile_t *prof; /* this server's own layers, measured at start, sent in HELLO */
+    probe_t probe;
 };
 
 seam_server_params_t seam_server_default_params(void)
@@ -556,10 +575,140 @@ static void pass_down(req_t *r, const Seam__Forward *f, uint64_t compute_us)
     memcpy(ps->identity, r->m->identity, r->m->identity_len);
 }
 
+/* ---- link probes ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median_of(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void probe_fail(seam_server_t *s, Seam__ErrorCode code, const char *why)
+{
+    probe_t *pb = &s->probe;
+    s->errors++;
+    seam_msg_send_error(s->sock, pb->identity, pb->identity_len, pb->up_rid, code,
+                        "link probe to %s: %s", s->downstream[pb->down].endpoint, why);
+    logf_(s, "link probe to %s failed: %s", s->downstream[pb->down].endpoint, why);
+    pb->active = false;
+}
+
+/* Sends the next PING of the probe, or its answer when every one has come back. */
+static void probe_next(seam_server_t *s)
+{
+    probe_t *pb = &s->probe;
+    int per_phase = (int)pb->samples + PROBE_WARMUP;
+    if (pb->k == per_phase && (pb->phase == 1 || pb->reply_bytes == 0)) {
+        Seam__LinkProbed out = SEAM__LINK_PROBED__INIT;
+        double rtt = median_of(pb->us[0], (int)pb->samples);
+        out.rtt_us = (float)rtt;
+        if (pb->reply_bytes) {
+            double extra = median_of(pb->us[1], (int)pb->samples) - rtt;
+            out.bytes_per_us = (float)(extra > 1 ? pb->reply_bytes / extra : 1e6);
+        }
+        Seam__Envelope env = SEAM__ENVELOPE__INIT;
+        env.request_id = pb->up_rid;
+        env.body_case = SEAM__ENVELOPE__BODY_LINK_PROBED;
+        env.link_probed = &out;
+        seam_msg_send(s->sock, pb->identity, pb->identity_len, &env, NULL, 0);
+        logf_(s, "link probe to %s: round trip %.0f us, %.1f MB/s", s->downstream[pb->down].endpoint,
+              rtt, out.bytes_per_us);
+        pb->active = false;
+        return;
+    }
+    if (pb->k == per_phase) {
+        pb->phase = 1;
+        pb->k = 0;
+    }
+    Seam__Ping ping = SEAM__PING__INIT;
+    ping.reply_bytes = pb->phase ? pb->reply_bytes : 0;
+    Seam__Envelope env = SEAM__ENVELOPE__INIT;
+    env.request_id = pb->rid = ++s->next_down_rid;
+    env.body_case = SEAM__ENVELOPE__BODY_PING;
+    env.ping = &ping;
+    pb->t0_ns = ping.t_send_ns = seam_now_ns();
+    /* an empty PONG within 3 s; one with a payload within 3 s plus 10 s per MiB */
+    pb->deadline_ns = pb->t0_ns + 3000000000ull + (uint64_t)ping.reply_bytes * 10000ull;
+    if (seam_msg_send(s->downstream[pb->down].sock, NULL, 0, &env, NULL, 0) < 0)
+        probe_fail(s, SEAM__ERROR_CODE__ERR_UNREACHABLE, seam_last_error());
+}
+
+/* A PONG (or ERROR) from the probed server. */
+static void probe_answer(seam_server_t *s, const Seam__Envelope *e)
+{
+    probe_t *pb = &s->probe;
+    if (e->body_case == SEAM__ENVELOPE__BODY_ERROR) {
+        probe_fail(s, SEAM__ERROR_CODE__ERR_UNREACHABLE,
+                   e->error->message ? e->error->message : "it answered with an error");
+        return;
+    }
+    if (pb->k >= PROBE_WARMUP)
+        pb->us[pb->phase][pb->k - PROBE_WARMUP] = (seam_now_ns() - pb->t0_ns) / 1e3;
+    pb->k++;
+    probe_next(s);
+}
+
+/* The event loop's check that the PING in flight has not been waiting too long. */
+static void probe_tick(seam_server_t *s)
+{
+    const probe_t *pb = &s->probe;
+    if (!pb->active || seam_now_ns() <= pb->deadline_ns)
+        return;
+    char why[128];
+    snprintf(why, sizeof why, "no answer to a PING within %.0f s (is a seam serve listening there?)",
+             (double)(pb->deadline_ns - pb->t0_ns) / 1e9);
+    probe_fail(s, SEAM__ERROR_CODE__ERR_UNREACHABLE, why);
+}
+
+static void on_link_probe(req_t *r, const Seam__LinkProbe *q)
+{
+    seam_server_t *s = r->s;
+    const char *ep = q->to && q->to->endpoint ? q->to->endpoint : "";
+    const char *key = q->to && q->to->server_key ? q->to->server_key : "";
+    if ((strncmp(ep, "tcp://", 6) != 0 && strncmp(ep, "ipc://", 6) != 0) ||
+        strlen(ep) >= sizeof s->downstream[0].endpoint)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_MALFORMED,
+                    "a link probe needs a tcp:// or ipc:// endpoint of under %zu characters in 'to'",
+                    sizeof s->downstream[0].endpoint);
+    if (*key && strlen(key) != 40)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_MALFORMED,
+                    "the probed server's key must be 40 Z85 characters, or empty; got %zu", strlen(key));
+    if (q->samples < 1 || q->samples > PROBE_MAX_SAMPLES)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_MALFORMED, "%u samples asked; 1 to %d",
+                    q->samples, PROBE_MAX_SAMPLES);
+    if (q->reply_bytes > (1u << 20))
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_SHAPE, "replies of %u bytes asked; at most %u",
+                    q->reply_bytes, 1u << 20);
+    if (s->probe.active)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_BUSY,
+                    "this server is already probing %s; try again when it has answered",
+                    s->downstream[s->probe.down].endpoint);
+    int down = downstream_socket(s, ep, key);
+    if (down < 0)
+        REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_UNREACHABLE, "cannot open a connection to %s", ep);
+    probe_t *pb = &s->probe;
+    *pb = (probe_t){.active = true, .up_rid = r->rid, .down = down, .samples = q->samples,
+                    .reply_bytes = q->reply_bytes, .identity_len = r->m->identity_len};
+    memcpy(pb->identity, r->m->identity, r->m->identity_len);
+    probe_next(s);
+}
+
 /* Something from the next server of a chain. Its RESULTs go to the client directly, so this
- * is an ERROR (or a stray): hand it on to whoever sent us the FORWARD it is about. */
+ * is an ERROR (or a stray): hand it on to whoever sent us the FORWARD it is about. A link
+ * probe's PONGs come this way too. */
 static void from_downstream(seam_server_t *s, int down, const seam_msg_t *m)
 {
+    if (m->env && s->probe.active && down == s->probe.down && m->env->request_id == s->probe.rid &&
+        (m->env->body_case == SEAM__ENVELOPE__BODY_PONG || m->env->body_case == SEAM__ENVELOPE__BODY_ERROR)) {
+        probe_answer(s, m->env);
+        return;
+    }
     if (!m->env || m->env->body_case != SEAM__ENVELOPE__BODY_ERROR)
         return;
     const passed_t *ps = &s->passed[m->env->request_id % PASSED_RING];
@@ -884,6 +1033,7 @@ static void handle(seam_server_t *s, const seam_msg_t *m)
     case SEAM__ENVELOPE__BODY_STATS_REQUEST: on_stats(&r); return;
     case SEAM__ENVELOPE__BODY_KV_EXPORT: on_kv_export(&r, e->kv_export); return;
     case SEAM__ENVELOPE__BODY_KV_IMPORT: on_kv_import(&r, e->kv_import); return;
+    case SEAM__ENVELOPE__BODY_LINK_PROBE: on_link_probe(&r, e->link_probe); return;
     default:
         REPLY_ERROR(&r, SEAM__ERROR_CODE__ERR_MALFORMED, "message kind %d is not a request",
                     e->body_case);
@@ -989,6 +1139,7 @@ int seam_server_run(seam_server_t *s, volatile sig_atomic_t *stop)
             seam_msg_free(&m);
         }
         expire_idle(s);
+        probe_tick(s);
     }
     logf_(s, "stopping (%" PRIu64 " forwards, %" PRIu64 " errors)", s->forwards, s->errors);
     return SEAM_OK;

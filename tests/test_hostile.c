@@ -337,6 +337,75 @@ static void test_hostile_messages(void **state)
     printf("  %d malformed KV requests: specific ERRORs; a KV cache exported and imported into "
            "another session continues bit-identical\n", kv_errors);
 
+    /* LINK_PROBE: malformed requests; a probe of this server by itself; one of a port where
+     * nothing listens, and a second probe while that one runs */
+    Seam__Hop to;
+    Seam__LinkProbe lp;
+    char long_ep[400];
+    memset(long_ep, 'x', sizeof long_ep - 1);
+    memcpy(long_ep, "tcp://", 6);
+    long_ep[sizeof long_ep - 1] = '\0';
+#define PROBE(...)                                                                            \
+    do {                                                                                      \
+        to = (Seam__Hop)SEAM__HOP__INIT;                                                      \
+        to.endpoint = srv.endpoint;                                                           \
+        lp = (Seam__LinkProbe)SEAM__LINK_PROBE__INIT;                                         \
+        lp.to = &to;                                                                          \
+        lp.samples = 3;                                                                       \
+        lp.reply_bytes = 4096;                                                                \
+        env = (Seam__Envelope)SEAM__ENVELOPE__INIT;                                           \
+        env.body_case = SEAM__ENVELOPE__BODY_LINK_PROBE;                                      \
+        env.link_probe = &lp;                                                                 \
+        __VA_ARGS__;                                                                          \
+    } while (0)
+    struct {
+        const char *what;
+        int want;
+    } probe_cases[] = {
+        {"probe without a server to probe", SEAM__ERROR_CODE__ERR_MALFORMED},
+        {"probe of an http:// endpoint", SEAM__ERROR_CODE__ERR_MALFORMED},
+        {"probe of a 400-character endpoint", SEAM__ERROR_CODE__ERR_MALFORMED},
+        {"probe with a 12-character key", SEAM__ERROR_CODE__ERR_MALFORMED},
+        {"probe of 0 samples", SEAM__ERROR_CODE__ERR_MALFORMED},
+        {"probe of 65 samples", SEAM__ERROR_CODE__ERR_MALFORMED},
+        {"probe with 2 MiB replies", SEAM__ERROR_CODE__ERR_SHAPE},
+    };
+    for (size_t i = 0; i < sizeof probe_cases / sizeof *probe_cases; i++) {
+        switch (i) {
+        case 0: PROBE(lp.to = NULL); break;
+        case 1: PROBE(to.endpoint = "http://127.0.0.1:80"); break;
+        case 2: PROBE(to.endpoint = long_ep); break;
+        case 3: PROBE(to.server_key = "abcdefghijkl"); break;
+        case 4: PROBE(lp.samples = 0); break;
+        case 5: PROBE(lp.samples = 65); break;
+        case 6: PROBE(lp.reply_bytes = 2u << 20); break;
+        }
+        int body = exchange(&env, NULL, 0, &code);
+        if (body != SEAM__ENVELOPE__BODY_ERROR || code != probe_cases[i].want)
+            fail_msg("%s: expected ERROR code %d, got body %d code %d", probe_cases[i].what,
+                     probe_cases[i].want, body, code);
+    }
+    PROBE();
+    assert_int_equal(exchange(&env, NULL, 0, &code), SEAM__ENVELOPE__BODY_LINK_PROBED);
+    char nowhere[64];
+    snprintf(nowhere, sizeof nowhere, "tcp://127.0.0.1:%d", test_port(3));
+    PROBE(to.endpoint = nowhere);
+    uint8_t ph[512];
+    size_t pn = seam__envelope__pack(&env, ph);
+    zmq_send(sock, ph, pn, 0); /* answered after its PING has waited 3 s */
+    PROBE();
+    assert_int_equal(exchange(&env, NULL, 0, &code), SEAM__ENVELOPE__BODY_ERROR);
+    assert_int_equal(code, SEAM__ERROR_CODE__ERR_BUSY);
+    seam_msg_t pm;
+    assert_int_equal(seam_msg_recv(sock, false, &pm, 0), SEAM_OK);
+    assert_non_null(pm.env);
+    assert_int_equal(pm.env->body_case, SEAM__ENVELOPE__BODY_ERROR);
+    assert_int_equal(pm.env->error->code, SEAM__ERROR_CODE__ERR_UNREACHABLE);
+    printf("  %zu malformed LINK_PROBEs: specific ERRORs; the server probes itself; a probe of a "
+           "closed port: \"%s\", and one asked meanwhile is told the server is busy\n",
+           sizeof probe_cases / sizeof *probe_cases, pm.env->error->message);
+    seam_msg_free(&pm);
+
     /* 10,000 random-byte messages of random lengths and frame counts */
     uint32_t r = 12345;
     int replies = 0, err_replies = 0;

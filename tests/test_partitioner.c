@@ -417,6 +417,44 @@ static void test_live_chain_plan(void **st)
     server_stop(&s2);
 }
 
+/* Server-to-server links (LINK_PROBE): three real servers, the second sending through an
+ * emulated 100 Mbit/s, 40 ms link. The first server measures its link to the second as that
+ * slow, and to the third as loopback; seam plan with the first two prints the measured link. */
+static void test_live_hop_probe(void **st)
+{
+    (void)st;
+    char seam_bin[1024], cmd[4096], out[128];
+    seam_binary(seam_bin, sizeof seam_bin);
+    server_proc_t s1, s2, s3;
+    const char *slow[] = {"--emulate-link", "100mbit,40ms", NULL};
+    if (server_start(&s1, seam_bin, model_path(), test_port(1), "0-2", NULL) != 0 ||
+        server_start(&s2, seam_bin, model_path(), test_port(2), "2-4", slow) != 0 ||
+        server_start(&s3, seam_bin, model_path(), test_port(3), "4-6", NULL) != 0)
+        fail_msg("could not start the servers");
+    seam_link_profile_t to_slow = {0}, to_fast = {0};
+    assert_int_equal(seam_profile_hop(s1.endpoint, NULL, s2.endpoint, NULL, 5, 1 << 18, &to_slow), SEAM_OK);
+    assert_int_equal(seam_profile_hop(s1.endpoint, NULL, s3.endpoint, NULL, 5, 1 << 18, &to_fast), SEAM_OK);
+    printf("  server 1 -> server 2 (sends through 100 Mbit/s, 40 ms): round trip %.2f ms, %.1f MB/s\n"
+           "  server 1 -> server 3 (loopback): round trip %.2f ms, %.1f MB/s\n",
+           to_slow.rtt_us / 1e3, to_slow.bytes_per_us, to_fast.rtt_us / 1e3, to_fast.bytes_per_us);
+    /* server 2 holds each PONG back 20 ms and sends 256 KiB at 12.5 MB/s */
+    assert_true(to_slow.rtt_us >= 20000 && to_slow.bytes_per_us < 25);
+    assert_true(to_fast.rtt_us < 10000 && to_fast.bytes_per_us > 50);
+    snprintf(out, sizeof out, "/tmp/seam-hop-plan-%d.txt", getpid());
+    snprintf(cmd, sizeof cmd, "%s plan -m %s --server %s --server %s -t 1 -o /dev/null > %s 2>&1",
+             seam_bin, model_path(), s1.endpoint, s2.endpoint, out);
+    assert_int_equal(system(cmd), 0);
+    size_t n;
+    char *text = read_file(out, &n);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "server 1 -> server 2 (measured by server 1)"));
+    free(text);
+    unlink(out);
+    server_stop(&s1);
+    server_stop(&s2);
+    server_stop(&s3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_search_is_exact),  cmocka_unit_test(test_plan_files),
         cmocka_unit_test(test_chain_search_is_exact), cmocka_unit_test(test_chain_clear_cut),
         cmocka_unit_test(test_live_plan), cmocka_unit_test(test_live_chain_plan),
+        cmocka_unit_test(test_live_hop_probe),
     };
     return cmocka_run_group_tests_name("partitioner", tests, NULL, NULL);
 }

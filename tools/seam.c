@@ -942,9 +942,21 @@ static int plan_chain(const char *model, const char *const *servers, int n, cons
                s->link.bytes_per_us, 100.0 * sv[i].busy);
     }
     seam_chain_assume_links(&ch);
-    printf("server-to-server links are not measured: each is taken as the slower of the two "
-           "servers' links to this client\nobjective %s, context %d, prompt %d\n\n", objective,
-           c->context, c->prompt);
+    for (int i = 0; i < n; i++) /* the hidden state goes down the chain: server i to a later j */
+        for (int j = i + 1; j < n; j++) {
+            seam_link_profile_t hop = {0};
+            if (seam_profile_hop(servers[i], skey, servers[j], skey, 10, SEAM_PROFILE_LINK_BYTES,
+                                 &hop) == SEAM_OK) {
+                ch.between[i][j] = hop;
+                printf("server %d -> server %d (measured by server %d): round trip %.2f ms, %.1f MB/s\n",
+                       i + 1, j + 1, i + 1, hop.rtt_us / 1e3, hop.bytes_per_us);
+            } else {
+                printf("server %d -> server %d: not measured (%s); taken as the slower of their links "
+                       "to this client: round trip %.2f ms, %.1f MB/s\n", i + 1, j + 1,
+                       seam_last_error(), ch.between[i][j].rtt_us / 1e3, ch.between[i][j].bytes_per_us);
+            }
+        }
+    printf("objective %s, context %d, prompt %d\n\n", objective, c->context, c->prompt);
     seam_chain_plan_t best;
     seam_plan_cost_t bc;
     if (seam_chain_search(cl, &ch, c, &best, &bc) != SEAM_OK) {
@@ -995,7 +1007,8 @@ static void plan_usage(FILE *f)
                "predicted times beside all-local, all-remote and every single cut point, and\n"
                "writes a plan file for seam run --plan. With several --server, in chain order:\n"
                "the best chain (each server a consecutive range, any of them skipped), found\n"
-               "by dynamic programming, beside all-local and each server alone.\n\n"
+               "by dynamic programming, beside all-local and each server alone; each server\n"
+               "measures its own link to every later one (LINK_PROBE).\n\n"
                "  -m, --model FILE      the GGUF model (default %s or $SEAM_MODEL)\n"
                "      --server-key FILE the server's public key (encrypted link)\n"
                "      --objective O     decode (default) | ttft | mix | server\n"
