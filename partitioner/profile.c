@@ -320,6 +320,16 @@ int seam_link_probe_ping(seam_link_probe_t *p, uint32_t reply_bytes, int timeout
     }
 }
 
+void seam_link_estimate(double *empty, double *loaded, int samples, uint32_t reply_bytes,
+                        seam_link_profile_t *out)
+{
+    out->rtt_us = median(empty, samples);
+    if (!reply_bytes)
+        return;
+    double extra = median(loaded, samples) - out->rtt_us;
+    out->bytes_per_us = extra > 1 ? reply_bytes / extra : 1e6; /* faster than we can tell */
+}
+
 int seam_profile_link(const char *endpoint, const char *server_key, int samples,
                       uint32_t reply_bytes, seam_link_profile_t *out)
 {
@@ -327,33 +337,24 @@ int seam_profile_link(const char *endpoint, const char *server_key, int samples,
     if (!p)
         return SEAM_ERR_INVALID;
     const uint32_t sizes[2] = {0, reply_bytes};
-    double med[2];
     int rc = SEAM_OK;
-    double *t = malloc(sizeof *t * (size_t)(samples > 0 ? samples : 1));
+    double *t = malloc(sizeof *t * 2 * (size_t)(samples > 0 ? samples : 1)); /* empty, loaded */
     if (!t) {
         seam_error_set("profile: out of memory");
         rc = SEAM_ERR_NOMEM;
     }
-    for (int k = 0; k < (reply_bytes ? 2 : 1) && rc == SEAM_OK; k++) {
+    for (int k = 0; k < (reply_bytes ? 2 : 1) && rc == SEAM_OK; k++)
         for (int i = 0; i < samples + 2 && rc == SEAM_OK; i++) {
             double us;
             rc = seam_link_probe_ping(p, sizes[k], 10000, &us);
             if (rc == SEAM_OK && i >= 2) /* two to warm up */
-                t[i - 2] = us;
+                t[k * samples + i - 2] = us;
         }
-        if (rc == SEAM_OK)
-            med[k] = median(t, samples);
-    }
+    if (rc == SEAM_OK)
+        seam_link_estimate(t, t + samples, samples, reply_bytes, out);
     free(t);
     seam_link_probe_destroy(&p);
-    if (rc != SEAM_OK)
-        return rc;
-    out->rtt_us = med[0];
-    if (!reply_bytes)
-        return SEAM_OK;
-    double extra = med[1] - med[0];
-    out->bytes_per_us = extra > 1 ? sizes[1] / extra : 1e6; /* faster than we can tell */
-    return SEAM_OK;
+    return rc;
 }
 
 int seam_profile_hop(const char *from, const char *from_key, const char *to, const char *to_key,
@@ -378,9 +379,10 @@ int seam_profile_hop(const char *from, const char *from_key, const char *to, con
     env.link_probe = &q;
     int rc = SEAM_OK;
     seam_msg_t m = {0};
-    /* the server answers when every PING has come back: allow a slow link its time */
+    /* the server answers when every PING has come back, each within its timeout: wait that long */
     zmq_pollitem_t it = {.socket = p->sock, .events = ZMQ_POLLIN};
-    int wait_ms = 10000 + 2 * samples * (int)(200 + reply_bytes / 100);
+    int wait_ms = 5000 + (samples + 2) * (seam_link_probe_timeout_ms(0) +
+                                          (reply_bytes ? seam_link_probe_timeout_ms(reply_bytes) : 0));
     if (seam_msg_send(p->sock, NULL, 0, &env, NULL, 0) < 0 || zmq_poll(&it, 1, wait_ms) <= 0 ||
         seam_msg_recv(p->sock, false, &m, ZMQ_DONTWAIT) != SEAM_OK || !m.env) {
         seam_error_set("profile: %s did not answer a link probe to %s within %d ms", from, to, wait_ms);

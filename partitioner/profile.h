@@ -55,6 +55,19 @@ int seam_profile_server(const char *endpoint, const char *server_key, const char
 int seam_profile_link(const char *endpoint, const char *server_key, int samples,
                       uint32_t reply_bytes, seam_link_profile_t *out);
 #define SEAM_PROFILE_LINK_BYTES (1u << 19)
+/* The link from the round trips of `samples` empty PINGs and as many with reply_bytes-long
+ * PONGs (loaded is not read when reply_bytes is 0): the median empty round trip, and the
+ * bandwidth the loaded ones' median extra time implies (out->bytes_per_us is left alone when
+ * reply_bytes is 0). Sorts both arrays. The one rule for seam_profile_link and a server's
+ * LINK_PROBE. */
+void seam_link_estimate(double *empty, double *loaded, int samples, uint32_t reply_bytes,
+                        seam_link_profile_t *out);
+
+/* How long a server probing a link waits for one PONG of reply_bytes: 3 s, plus 10 s per MiB. */
+static inline int seam_link_probe_timeout_ms(uint32_t reply_bytes)
+{
+    return 3000 + (int)(reply_bytes / 100);
+}
 
 /* Asks the server at `from` to measure its own link to the server at `to` (LINK_PROBE), the
  * same way seam_profile_link measures ours: *out as seam_profile_link fills it. to_key: the

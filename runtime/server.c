@@ -448,6 +448,13 @@ static void on_close(req_t *r, const Seam__Close *c)
     reply(r, &env, NULL, 0);
 }
 
+/* An endpoint this server may connect to: a chain's next hop, or a link probe's target. */
+static bool endpoint_ok(const seam_server_t *s, const char *ep)
+{
+    return (strncmp(ep, "tcp://", 6) == 0 || strncmp(ep, "ipc://", 6) == 0) &&
+           strlen(ep) < sizeof s->downstream[0].endpoint;
+}
+
 static int downstream_socket(seam_server_t *s, const char *endpoint, const char *server_key)
 {
     const char *key = server_key ? server_key : "";
@@ -577,18 +584,6 @@ static void pass_down(req_t *r, const Seam__Forward *f, uint64_t compute_us)
 
 /* ---- link probes ---- */
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median_of(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static void probe_fail(seam_server_t *s, Seam__ErrorCode code, const char *why)
 {
     probe_t *pb = &s->probe;
@@ -605,20 +600,18 @@ static void probe_next(seam_server_t *s)
     probe_t *pb = &s->probe;
     int per_phase = (int)pb->samples + PROBE_WARMUP;
     if (pb->k == per_phase && (pb->phase == 1 || pb->reply_bytes == 0)) {
+        seam_link_profile_t lp = {0};
+        seam_link_estimate(pb->us[0], pb->us[1], (int)pb->samples, pb->reply_bytes, &lp);
         Seam__LinkProbed out = SEAM__LINK_PROBED__INIT;
-        double rtt = median_of(pb->us[0], (int)pb->samples);
-        out.rtt_us = (float)rtt;
-        if (pb->reply_bytes) {
-            double extra = median_of(pb->us[1], (int)pb->samples) - rtt;
-            out.bytes_per_us = (float)(extra > 1 ? pb->reply_bytes / extra : 1e6);
-        }
+        out.rtt_us = (float)lp.rtt_us;
+        out.bytes_per_us = (float)lp.bytes_per_us;
         Seam__Envelope env = SEAM__ENVELOPE__INIT;
         env.request_id = pb->up_rid;
         env.body_case = SEAM__ENVELOPE__BODY_LINK_PROBED;
         env.link_probed = &out;
         seam_msg_send(s->sock, pb->identity, pb->identity_len, &env, NULL, 0);
         logf_(s, "link probe to %s: round trip %.0f us, %.1f MB/s", s->downstream[pb->down].endpoint,
-              rtt, out.bytes_per_us);
+              lp.rtt_us, lp.bytes_per_us);
         pb->active = false;
         return;
     }
@@ -633,8 +626,7 @@ static void probe_next(seam_server_t *s)
     env.body_case = SEAM__ENVELOPE__BODY_PING;
     env.ping = &ping;
     pb->t0_ns = ping.t_send_ns = seam_now_ns();
-    /* an empty PONG within 3 s; one with a payload within 3 s plus 10 s per MiB */
-    pb->deadline_ns = pb->t0_ns + 3000000000ull + (uint64_t)ping.reply_bytes * 10000ull;
+    pb->deadline_ns = pb->t0_ns + (uint64_t)seam_link_probe_timeout_ms(ping.reply_bytes) * 1000000ull;
     if (seam_msg_send(s->downstream[pb->down].sock, NULL, 0, &env, NULL, 0) < 0)
         probe_fail(s, SEAM__ERROR_CODE__ERR_UNREACHABLE, seam_last_error());
 }
@@ -671,8 +663,7 @@ static void on_link_probe(req_t *r, const Seam__LinkProbe *q)
     seam_server_t *s = r->s;
     const char *ep = q->to && q->to->endpoint ? q->to->endpoint : "";
     const char *key = q->to && q->to->server_key ? q->to->server_key : "";
-    if ((strncmp(ep, "tcp://", 6) != 0 && strncmp(ep, "ipc://", 6) != 0) ||
-        strlen(ep) >= sizeof s->downstream[0].endpoint)
+    if (!endpoint_ok(s, ep))
         REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_MALFORMED,
                     "a link probe needs a tcp:// or ipc:// endpoint of under %zu characters in 'to'",
                     sizeof s->downstream[0].endpoint);
@@ -775,8 +766,7 @@ static void on_forward(req_t *r, const Seam__Forward *f)
     for (size_t i = 0; i < f->n_next; i++) {
         const Seam__Hop *hop = f->next[i];
         const char *ep = hop->endpoint ? hop->endpoint : "";
-        if ((strncmp(ep, "tcp://", 6) != 0 && strncmp(ep, "ipc://", 6) != 0) ||
-            strlen(ep) >= sizeof s->downstream[0].endpoint || hop->dtype > SEAM__WIRE_DTYPE__WIRE_Q8 ||
+        if (!endpoint_ok(s, ep) || hop->dtype > SEAM__WIRE_DTYPE__WIRE_Q8 ||
             hop->layer_begin != (i == 0 ? f->layer_end : f->next[i - 1]->layer_end) ||
             hop->layer_end <= hop->layer_begin || (hop->head && i + 1 != f->n_next))
             REPLY_ERROR(r, SEAM__ERROR_CODE__ERR_MALFORMED,
