@@ -358,11 +358,6 @@ static void test_lossy_wire(void **state)
     }
 }
 
-/* q8 on the wire, 3 prompts x 64 greedy tokens, U-shapes with [4,16) and [8,14) remote. Teacher-forced: at
- * every step both runs are fed the local text, so each step measures what q8 does to that one
- * prediction; the free-running agreement (until the first difference) is printed too. The issue
- * asks for 95%. For scale: seam's own scalar and AVX2 kernels (same arithmetic, another
- * summation order) agree on 97.4% of these steps, because this model has near-ties. */
 /* Greedy steps of 3 prompts × 64 tokens where the split [0,lo) local, [lo,hi) remote over dt,
  * [hi,L) local picks the local run's token. */
 static int wire_agreement(seam_model_t *m, int lo, int hi, const char *dt, int *total)
@@ -411,6 +406,11 @@ static int wire_agreement(seam_model_t *m, int lo, int hi, const char *dt, int *
     return same;
 }
 
+/* q8 on the wire, 3 prompts x 64 greedy tokens, U-shapes with [4,16) and [8,14) remote. Teacher-forced: at
+ * every step both runs are fed the local text, so each step measures what q8 does to that one
+ * prediction; the free-running agreement (until the first difference) is printed too. The issue
+ * asks for 95%. For scale: seam's own scalar and AVX2 kernels (same arithmetic, another
+ * summation order) agree on 97.4% of these steps, because this model has near-ties. */
 static void test_q8_tokens(void **state)
 {
     (void)state;
