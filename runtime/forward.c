@@ -1,12 +1,27 @@
 /* The transformer forward pass, written once over the backend op table. A session owns the
- * KV cache of the model's materialised layers and the activation buffers; the pass is cut
- * into embed / layers [a,b) / head so that a split run can put each piece anywhere, and
- * running [0,a) then [a,L) gives the same bits as running [0,L). */
+ * KV cache of the model's materialised layers; a batch (batch.h) owns activation buffers and
+ * runs the rows of one or many sessions through layers [a,b) at once. The pass is cut into
+ * embed / layers [a,b) / head so that a split run can put each piece anywhere, and running
+ * [0,a) then [a,L) gives the same bits as running [0,L). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
+#include "batch.h"
 #include "model.h"
+
+struct seam_batch {
+    seam_model_t *m;
+    seam_backend_t *be;
+    int max_rows;
+    float *x;        /* (max_rows, d) residual stream */
+    float *xb;       /* (max_rows, d) normed input / block output */
+    float *q;        /* (max_rows, n_head*head_dim) */
+    float *k, *v;    /* (max_rows, n_head_kv*head_dim) */
+    float *att;      /* (max_rows, n_head*head_dim) */
+    float *gate, *up;/* (max_rows, d_ff) */
+    float *logits;   /* (HEAD_ROWS, n_vocab), only with a head */
+};
 
 struct seam_session {
     seam_model_t *m;
@@ -14,14 +29,9 @@ struct seam_session {
     int n_ctx;
     int n_batch;
     seam_kv_type_t kv_type;
-    seam_kv_t **kv;  /* per materialised layer */
-    float *x;        /* (n_batch, d) residual stream */
-    float *xb;       /* (n_batch, d) normed input / block output */
-    float *q;        /* (n_batch, n_head*head_dim) */
-    float *k, *v;    /* (n_batch, n_head_kv*head_dim) */
-    float *att;      /* (n_batch, n_head*head_dim) */
-    float *gate, *up;/* (n_batch, d_ff) */
-    float *logits;   /* (HEAD_ROWS, n_vocab), only with a head */
+    seam_kv_t **kv;         /* per materialised layer */
+    seam_batch_t *scratch;  /* (n_batch rows) for calls on this session alone; made on first
+                             * use (a server's sessions run in its worker's batch instead) */
 };
 
 #define TRY(call)                      \
@@ -32,6 +42,52 @@ struct seam_session {
     } while (0)
 
 #define HEAD_ROWS 8 /* rows of logits computed per head call: bounds the buffer */
+
+void seam_batch_destroy(seam_batch_t **bp)
+{
+    if (!bp || !*bp)
+        return;
+    seam_batch_t *b = *bp;
+    float *bufs[] = {b->x, b->xb, b->q, b->k, b->v, b->att, b->gate, b->up, b->logits};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        if (bufs[i])
+            b->be->iface->free(b->be, bufs[i]);
+    free(b);
+    *bp = NULL;
+}
+
+seam_batch_t *seam_batch_new(seam_model_t *m, int max_rows)
+{
+    if (!m || max_rows < 1 || max_rows > (1 << 16)) {
+        seam_error_set("batch: %d rows; 1 to %d", max_rows, 1 << 16);
+        return NULL;
+    }
+    seam_batch_t *b = calloc(1, sizeof *b);
+    if (!b) {
+        seam_error_set("batch: out of memory");
+        return NULL;
+    }
+    const seam_model_info_t *in = &m->info;
+    seam_backend_t *be = m->be;
+    b->m = m;
+    b->be = be;
+    b->max_rows = max_rows;
+    size_t nb = (size_t)max_rows, d = (size_t)in->d_model;
+    size_t q_dim = (size_t)in->n_head * in->head_dim, kv_dim = (size_t)in->n_head_kv * in->head_dim;
+    if (!(b->x = be->iface->alloc(be, nb * d)) || !(b->xb = be->iface->alloc(be, nb * d)) ||
+        !(b->q = be->iface->alloc(be, nb * q_dim)) || !(b->k = be->iface->alloc(be, nb * kv_dim)) ||
+        !(b->v = be->iface->alloc(be, nb * kv_dim)) ||
+        !(b->att = be->iface->alloc(be, nb * q_dim)) ||
+        !(b->gate = be->iface->alloc(be, nb * (size_t)in->d_ff)) ||
+        !(b->up = be->iface->alloc(be, nb * (size_t)in->d_ff)) ||
+        (m->has_head && !(b->logits = be->iface->alloc(be, HEAD_ROWS * (size_t)in->n_vocab)))) {
+        seam_batch_destroy(&b);
+        return NULL;
+    }
+    return b;
+}
+
+int seam_batch_max_rows(const seam_batch_t *b) { return b->max_rows; }
 
 seam_session_params_t seam_session_default_params(void)
 {
@@ -48,16 +104,17 @@ void seam_session_destroy(seam_session_t **sp)
         for (int i = 0; i < s->m->layer_end - s->m->layer_begin; i++)
             be->iface->kv_destroy(be, s->kv[i]);
     free(s->kv);
-    float *bufs[] = {s->x, s->xb, s->q, s->k, s->v, s->att, s->gate, s->up, s->logits};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
-        if (bufs[i])
-            be->iface->free(be, bufs[i]);
+    seam_batch_destroy(&s->scratch);
     free(s);
     *sp = NULL;
 }
 
 seam_session_t *seam_session_new(seam_model_t *m, const seam_session_params_t *params)
 {
+    if (!m) {
+        seam_error_set("session: no model");
+        return NULL;
+    }
     seam_session_params_t p = params ? *params : seam_session_default_params();
     const seam_model_info_t *in = &m->info;
     seam_session_t *s = calloc(1, sizeof *s);
@@ -77,29 +134,27 @@ seam_session_t *seam_session_new(seam_model_t *m, const seam_session_params_t *p
     }
     seam_backend_t *be = s->be;
     int n_layers = m->layer_end - m->layer_begin;
-    size_t nb = (size_t)s->n_batch, d = (size_t)in->d_model;
-    size_t q_dim = (size_t)in->n_head * in->head_dim, kv_dim = (size_t)in->n_head_kv * in->head_dim;
+    size_t kv_dim = (size_t)in->n_head_kv * in->head_dim;
     s->kv = calloc((size_t)n_layers + 1, sizeof *s->kv);
-    if (!s->kv)
-        goto oom;
+    if (!s->kv) {
+        seam_error_set("session: out of memory");
+        seam_session_destroy(&s);
+        return NULL;
+    }
     for (int i = 0; i < n_layers; i++)
-        if (!(s->kv[i] = be->iface->kv_new(be, s->n_ctx, (int)kv_dim, p.kv_type)))
-            goto fail;
-    if (!(s->x = be->iface->alloc(be, nb * d)) || !(s->xb = be->iface->alloc(be, nb * d)) ||
-        !(s->q = be->iface->alloc(be, nb * q_dim)) || !(s->k = be->iface->alloc(be, nb * kv_dim)) ||
-        !(s->v = be->iface->alloc(be, nb * kv_dim)) ||
-        !(s->att = be->iface->alloc(be, nb * q_dim)) ||
-        !(s->gate = be->iface->alloc(be, nb * (size_t)in->d_ff)) ||
-        !(s->up = be->iface->alloc(be, nb * (size_t)in->d_ff)))
-        goto fail;
-    if (m->has_head && !(s->logits = be->iface->alloc(be, HEAD_ROWS * (size_t)in->n_vocab)))
-        goto fail;
+        if (!(s->kv[i] = be->iface->kv_new(be, s->n_ctx, (int)kv_dim, p.kv_type))) {
+            seam_session_destroy(&s);
+            return NULL;
+        }
     return s;
-oom:
-    seam_error_set("session: out of memory");
-fail:
-    seam_session_destroy(&s);
-    return NULL;
+}
+
+/* The session's own activation buffers, for a call on it alone. */
+static seam_batch_t *scratch(seam_session_t *s)
+{
+    if (!s->scratch)
+        s->scratch = seam_batch_new(s->m, s->n_batch);
+    return s->scratch;
 }
 
 int seam_session_n_ctx(const seam_session_t *s) { return s->n_ctx; }
@@ -145,71 +200,101 @@ int seam_session_kv_import(seam_session_t *s, int a, int b, int pos, int n_pos, 
     return SEAM_OK;
 }
 
-/* One transformer block on the n rows of s->x, tokens at positions pos .. pos+n-1. */
-static int block(seam_session_t *s, int il, int pos, int n)
+/* One transformer block on the rows of b->x: entry i's rows follow entry i-1's. */
+static int block(seam_batch_t *b, const seam_batch_entry_t *e, int n_entries, int rows, int il)
 {
-    const seam_model_t *m = s->m;
+    const seam_model_t *m = b->m;
     const seam_model_info_t *in = &m->info;
     const seam_layer_t *L = &m->layers[il - m->layer_begin];
-    const seam_backend_iface_t *f = s->be->iface;
-    seam_backend_t *be = s->be;
-    int d = in->d_model, hd = in->head_dim;
+    const seam_backend_iface_t *f = b->be->iface;
+    seam_backend_t *be = b->be;
+    int d = in->d_model, hd = in->head_dim, n = rows;
+    size_t q_dim = (size_t)in->n_head * hd, kv_dim = (size_t)in->n_head_kv * hd;
 
-    TRY(f->rmsnorm(be, s->xb, s->x, &L->attn_norm, n, d, in->norm_eps));   // attention norm
-    TRY(f->matmul(be, &L->wq, s->xb, s->q, n));                             // q, k, v projections
-    TRY(f->matmul(be, &L->wk, s->xb, s->k, n));
-    TRY(f->matmul(be, &L->wv, s->xb, s->v, n));
+    TRY(f->rmsnorm(be, b->xb, b->x, &L->attn_norm, n, d, in->norm_eps));   // attention norm
+    TRY(f->matmul(be, &L->wq, b->xb, b->q, n));                             // q, k, v projections
+    TRY(f->matmul(be, &L->wk, b->xb, b->k, n));
+    TRY(f->matmul(be, &L->wv, b->xb, b->v, n));
     if (m->qk_norm) {                                                       // per-head QK-norm
-        TRY(f->rmsnorm(be, s->q, s->q, &L->q_norm, n * in->n_head, hd, in->norm_eps));
-        TRY(f->rmsnorm(be, s->k, s->k, &L->k_norm, n * in->n_head_kv, hd, in->norm_eps));
+        TRY(f->rmsnorm(be, b->q, b->q, &L->q_norm, n * in->n_head, hd, in->norm_eps));
+        TRY(f->rmsnorm(be, b->k, b->k, &L->k_norm, n * in->n_head_kv, hd, in->norm_eps));
     }
-    TRY(f->rope(be, s->q, n, in->n_head, pos, &L->rope));                  // rotary positions
-    TRY(f->rope(be, s->k, n, in->n_head_kv, pos, &L->rope));
-    seam_kv_t *kv = s->kv[il - m->layer_begin];
-    TRY(f->kv_write(be, kv, s->k, s->v, pos, n));                           // append to the cache
     seam_attn_params_t ap = {.n_head = in->n_head, .n_head_kv = in->n_head_kv, .head_dim = hd,
                              .scale = m->attn_scale, .window = L->window};
-    TRY(f->attention(be, kv, s->q, s->att, pos, n, &ap));                   // causal attention
-    TRY(f->matmul(be, &L->wo, s->att, s->xb, n));                           // output projection
+    for (int i = 0, r = 0; i < n_entries; r += e[i++].n) {                  // per session:
+        float *q = b->q + (size_t)r * q_dim, *k = b->k + (size_t)r * kv_dim;
+        seam_kv_t *kv = e[i].s->kv[il - m->layer_begin];
+        TRY(f->rope(be, q, e[i].n, in->n_head, e[i].pos, &L->rope));        // rotary positions
+        TRY(f->rope(be, k, e[i].n, in->n_head_kv, e[i].pos, &L->rope));
+        TRY(f->kv_write(be, kv, k, b->v + (size_t)r * kv_dim, e[i].pos, e[i].n)); // append to its cache
+        TRY(f->attention(be, kv, q, b->att + (size_t)r * q_dim, e[i].pos, e[i].n, &ap)); // causal attention
+    }
+    TRY(f->matmul(be, &L->wo, b->att, b->xb, n));                           // output projection
     if (m->post_norms)
-        TRY(f->rmsnorm(be, s->xb, s->xb, &L->post_attn_norm, n, d, in->norm_eps));
-    TRY(f->add(be, s->x, s->xb, (size_t)n * d));                            // residual
-    TRY(f->rmsnorm(be, s->xb, s->x, &L->ffn_norm, n, d, in->norm_eps));     // FFN norm
-    TRY(f->matmul(be, &L->gate, s->xb, s->gate, n));                        // gate and up
-    TRY(f->matmul(be, &L->up, s->xb, s->up, n));
-    TRY(f->glu(be, m->glu, s->gate, s->up, (size_t)n * in->d_ff));          // act(gate) * up
-    TRY(f->matmul(be, &L->down, s->gate, s->xb, n));                        // down projection
+        TRY(f->rmsnorm(be, b->xb, b->xb, &L->post_attn_norm, n, d, in->norm_eps));
+    TRY(f->add(be, b->x, b->xb, (size_t)n * d));                            // residual
+    TRY(f->rmsnorm(be, b->xb, b->x, &L->ffn_norm, n, d, in->norm_eps));     // FFN norm
+    TRY(f->matmul(be, &L->gate, b->xb, b->gate, n));                        // gate and up
+    TRY(f->matmul(be, &L->up, b->xb, b->up, n));
+    TRY(f->glu(be, m->glu, b->gate, b->up, (size_t)n * in->d_ff));          // act(gate) * up
+    TRY(f->matmul(be, &L->down, b->gate, b->xb, n));                        // down projection
     if (m->post_norms)
-        TRY(f->rmsnorm(be, s->xb, s->xb, &L->post_ffn_norm, n, d, in->norm_eps));
-    TRY(f->add(be, s->x, s->xb, (size_t)n * d));                            // residual
+        TRY(f->rmsnorm(be, b->xb, b->xb, &L->post_ffn_norm, n, d, in->norm_eps));
+    TRY(f->add(be, b->x, b->xb, (size_t)n * d));                            // residual
     return SEAM_OK;
 }
 
 /* Every public forward call ends here: the backend may rest its threads until the next. */
-static int idle(seam_session_t *s, int rc)
+static int idle(seam_backend_t *be, int rc)
 {
-    if (s->be->iface->idle)
-        s->be->iface->idle(s->be);
+    if (be->iface->idle)
+        be->iface->idle(be);
     return rc;
 }
 
 static int embed(seam_session_t *s, const int32_t *tokens, int n, float *h);
 static int layers(seam_session_t *s, int a, int b, int pos, int n, float *h);
-static int head(seam_session_t *s, const float *h, int n, float *logits);
+static int batch_layers(seam_batch_t *bt, const seam_batch_entry_t *e, int n_entries, int a,
+                        int b, float *h);
+static int head(seam_batch_t *bt, const float *h, int n, float *logits);
+
+/* A session handle from the caller: misuse is an error, not a crash. */
+#define CHECK_SESSION(s)                                                                      \
+    do {                                                                                      \
+        if (!(s)) {                                                                           \
+            seam_error_set("forward: no session (NULL)");                                     \
+            return SEAM_ERR_INVALID;                                                          \
+        }                                                                                     \
+    } while (0)
 
 int seam_forward_embed(seam_session_t *s, const int32_t *tokens, int n, float *h)
 {
-    return idle(s, embed(s, tokens, n, h));
+    CHECK_SESSION(s);
+    return idle(s->be, embed(s, tokens, n, h));
 }
 
 int seam_forward_layers(seam_session_t *s, int a, int b, int pos, int n, float *h)
 {
-    return idle(s, layers(s, a, b, pos, n, h));
+    CHECK_SESSION(s);
+    return idle(s->be, layers(s, a, b, pos, n, h));
 }
 
 int seam_forward_head(seam_session_t *s, const float *h, int n, float *logits)
 {
-    return idle(s, head(s, h, n, logits));
+    CHECK_SESSION(s);
+    seam_batch_t *bt = scratch(s);
+    return idle(s->be, bt ? head(bt, h, n, logits) : SEAM_ERR_NOMEM);
+}
+
+int seam_batch_layers(seam_batch_t *bt, const seam_batch_entry_t *e, int n_entries, int a, int b,
+                      float *h)
+{
+    return idle(bt->be, batch_layers(bt, e, n_entries, a, b, h));
+}
+
+int seam_batch_head(seam_batch_t *bt, const float *h, int n, float *logits)
+{
+    return idle(bt->be, head(bt, h, n, logits));
 }
 
 static int embed(seam_session_t *s, const int32_t *tokens, int n, float *h)
@@ -223,62 +308,100 @@ static int embed(seam_session_t *s, const int32_t *tokens, int n, float *h)
         seam_error_set("forward: embed needs at least one token");
         return SEAM_ERR_INVALID;
     }
+    seam_batch_t *bt = scratch(s);
+    if (!bt)
+        return SEAM_ERR_NOMEM;
     size_t d = (size_t)m->info.d_model;
     for (int c = 0; c < n; c += s->n_batch) {
         int nc = n - c < s->n_batch ? n - c : s->n_batch;
-        TRY(s->be->iface->embed(s->be, &m->tok_embd, tokens + c, nc, s->x));
+        TRY(s->be->iface->embed(s->be, &m->tok_embd, tokens + c, nc, bt->x));
         if (m->embed_scale != 1.0f)
-            TRY(s->be->iface->scale(s->be, s->x, (size_t)nc * d, m->embed_scale));
-        TRY(s->be->iface->download(s->be, h + (size_t)c * d, s->x, (size_t)nc * d));
+            TRY(s->be->iface->scale(s->be, bt->x, (size_t)nc * d, m->embed_scale));
+        TRY(s->be->iface->download(s->be, h + (size_t)c * d, bt->x, (size_t)nc * d));
     }
     return SEAM_OK;
 }
 
+/* The session alone: its positions in chunks of n_batch rows, each a batch of one entry. */
 static int layers(seam_session_t *s, int a, int b, int pos, int n, float *h)
 {
-    const seam_model_t *m = s->m;
+    seam_batch_t *bt = scratch(s);
+    if (!bt)
+        return SEAM_ERR_NOMEM;
+    size_t d = (size_t)s->m->info.d_model;
+    for (int c = 0; c < n || (n < 1 && c == 0); c += s->n_batch) {
+        seam_batch_entry_t e = {.s = s, .pos = pos + c, .n = n - c < s->n_batch ? n - c : s->n_batch};
+        TRY(batch_layers(bt, &e, 1, a, b, h + (size_t)c * d));
+    }
+    return SEAM_OK;
+}
+
+static int batch_layers(seam_batch_t *bt, const seam_batch_entry_t *e, int n_entries, int a,
+                        int b, float *h)
+{
+    const seam_model_t *m = bt->m;
     if (a < m->layer_begin || b > m->layer_end || a > b) {
         seam_error_set("forward: layers [%d, %d) are not inside the materialised [%d, %d)", a,
                        b, m->layer_begin, m->layer_end);
         return SEAM_ERR_INVALID;
     }
-    if (n < 1 || pos < 0 || pos > s->n_ctx - n) {
-        seam_error_set("forward: positions [%d, %d) do not fit the context of %d tokens", pos,
-                       pos + n, s->n_ctx);
-        return n < 1 || pos < 0 ? SEAM_ERR_INVALID : SEAM_ERR_CONTEXT;
+    if (n_entries < 1 || !e || !h) {
+        seam_error_set("forward: nothing to run (%d entries)", n_entries);
+        return SEAM_ERR_INVALID;
+    }
+    int rows = 0;
+    for (int i = 0; i < n_entries; i++) {
+        const seam_session_t *s = e[i].s;
+        if (!s || s->m != m) {
+            seam_error_set("forward: entry %d of the batch has %s", i,
+                           s ? "a session of another model instance" : "no session");
+            return SEAM_ERR_INVALID;
+        }
+        if (e[i].n < 1 || e[i].pos < 0 || e[i].pos > s->n_ctx - e[i].n) {
+            seam_error_set("forward: positions [%d, %d) do not fit the context of %d tokens",
+                           e[i].pos, e[i].pos + e[i].n, s->n_ctx);
+            return e[i].n < 1 || e[i].pos < 0 ? SEAM_ERR_INVALID : SEAM_ERR_CONTEXT;
+        }
+        for (int j = 0; j < i; j++)
+            if (e[j].s == s) {
+                seam_error_set("forward: a session appears twice in one batch (entries %d and %d)", j, i);
+                return SEAM_ERR_INVALID;
+            }
+        rows += e[i].n;
+    }
+    if (rows > bt->max_rows) {
+        seam_error_set("forward: %d rows in a batch of at most %d", rows, bt->max_rows);
+        return SEAM_ERR_INVALID;
     }
     size_t d = (size_t)m->info.d_model;
-    for (int c = 0; c < n; c += s->n_batch) {
-        int nc = n - c < s->n_batch ? n - c : s->n_batch;
-        TRY(s->be->iface->upload(s->be, s->x, h + (size_t)c * d, (size_t)nc * d));
-        for (int il = a; il < b; il++)
-            TRY(block(s, il, pos + c, nc));
-        TRY(s->be->iface->download(s->be, h + (size_t)c * d, s->x, (size_t)nc * d));
-    }
-    return SEAM_OK;
+    TRY(bt->be->iface->upload(bt->be, bt->x, h, (size_t)rows * d));
+    for (int il = a; il < b; il++)
+        TRY(block(bt, e, n_entries, rows, il));
+    return bt->be->iface->download(bt->be, h, bt->x, (size_t)rows * d);
 }
 
-static int head(seam_session_t *s, const float *h, int n, float *logits)
+static int head(seam_batch_t *bt, const float *h, int n, float *logits)
 {
-    const seam_model_t *m = s->m;
+    const seam_model_t *m = bt->m;
     if (!m->has_head) {
         seam_error_set("forward: this model instance did not materialise the LM head");
         return SEAM_ERR_INVALID;
     }
-    const seam_backend_iface_t *f = s->be->iface;
+    const seam_backend_iface_t *f = bt->be->iface;
     size_t d = (size_t)m->info.d_model, nv = (size_t)m->info.n_vocab;
     for (int c = 0; c < n; c += HEAD_ROWS) {
         int nc = n - c < HEAD_ROWS ? n - c : HEAD_ROWS;
-        TRY(f->upload(s->be, s->x, h + (size_t)c * d, (size_t)nc * d));
-        TRY(f->rmsnorm(s->be, s->xb, s->x, &m->output_norm, nc, (int)d, m->info.norm_eps));
-        TRY(f->matmul(s->be, &m->output, s->xb, s->logits, nc));
-        TRY(f->download(s->be, logits + (size_t)c * nv, s->logits, (size_t)nc * nv));
+        TRY(f->upload(bt->be, bt->x, h + (size_t)c * d, (size_t)nc * d));
+        TRY(f->rmsnorm(bt->be, bt->xb, bt->x, &m->output_norm, nc, (int)d, m->info.norm_eps));
+        TRY(f->matmul(bt->be, &m->output, bt->xb, bt->logits, nc));
+        TRY(f->download(bt->be, logits + (size_t)c * nv, bt->logits, (size_t)nc * nv));
     }
     return SEAM_OK;
 }
 
 int seam_forward_tokens(seam_session_t *s, const int32_t *tokens, int n, int pos, float *logits)
 {
+    CHECK_SESSION(s);
     const seam_model_t *m = s->m;
     if (m->layer_begin != 0 || m->layer_end != m->info.n_layer || !m->has_embed || !m->has_head) {
         seam_error_set("forward: a full pass needs every layer, the embedding and the head");
@@ -298,7 +421,7 @@ int seam_forward_tokens(seam_session_t *s, const int32_t *tokens, int n, int pos
     if (rc == SEAM_OK)
         rc = layers(s, 0, m->info.n_layer, pos, n, h);
     if (rc == SEAM_OK)
-        rc = head(s, h + (size_t)(n - 1) * d, 1, logits);
+        rc = head(s->scratch, h + (size_t)(n - 1) * d, 1, logits);
     free(h);
-    return idle(s, rc);
+    return idle(s->be, rc);
 }
