@@ -10,7 +10,10 @@
 
 #include "../runtime/seam.h"
 
-#define SEAM_PROFILE_MAX_LAYERS 512
+#include "../runtime/link.h"
+#include "../runtime/measure.h"
+
+#define SEAM_PROFILE_MAX_LAYERS SEAM_MAX_LAYERS
 
 typedef struct {
     char backend[16];
@@ -36,13 +39,8 @@ void seam_profile_scale(seam_profile_t *p, double factor);
 /* 1 / (1 - busy), busy capped at 0.9: the queueing stretch of a server's compute. */
 double seam_profile_load_factor(const seam_profile_t *p);
 
-typedef struct {
-    double rtt_us;          /* round trip of an empty message */
-    double bytes_per_us;    /* bandwidth (one direction) */
-} seam_link_profile_t;
-
 /* Times layers [begin, end) of the model (end < 0: all) and the embedding and head on this
- * process's CPU backend; other layers stay zero. */
+ * process's backend (runtime/measure.c), with their memory; other layers stay zero. */
 int seam_profile_measure(const char *model_path, int n_threads, int begin, int end,
                          seam_profile_t *out);
 /* HELLO to a server: checks the model identity and fills the server's profile (its layers and
@@ -55,19 +53,6 @@ int seam_profile_server(const char *endpoint, const char *server_key, const char
 int seam_profile_link(const char *endpoint, const char *server_key, int samples,
                       uint32_t reply_bytes, seam_link_profile_t *out);
 #define SEAM_PROFILE_LINK_BYTES (1u << 19)
-/* The link from the round trips of `samples` empty PINGs and as many with reply_bytes-long
- * PONGs (loaded is not read when reply_bytes is 0): the median empty round trip, and the
- * bandwidth the loaded ones' median extra time implies (out->bytes_per_us is left alone when
- * reply_bytes is 0). Sorts both arrays. The one rule for seam_profile_link and a server's
- * LINK_PROBE. */
-void seam_link_estimate(double *empty, double *loaded, int samples, uint32_t reply_bytes,
-                        seam_link_profile_t *out);
-
-/* How long a server probing a link waits for one PONG of reply_bytes: 3 s, plus 10 s per MiB. */
-static inline int seam_link_probe_timeout_ms(uint32_t reply_bytes)
-{
-    return 3000 + (int)(reply_bytes / 100);
-}
 
 /* Asks the server at `from` to measure its own link to the server at `to` (LINK_PROBE), the
  * same way seam_profile_link measures ours: *out as seam_profile_link fills it. to_key: the
@@ -75,15 +60,6 @@ static inline int seam_link_probe_timeout_ms(uint32_t reply_bytes)
  * request (an older server). */
 int seam_profile_hop(const char *from, const char *from_key, const char *to, const char *to_key,
                      int samples, uint32_t reply_bytes, seam_link_profile_t *out);
-
-/* One connection to a server for timing PINGs, kept open between them (the first PING also
- * pays for the connection's handshakes). */
-typedef struct seam_link_probe seam_link_probe_t;
-seam_link_probe_t *seam_link_probe_new(const char *endpoint, const char *server_key);
-void seam_link_probe_destroy(seam_link_probe_t **p);
-/* One PING with a reply_bytes-long PONG: its round trip in *rtt_us. A reply that does not come
- * within timeout_ms is SEAM_ERR_IO; a late one is skipped by the next call. */
-int seam_link_probe_ping(seam_link_probe_t *p, uint32_t reply_bytes, int timeout_ms, double *rtt_us);
 
 int seam_profile_save(const char *path, const seam_profile_t *p, const seam_link_profile_t *link);
 int seam_profile_load(const char *path, seam_profile_t *p, seam_link_profile_t *link);

@@ -14,7 +14,10 @@
 #include "../kernels/cpu/wire.h"
 #include "error.h"
 #include "gguf.h"
+#include "endpoint.h"
 #include "keys.h"
+#include "model_id.h"
+#include "rpc.h"
 #include "transport.h"
 
 typedef struct {
@@ -24,10 +27,9 @@ typedef struct {
     seam_wire_dtype_t dtype;
     seam_model_t *m;      /* local */
     seam_session_t *sess;
-    void *sock;           /* remote */
-    void *monitor;        /* handshake events of sock */
+    seam_rpc_t *rpc;      /* remote */
     char server_key[SEAM_KEY_Z85]; /* "" = plain */
-    uint64_t session;
+    uint64_t session, token;
     int64_t clock_off_ns; /* the server's monotonic clock minus ours, measured by PING */
 } stage_t;
 
@@ -43,7 +45,6 @@ struct seam_split {
     float *h, *check;
     void *buf;
     size_t cap_tokens;
-    uint64_t next_rid;
     char pub[SEAM_KEY_Z85], sec[SEAM_KEY_Z85];
 };
 
@@ -79,16 +80,26 @@ static int parse_spec(seam_split_t *s, const char *spec, int n_layer)
             st->remote = false;
         } else {
             char *slash = strrchr(where, '/');
+            bool ipc = strncmp(where, "ipc://", 6) == 0;
             if (slash && slash > where && slash[-1] != '/') { /* tcp://h:p/q8, not tcp:// */
                 int dt = seam_wire_parse(slash + 1);
-                if (dt < 0) {
+                if (dt < 0 && !ipc) {
                     seam_error_set("split: stage '%s': wire dtype '%s' unknown (f32, f16, bf16, q8)",
                                    tok, slash + 1);
                     rc = SEAM_ERR_INVALID;
                     break;
                 }
-                st->dtype = (seam_wire_dtype_t)dt;
-                *slash = '\0';
+                if (dt >= 0) { /* an ipc:// path may end in a name that is no dtype */
+                    st->dtype = (seam_wire_dtype_t)dt;
+                    *slash = '\0';
+                }
+            }
+            if (seam_endpoint_check(where, NULL) != SEAM_OK) {
+                char why[300];
+                snprintf(why, sizeof why, "%s", seam_last_error());
+                seam_error_set("split: stage '%s': %s", tok, why);
+                rc = SEAM_ERR_INVALID;
+                break;
             }
             st->remote = true;
             snprintf(st->endpoint, sizeof st->endpoint, "%s", where);
@@ -103,102 +114,25 @@ static int parse_spec(seam_split_t *s, const char *spec, int n_layer)
     return rc;
 }
 
-/* A handshake failure seen by the stage's monitor, turned into a sentence. Returns true when
- * the connection cannot work. */
-static bool handshake_failed(seam_split_t *s, stage_t *st)
-{
-    for (;;) {
-        zmq_msg_t ev, addr;
-        zmq_msg_init(&ev);
-        if (zmq_msg_recv(&ev, st->monitor, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&ev);
-            return false;
-        }
-        uint16_t event = 0;
-        uint32_t value = 0;
-        if (zmq_msg_size(&ev) >= 6) {
-            memcpy(&event, zmq_msg_data(&ev), 2);
-            memcpy(&value, (char *)zmq_msg_data(&ev) + 2, 4);
-        }
-        zmq_msg_close(&ev);
-        zmq_msg_init(&addr);
-        zmq_msg_recv(&addr, st->monitor, 0);
-        zmq_msg_close(&addr);
-        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
-            seam_error_set("split: %s refused our key (status %u): its operator must add our "
-                           "public key %s to the server's --allow directory",
-                           st->endpoint, value, s->pub);
-            return true;
-        }
-        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
-            if (!st->server_key[0])
-                seam_error_set("split: the handshake with %s failed: the server requires "
-                               "encryption; pass its public key with --server-key", st->endpoint);
-            else
-                seam_error_set("split: the handshake with %s failed: the server does not "
-                               "encrypt, or not with the key given by --server-key", st->endpoint);
-            return true;
-        }
-    }
-}
-
-/* Waits for the reply to request rid on the sockets of stages st[0..n): a chain's answer
- * comes from its last server, an error from whichever stage failed. */
+/* Waits for the reply to request rid from the stages st[0..n): a chain's answer comes from
+ * its last server, an error from whichever stage failed (an ERROR is a failure here). */
 static int wait_reply(seam_split_t *s, stage_t *const *st, int n, uint64_t rid, seam_msg_t *reply)
 {
-    uint64_t deadline = seam_now_ns() + (uint64_t)s->p.timeout_ms * 1000000ull;
-    for (;;) {
-        zmq_pollitem_t items[2 * SEAM_SPLIT_MAX_STAGES];
-        for (int k = 0; k < n; k++) {
-            items[2 * k] = (zmq_pollitem_t){.socket = st[k]->sock, .events = ZMQ_POLLIN};
-            /* a stage without a monitor polls its socket twice: harmless */
-            items[2 * k + 1] = (zmq_pollitem_t){
-                .socket = st[k]->monitor ? st[k]->monitor : st[k]->sock, .events = ZMQ_POLLIN};
-        }
-        uint64_t now = seam_now_ns();
-        long left = now < deadline ? (long)((deadline - now) / 1000000ull) : 0;
-        int rc = zmq_poll(items, 2 * n, left);
-        if (rc == 0) {
-            char who[600] = "";
-            for (int k = 0; k < n; k++)
-                snprintf(who + strlen(who), sizeof who - strlen(who), "%s%s", k ? " -> " : "",
-                         st[k]->endpoint);
-            seam_error_set("split: %s%s did not answer within %d ms%s", n > 1 ? "the chain " : "",
-                           who, s->p.timeout_ms, st[0]->server_key[0] ? " (if it encrypts, "
-                           "check --server-key)" : "");
-            return SEAM_ERR_IO;
-        }
-        if (rc < 0) {
-            seam_error_set("split: waiting for %s failed: %s", st[0]->endpoint,
-                           zmq_strerror(zmq_errno()));
-            return SEAM_ERR_IO;
-        }
-        for (int k = 0; k < n; k++)
-            if (st[k]->monitor && (items[2 * k + 1].revents & ZMQ_POLLIN) &&
-                handshake_failed(s, st[k]))
-                return SEAM_ERR_IO;
-        for (int k = 0; k < n; k++) {
-            if (!(items[2 * k].revents & ZMQ_POLLIN))
-                continue;
-            if (seam_msg_recv(st[k]->sock, false, reply, 0) != SEAM_OK) {
-                seam_error_set("split: receiving from %s failed: %s", st[k]->endpoint,
-                               zmq_strerror(zmq_errno()));
-                return SEAM_ERR_IO;
-            }
-            if (!reply->env || reply->env->request_id != rid) {
-                seam_msg_free(reply); /* a late answer to an earlier, timed-out request */
-                continue;
-            }
-            if (reply->env->body_case == SEAM__ENVELOPE__BODY_ERROR) {
-                seam_error_set("split: %s refused: %s", st[k]->endpoint,
-                               reply->env->error->message ? reply->env->error->message
-                                                          : "(no message)");
-                seam_msg_free(reply);
-                return SEAM_ERR_INVALID;
-            }
-            return SEAM_OK;
-        }
+    seam_rpc_t *rs[SEAM_SPLIT_MAX_STAGES];
+    for (int k = 0; k < n; k++)
+        rs[k] = st[k]->rpc;
+    int from = 0;
+    if (seam_rpc_wait(rs, n, rid, s->p.timeout_ms, reply, &from) != SEAM_OK) {
+        seam_error_set("split: %s", seam_last_error());
+        return SEAM_ERR_IO;
     }
+    if (reply->env->body_case == SEAM__ENVELOPE__BODY_ERROR) {
+        seam_error_set("split: %s refused: %s", st[from]->endpoint,
+                       reply->env->error->message ? reply->env->error->message : "(no message)");
+        seam_msg_free(reply);
+        return SEAM_ERR_REFUSED;
+    }
+    return SEAM_OK;
 }
 
 /* Sends env (+payload) to the first of the stages st[0..n) and waits for the matching reply
@@ -206,10 +140,12 @@ static int wait_reply(seam_split_t *s, stage_t *const *st, int n, uint64_t rid, 
 static int call_chain(seam_split_t *s, stage_t *const *st, int n, Seam__Envelope *env,
                       const void *payload, size_t plen, seam_msg_t *reply, long *sent)
 {
-    env->request_id = ++s->next_rid;
-    long bytes = seam_msg_send(st[0]->sock, NULL, 0, env, payload, plen);
-    if (bytes < 0)
+    env->request_id = 0;
+    long bytes = seam_rpc_send(st[0]->rpc, env, payload, plen, s->p.timeout_ms);
+    if (bytes < 0) {
+        seam_error_set("split: %s", seam_last_error());
         return (int)bytes;
+    }
     if (sent)
         *sent = bytes;
     return wait_reply(s, st, n, env->request_id, reply);
@@ -250,45 +186,18 @@ static int measure_clock(seam_split_t *s, stage_t *st)
 
 static int connect_stage(seam_split_t *s, stage_t *st)
 {
-    st->sock = zmq_socket(s->zctx, ZMQ_DEALER);
-    int linger = 0;
-    if (!st->sock) {
-        seam_error_set("split: cannot create a socket: %s", zmq_strerror(zmq_errno()));
+    seam_rpc_params_t rp = {.endpoint = st->endpoint, .server_key = st->server_key,
+                            .public_key = st->server_key[0] ? s->pub : NULL,
+                            .secret_key = st->server_key[0] ? s->sec : NULL, .immediate = true};
+    if (!(st->rpc = seam_rpc_new(s->zctx, &rp))) {
+        seam_error_set("split: %s", seam_last_error());
         return SEAM_ERR_IO;
     }
-    zmq_setsockopt(st->sock, ZMQ_LINGER, &linger, sizeof linger);
-    if (st->server_key[0])
-        seam_curve_client(st->sock, st->server_key, s->pub, s->sec);
-    char mon[64];
-    snprintf(mon, sizeof mon, "inproc://seam-monitor-%p", (void *)st);
-    if (zmq_socket_monitor(st->sock, mon, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                                             ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
-        st->monitor = zmq_socket(s->zctx, ZMQ_PAIR);
-        if (st->monitor && zmq_connect(st->monitor, mon) != 0) {
-            zmq_close(st->monitor);
-            st->monitor = NULL;
-        }
-    }
-    if (zmq_connect(st->sock, st->endpoint) != 0) {
-        seam_error_set("split: cannot connect to '%s': %s", st->endpoint, zmq_strerror(zmq_errno()));
-        return SEAM_ERR_IO;
-    }
-    Seam__Hello hello = SEAM__HELLO__INIT;
-    hello.protocol_version = SEAM_PROTOCOL_VERSION;
-    hello.model_id.data = s->model_id;
-    hello.model_id.len = SEAM_MODEL_ID_BYTES;
-    Seam__Envelope env = SEAM__ENVELOPE__INIT;
-    env.body_case = SEAM__ENVELOPE__BODY_HELLO;
-    env.hello = &hello;
     seam_msg_t r;
-    int rc = call(s, st, &env, NULL, 0, &r, NULL);
-    if (rc != SEAM_OK)
+    int rc = seam_rpc_hello(st->rpc, s->model_id, sizeof s->model_id, s->p.timeout_ms, &r);
+    if (rc != SEAM_OK) {
+        seam_error_set("split: %s", seam_last_error());
         return rc;
-    if (r.env->body_case != SEAM__ENVELOPE__BODY_HELLO) {
-        seam_msg_free(&r);
-        seam_error_set("split: %s answered HELLO with something else", st->endpoint);
-        return SEAM_ERR_INVALID;
     }
     Seam__Hello *sh = r.env->hello;
     bool covers = (int)sh->layer_begin <= st->a && st->b <= (int)sh->layer_end;
@@ -326,6 +235,7 @@ static int open_stage(seam_split_t *s, stage_t *st)
         return SEAM_ERR_INVALID;
     }
     st->session = r.env->opened->session;
+    st->token = r.env->opened->token;
     seam_msg_free(&r);
     return SEAM_OK;
 }
@@ -355,11 +265,8 @@ seam_split_t *seam_split_new(const seam_split_params_t *params)
     s->p = *params;
     if (s->p.timeout_ms <= 0)
         s->p.timeout_ms = 30000;
-    seam_gguf_t *g = seam_gguf_open(s->p.model_path);
-    if (!g)
+    if (seam_model_identity(s->p.model_path, s->model_id) != SEAM_OK)
         goto fail;
-    seam_gguf_identity(g, s->model_id);
-    seam_gguf_destroy(&g);
     /* the embedding instance tells us the model's shape */
     if (!(s->embed_m = instance(s, 0, 0, true, false)))
         goto fail;
@@ -424,7 +331,7 @@ void seam_split_destroy(seam_split_t **sp)
     seam_split_t *s = *sp;
     for (int i = 0; i < s->n; i++) {
         stage_t *st = &s->st[i];
-        if (st->sock && st->session) { /* best effort: tell the server to free our KV cache */
+        if (st->rpc && st->session) { /* best effort: tell the server to free our KV cache */
             Seam__Close c = SEAM__CLOSE__INIT;
             c.session = st->session;
             Seam__Envelope env = SEAM__ENVELOPE__INIT;
@@ -437,10 +344,7 @@ void seam_split_destroy(seam_split_t **sp)
                 seam_msg_free(&r);
             s->p.timeout_ms = t;
         }
-        if (st->sock)
-            zmq_close(st->sock);
-        if (st->monitor)
-            zmq_close(st->monitor);
+        seam_rpc_destroy(&st->rpc);
         seam_session_destroy(&st->sess);
         seam_model_destroy(&st->m);
     }
@@ -531,6 +435,7 @@ int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, floa
             hp->dtype = (Seam__WireDtype)s->st[k].dtype;
             hp->head = head_here && k == j;
             hp->server_key = s->st[k].server_key;
+            hp->token = s->st[k].token;
             hop_ptrs[k - i - 1] = hp;
         }
         f.session = st->session;
@@ -685,43 +590,52 @@ static void kv_range(const seam_split_t *s, Seam__KvRange *r, uint64_t session, 
                                                                   : SEAM__KV_TYPE__KV_F32;
 }
 
+/* KV requests one server holds for a session at once (SEAM_SRV_SESSION_QUEUE): that many are
+ * kept in flight, so a move still costs about one round trip per direction. */
+#define KV_WINDOW 4
+
 /* Runs the chunks against one server: KV_EXPORT (into buf, laid out per chunk) or KV_IMPORT
- * (from buf, or copying from_session there when buf is NULL), all sent before the first
- * answer is read. */
+ * (from buf, or copying from_session there when buf is NULL), KV_WINDOW in flight. */
 static int kv_remote(seam_split_t *s, stage_t *st, bool import, const kv_chunk_t *c, int n,
-                     char *buf, uint64_t from_session, seam_kv_move_stats_t *ms)
+                     char *buf, uint64_t from_session, uint64_t from_token, seam_kv_move_stats_t *ms)
 {
+    uint64_t ids[KV_WINDOW];
+    size_t offs[KV_WINDOW];
     size_t off = 0;
-    uint64_t first = s->next_rid + 1;
-    for (int i = 0; i < n; i++) {
-        size_t len = c[i].bytes;
-        Seam__KvRange r;
-        kv_range(s, &r, st->session, &c[i]);
-        Seam__KvExport ex = SEAM__KV_EXPORT__INIT;
-        Seam__KvImport im = SEAM__KV_IMPORT__INIT;
-        Seam__Envelope env = SEAM__ENVELOPE__INIT;
-        env.request_id = ++s->next_rid;
-        bool payload = import && buf;
-        if (import) {
-            im.range = &r;
-            im.from_session = buf ? 0 : from_session;
-            env.body_case = SEAM__ENVELOPE__BODY_KV_IMPORT;
-            env.kv_import = &im;
-        } else {
-            ex.range = &r;
-            env.body_case = SEAM__ENVELOPE__BODY_KV_EXPORT;
-            env.kv_export = &ex;
+    for (int sent = 0, got = 0; got < n;) {
+        while (sent < n && sent - got < KV_WINDOW) {
+            size_t len = c[sent].bytes;
+            Seam__KvRange r;
+            kv_range(s, &r, st->session, &c[sent]);
+            Seam__KvExport ex = SEAM__KV_EXPORT__INIT;
+            Seam__KvImport im = SEAM__KV_IMPORT__INIT;
+            Seam__Envelope env = SEAM__ENVELOPE__INIT;
+            bool payload = import && buf;
+            if (import) {
+                im.range = &r;
+                im.from_session = buf ? 0 : from_session;
+                im.from_token = buf ? 0 : from_token;
+                env.body_case = SEAM__ENVELOPE__BODY_KV_IMPORT;
+                env.kv_import = &im;
+            } else {
+                ex.range = &r;
+                env.body_case = SEAM__ENVELOPE__BODY_KV_EXPORT;
+                env.kv_export = &ex;
+            }
+            if (seam_rpc_send(st->rpc, &env, payload ? buf + off : NULL, payload ? len : 0,
+                              s->p.timeout_ms) < 0) {
+                seam_error_set("split: %s", seam_last_error());
+                return SEAM_ERR_IO;
+            }
+            ids[sent % KV_WINDOW] = env.request_id;
+            offs[sent % KV_WINDOW] = off;
+            off += len;
+            ms->requests++;
+            sent++;
         }
-        if (seam_msg_send(st->sock, NULL, 0, &env, payload ? buf + off : NULL, payload ? len : 0) < 0)
-            return SEAM_ERR_IO;
-        ms->requests++;
-        off += len;
-    }
-    off = 0;
-    for (int i = 0; i < n; i++) {
-        size_t len = c[i].bytes;
+        size_t len = c[got].bytes;
         seam_msg_t m;
-        int rc = wait_reply(s, &st, 1, first + (uint64_t)i, &m);
+        int rc = wait_reply(s, &st, 1, ids[got % KV_WINDOW], &m);
         if (rc != SEAM_OK)
             return rc;
         const Seam__KvData *d = m.env->body_case == SEAM__ENVELOPE__BODY_KV_DATA ? m.env->kv_data : NULL;
@@ -731,13 +645,13 @@ static int kv_remote(seam_split_t *s, stage_t *st, bool import, const kv_chunk_t
             return SEAM_ERR_INVALID;
         }
         if (!import)
-            memcpy(buf + off, m.payload, len);
+            memcpy(buf + offs[got % KV_WINDOW], m.payload, len);
         if (buf)
             ms->wire_bytes += len;
         else
             ms->local_bytes += len;
-        off += len;
         seam_msg_free(&m);
+        got++;
     }
     return SEAM_OK;
 }
@@ -792,12 +706,12 @@ int seam_split_kv_move(seam_split_t *to, seam_split_t *from, int n_pos, seam_kv_
             seam_error_set("split: out of memory for %d layers of KV cache", b - a);
             rc = SEAM_ERR_NOMEM;
         } else if (same_server) {
-            rc = kv_remote(to, sd, true, c, n, NULL, sf->session, ms);
+            rc = kv_remote(to, sd, true, c, n, NULL, sf->session, sf->token, ms);
         } else {
-            rc = sf->remote ? kv_remote(from, sf, false, c, n, buf, 0, ms)
+            rc = sf->remote ? kv_remote(from, sf, false, c, n, buf, 0, 0, ms)
                             : kv_local(sf->sess, false, c, n, buf);
             if (rc == SEAM_OK)
-                rc = sd->remote ? kv_remote(to, sd, true, c, n, buf, 0, ms)
+                rc = sd->remote ? kv_remote(to, sd, true, c, n, buf, 0, 0, ms)
                                 : kv_local(sd->sess, true, c, n, buf);
             if (rc == SEAM_OK && !sf->remote && !sd->remote)
                 ms->local_bytes += row * (size_t)(b - a) * (size_t)n_pos;

@@ -24,6 +24,8 @@ typedef enum {
     SEAM_ERR_UNSUPPORTED = -5,
     SEAM_ERR_BACKEND = -6,  /* a failing call into a device library */
     SEAM_ERR_CONTEXT = -7,  /* a session's context is full */
+    SEAM_ERR_REFUSED = -8,  /* a server answered with an error; the message says which */
+    SEAM_ERR_BUSY = -9,     /* it would have to wait (a full queue); try again later */
 } seam_status_t;
 
 const char *seam_last_error(void);

@@ -1,6 +1,11 @@
-/* The layer server behind `seam serve`: holds layers [begin, end) of a model, serves many
- * sessions at once on a ZeroMQ ROUTER socket, keeps each session's KV cache for its layers,
- * and answers every malformed or hostile message with an ERROR while it keeps serving. */
+/* The layer server behind `seam serve`: holds layers [begin, end) of a model and serves many
+ * clients at once on a ZeroMQ ROUTER socket. An I/O loop (the calling thread) answers HELLO,
+ * PING, STATS and admission at once and never waits for compute; a compute worker (a thread
+ * of its own) runs every waiting row of every session as one batched pass per step, with long
+ * prompts cut into chunks between decode steps. Every malformed or hostile message gets an
+ * ERROR while the server keeps serving everyone else.
+ * Threads: seam_server_run serves on the calling thread; *stop may be set from a signal
+ * handler or another thread. */
 #ifndef SEAM_SERVER_H
 #define SEAM_SERVER_H
 
@@ -17,23 +22,37 @@ typedef struct {
     const char *model_path;
     int layer_begin;
     int layer_end;           /* -1: the last layer */
-    const char *listen;      /* e.g. tcp://127.0.0.1:7001 */
+    const char *listen;      /* e.g. tcp://127.0.0.1:7001, tcp://[::1]:7001, ipc:///tmp/s */
     int n_threads;           /* <= 0: all cores */
     seam_backend_kind_t backend; /* AUTO: CUDA when a GPU is present */
     int gpu;                 /* CUDA device index */
     int max_sessions;        /* <= 0: 16 */
+    int client_sessions;     /* sessions one client (key, or connection) may hold; <= 0:
+                              * a quarter of max_sessions, at least 4 */
     int max_context;         /* <= 0: min(model's, 4096) */
     int max_batch;           /* tokens per FORWARD; <= 0: 512 */
+    int max_batch_sessions;  /* decode requests batched into one step; <= 0: 32 */
+    int prefill_chunk;       /* prompt tokens per step beside the decode rows; <= 0: 64 */
     int idle_timeout_s;      /* <= 0: 300 */
+    int orphan_timeout_s;    /* sessions of a client whose connections are gone; <= 0: 10 */
+    int max_connections;     /* above this, the least recently active idle one is closed;
+                              * <= 0: 256 */
+    int drain_timeout_s;     /* SIGTERM: the longest it waits for sessions to close; <= 0: 30 */
+    int hop_timeout_ms;      /* a chain's next server must take our message this fast; <= 0: 5000 */
+    const char *peers;       /* endpoints this server may connect onward to (a chain's next
+                              * stage, a link probe's target), comma-separated; servers whose
+                              * key is in allow_dir are allowed too. NULL: none */
     const char *key_file;    /* CurveZMQ key pair (seam keygen): encrypt every connection */
     const char *allow_dir;   /* admit only clients whose NAME.pub is in this directory */
     bool insecure;           /* allow listening beyond loopback without encryption */
-    FILE *log;               /* one line per session event; NULL: quiet */
+    FILE *log;               /* one line per session and connection event; NULL: quiet */
 } seam_server_params_t;
 
 seam_server_params_t seam_server_default_params(void);
 seam_server_t *seam_server_new(const seam_server_params_t *p);
-/* Serves until *stop becomes non-zero (checked at least every 200 ms). */
+/* Serves until *stop becomes non-zero (checked at least every 100 ms): 1 drains (no new
+ * sessions, every open session's client is told DRAINING, returns when none is left or after
+ * drain_timeout_s), 2 or more returns at once. */
 int seam_server_run(seam_server_t *s, volatile sig_atomic_t *stop);
 void seam_server_destroy(seam_server_t **s);
 

@@ -97,6 +97,13 @@ static void emulate(size_t bytes)
 long seam_msg_send(void *sock, const uint8_t *identity, size_t identity_len,
                    const Seam__Envelope *env, const void *payload, size_t payload_len)
 {
+    return seam_msg_send_flags(sock, identity, identity_len, env, payload, payload_len, 0);
+}
+
+long seam_msg_send_flags(void *sock, const uint8_t *identity, size_t identity_len,
+                         const Seam__Envelope *env, const void *payload, size_t payload_len,
+                         int flags)
+{
     size_t hlen = seam__envelope__get_packed_size(env);
     uint8_t stack[512];
     uint8_t *hdr = hlen <= sizeof stack ? stack : malloc(hlen);
@@ -107,14 +114,16 @@ long seam_msg_send(void *sock, const uint8_t *identity, size_t identity_len,
     seam__envelope__pack(env, hdr);
     emulate(hlen + payload_len);
     long rc = SEAM_OK;
-    if (identity && zmq_send(sock, identity, identity_len, ZMQ_SNDMORE) < 0)
-        rc = SEAM_ERR_IO;
-    if (rc == SEAM_OK && zmq_send(sock, hdr, hlen, payload_len ? ZMQ_SNDMORE : 0) < 0)
-        rc = SEAM_ERR_IO;
-    if (rc == SEAM_OK && payload_len && zmq_send(sock, payload, payload_len, 0) < 0)
+    int first = flags & ZMQ_DONTWAIT;
+    if (identity && zmq_send(sock, identity, identity_len, ZMQ_SNDMORE | first) < 0)
+        rc = zmq_errno() == EAGAIN ? SEAM_ERR_BUSY : SEAM_ERR_IO;
+    else if (zmq_send(sock, hdr, hlen, (payload_len ? ZMQ_SNDMORE : 0) | (identity ? 0 : first)) < 0)
+        rc = zmq_errno() == EAGAIN && !identity ? SEAM_ERR_BUSY : SEAM_ERR_IO;
+    else if (payload_len && zmq_send(sock, payload, payload_len, 0) < 0)
         rc = SEAM_ERR_IO;
     if (rc != SEAM_OK)
-        seam_error_set("transport: send failed: %s", zmq_strerror(zmq_errno()));
+        seam_error_set("transport: send failed: %s", rc == SEAM_ERR_BUSY ? "the peer is not "
+                       "reading (its queue is full)" : zmq_strerror(zmq_errno()));
     if (hdr != stack)
         free(hdr);
     return rc == SEAM_OK ? (long)(hlen + payload_len) : rc;
@@ -130,6 +139,7 @@ static bool more(void *sock)
 int seam_msg_recv(void *sock, bool router, seam_msg_t *msg, int flags)
 {
     memset(msg, 0, sizeof *msg);
+    msg->fd = -1;
     zmq_msg_t part;
     int index = 0, rc = SEAM_OK;
     bool first = true;
@@ -155,6 +165,15 @@ int seam_msg_recv(void *sock, bool router, seam_msg_t *msg, int flags)
         } else {
             int f = msg->frames++;
             msg->wire_bytes += len;
+            if (f == 0) {
+                msg->fd = zmq_msg_get(&part, ZMQ_SRCFD);
+                const char *uid = zmq_msg_gets(&part, "User-Id");
+                if (uid)
+                    snprintf(msg->user_id, sizeof msg->user_id, "%s", uid);
+                const char *peer = zmq_msg_gets(&part, "Peer-Address");
+                if (peer)
+                    snprintf(msg->peer, sizeof msg->peer, "%s", peer);
+            }
             if (f == 0 && len <= SEAM_MAX_HEADER_BYTES)
                 msg->env = seam__envelope__unpack(NULL, len, data);
             else if (f == 1 && len > 0) {

@@ -10,7 +10,8 @@
 
 #include "proto/seam.pb-c.h"
 
-#define SEAM_PROTOCOL_VERSION 3 /* 3: q8 payloads carry each row's outliers */
+#define SEAM_PROTOCOL_VERSION 4 /* 3: q8 payloads carry each row's outliers; 4: sessions have
+                                  * owners and tokens, the model identity covers the weights */
 #define SEAM_MAX_HEADER_BYTES 65536
 #define SEAM_KV_CHUNK_BYTES (1 << 20) /* the largest KV_IMPORT / KV_DATA payload */
 
@@ -23,12 +24,20 @@ typedef struct {
     size_t payload_len;
     size_t wire_bytes;   /* header + payload as received */
     int frames;          /* frames after the identity */
+    int fd;              /* the connection it came in on (-1: unknown) */
+    char user_id[72];    /* ZAP's User-Id for the connection (the client key in hex), or "" */
+    char peer[64];       /* the sender's address, or "" */
 } seam_msg_t;
 
 /* Sends env (and payload, when payload_len > 0) on sock; with identity on a ROUTER.
  * Returns bytes sent or a negative status. */
 long seam_msg_send(void *sock, const uint8_t *identity, size_t identity_len,
                    const Seam__Envelope *env, const void *payload, size_t payload_len);
+/* The same with zmq_send flags for the first frame: ZMQ_DONTWAIT never blocks (the rest of a
+ * message whose first frame was queued always is). SEAM_ERR_BUSY when it would block. */
+long seam_msg_send_flags(void *sock, const uint8_t *identity, size_t identity_len,
+                         const Seam__Envelope *env, const void *payload, size_t payload_len,
+                         int flags);
 /* Receives one message (blocking unless flags has ZMQ_DONTWAIT); router: first frame is the
  * peer identity. 0 on success (msg->env may still be NULL: malformed header), negative on
  * socket error or timeout. */

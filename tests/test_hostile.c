@@ -14,6 +14,7 @@
 
 #include "../kernels/cpu/wire.h"
 #include "../runtime/gguf.h"
+#include "../runtime/model_id.h"
 #include "../runtime/seam.h"
 #include "../runtime/transport.h"
 #include "harness.h"
@@ -30,14 +31,13 @@ static int setup(void **state)
 {
     (void)state;
     seam_binary(seam_bin, sizeof seam_bin);
-    const char *extra[] = {"--max-sessions", "4", "--max-context", "256", NULL};
+    char peers[128];
+    snprintf(peers, sizeof peers, "tcp://127.0.0.1:%d,tcp://127.0.0.1:%d", test_port(2), test_port(3));
+    const char *extra[] = {"--max-sessions", "4", "--max-context", "256", "--peers", peers, NULL};
     if (server_start(&srv, seam_bin, model_path(), test_port(2), "4-16", extra) != 0)
         return -1;
-    seam_gguf_t *g = seam_gguf_open(model_path());
-    if (!g)
+    if (seam_model_identity(model_path(), model_id) != SEAM_OK)
         return -1;
-    seam_gguf_identity(g, model_id);
-    seam_gguf_destroy(&g);
     zctx = zmq_ctx_new();
     sock = zmq_socket(zctx, ZMQ_DEALER);
     int linger = 0, timeout = 5000;
@@ -387,24 +387,38 @@ static void test_hostile_messages(void **state)
     }
     PROBE();
     assert_int_equal(exchange(&env, NULL, 0, &code), SEAM__ENVELOPE__BODY_LINK_PROBED);
+    /* an endpoint the operator did not allow (--peers names only this server and port 3) */
+    char elsewhere[64];
+    snprintf(elsewhere, sizeof elsewhere, "tcp://127.0.0.1:%d", test_port(5));
+    PROBE(to.endpoint = elsewhere);
+    assert_int_equal(exchange(&env, NULL, 0, &code), SEAM__ENVELOPE__BODY_ERROR);
+    assert_int_equal(code, SEAM__ERROR_CODE__ERR_FORBIDDEN);
+    /* a port where nothing listens: said at once, not after a timeout */
     char nowhere[64];
     snprintf(nowhere, sizeof nowhere, "tcp://127.0.0.1:%d", test_port(3));
     PROBE(to.endpoint = nowhere);
+    uint64_t t_nowhere = seam_now_ns();
+    int body_nowhere = exchange(&env, NULL, 0, &code);
+    double nowhere_ms = (double)(seam_now_ns() - t_nowhere) / 1e6;
+    assert_int_equal(body_nowhere, SEAM__ENVELOPE__BODY_ERROR);
+    assert_int_equal(code, SEAM__ERROR_CODE__ERR_UNREACHABLE);
+    assert_true(nowhere_ms < 1000);
+    /* a long probe (of itself, 64 × 1 MiB), and a second one asked meanwhile */
+    PROBE(lp.samples = 64; lp.reply_bytes = 1u << 20);
     uint8_t ph[512];
     size_t pn = seam__envelope__pack(&env, ph);
-    zmq_send(sock, ph, pn, 0); /* answered after its PING has waited 3 s */
+    zmq_send(sock, ph, pn, 0);
     PROBE();
     assert_int_equal(exchange(&env, NULL, 0, &code), SEAM__ENVELOPE__BODY_ERROR);
     assert_int_equal(code, SEAM__ERROR_CODE__ERR_BUSY);
     seam_msg_t pm;
     assert_int_equal(seam_msg_recv(sock, false, &pm, 0), SEAM_OK);
     assert_non_null(pm.env);
-    assert_int_equal(pm.env->body_case, SEAM__ENVELOPE__BODY_ERROR);
-    assert_int_equal(pm.env->error->code, SEAM__ERROR_CODE__ERR_UNREACHABLE);
-    printf("  %zu malformed LINK_PROBEs: specific ERRORs; the server probes itself; a probe of a "
-           "closed port: \"%s\", and one asked meanwhile is told the server is busy\n",
-           sizeof probe_cases / sizeof *probe_cases, pm.env->error->message);
+    assert_int_equal(pm.env->body_case, SEAM__ENVELOPE__BODY_LINK_PROBED);
     seam_msg_free(&pm);
+    printf("  %zu malformed LINK_PROBEs: specific ERRORs; the server probes itself; an endpoint "
+           "not in --peers is refused; a closed port is reported in %.0f ms; a probe asked while "
+           "one runs is told the server is busy\n", sizeof probe_cases / sizeof *probe_cases, nowhere_ms);
 
     /* 10,000 random-byte messages of random lengths and frame counts */
     uint32_t r = 12345;

@@ -392,7 +392,8 @@ static void test_live_chain_plan(void **st)
     char seam_bin[1024], plan[128], prof[128], cmd[4096];
     seam_binary(seam_bin, sizeof seam_bin);
     server_proc_t s1, s2;
-    if (server_start(&s1, seam_bin, model_path(), test_port(4), "0-10", NULL) != 0 ||
+    const char *peers[] = {"--peers", test_peers(), NULL};
+    if (server_start(&s1, seam_bin, model_path(), test_port(4), "0-10", peers) != 0 ||
         server_start(&s2, seam_bin, model_path(), test_port(5), "8-18", NULL) != 0)
         fail_msg("could not start the servers");
     static seam_profile_t p;
@@ -427,7 +428,8 @@ static void test_live_hop_probe(void **st)
     seam_binary(seam_bin, sizeof seam_bin);
     server_proc_t s1, s2, s3;
     const char *slow[] = {"--emulate-link", "100mbit,40ms", NULL};
-    if (server_start(&s1, seam_bin, model_path(), test_port(1), "0-2", NULL) != 0 ||
+    const char *peers[] = {"--peers", test_peers(), NULL};
+    if (server_start(&s1, seam_bin, model_path(), test_port(1), "0-2", peers) != 0 ||
         server_start(&s2, seam_bin, model_path(), test_port(2), "2-4", slow) != 0 ||
         server_start(&s3, seam_bin, model_path(), test_port(3), "4-6", NULL) != 0)
         fail_msg("could not start the servers");

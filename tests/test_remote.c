@@ -51,7 +51,8 @@ static int setup(void **state)
     seam_model_destroy(&m);
     char layers[32];
     snprintf(layers, sizeof layers, "0-%d", n_layer);
-    if (server_start(&full, seam_bin, model_path(), test_port(0), layers, NULL) != 0) {
+    const char *peers[] = {"--peers", test_peers(), NULL};
+    if (server_start(&full, seam_bin, model_path(), test_port(0), layers, peers) != 0) {
         fprintf(stderr, "could not start %s serve on %s\n", seam_bin, full.endpoint);
         return -1;
     }
@@ -477,13 +478,24 @@ static void test_refusals(void **state)
     assert_null(seam_split_new(&p));
     p.head_remote = false;
     server_stop(&part);
-    /* nobody listening */
+    /* nobody listening: said at once, not at the end of the 20 s timeout */
     snprintf(spec, sizeof spec, "0-%d@tcp://127.0.0.1:%d", n_layer, test_port(7));
     p.spec = spec;
-    p.timeout_ms = 500;
+    p.timeout_ms = 20000;
+    uint64_t t0 = seam_now_ns();
     assert_null(seam_split_new(&p));
-    assert_non_null(strstr(seam_last_error(), "did not answer"));
-    printf("  refusals: gap in ranges, wrong layers, head not at the end, nobody listening\n");
+    double ms = (double)(seam_now_ns() - t0) / 1e6;
+    assert_non_null(strstr(seam_last_error(), "nothing listens"));
+    assert_true(ms < 1000);
+    /* endpoints that are not: a port out of range, no scheme */
+    snprintf(spec, sizeof spec, "0-%d@tcp://127.0.0.1:70000", n_layer);
+    assert_null(seam_split_new(&p));
+    assert_non_null(strstr(seam_last_error(), "port 70000 is outside 1-65535"));
+    snprintf(spec, sizeof spec, "0-%d@127.0.0.1:7001", n_layer);
+    assert_null(seam_split_new(&p));
+    assert_non_null(strstr(seam_last_error(), "no scheme"));
+    printf("  refusals: gap in ranges, wrong layers, head not at the end, nobody listening (%.0f ms: "
+           "\"%s\"), bad endpoints\n", ms, "nothing listens");
 }
 
 int main(void)
