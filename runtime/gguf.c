@@ -260,6 +260,44 @@ static bool parse_tensor_info(cursor_t *c, seam_gguf_tensor_t *t, uint64_t index
     return take_u64(c, &t->offset, "tensor data offset");
 }
 
+typedef struct {
+    uint64_t offset;
+    size_t n_bytes;
+    const char *name;
+} span_t;
+
+static int by_offset(const void *a, const void *b)
+{
+    uint64_t x = ((const span_t *)a)->offset, y = ((const span_t *)b)->offset;
+    return (x > y) - (x < y);
+}
+
+/* No two tensors' data may share a byte: a file that points two weights at one place is
+ * not what it claims to be. */
+static bool no_overlaps(const seam_gguf_t *g)
+{
+    if (g->n_tensors < 2)
+        return true;
+    span_t *sp = malloc(sizeof *sp * g->n_tensors);
+    if (!sp) {
+        seam_error_set("gguf: out of memory");
+        return false;
+    }
+    for (uint64_t i = 0; i < g->n_tensors; i++)
+        sp[i] = (span_t){g->tensors[i].offset, g->tensors[i].n_bytes, g->tensors[i].name};
+    qsort(sp, g->n_tensors, sizeof *sp, by_offset);
+    bool ok = true;
+    for (uint64_t k = 0; k + 1 < g->n_tensors && ok; k++)
+        if (sp[k].n_bytes && sp[k + 1].n_bytes && sp[k].offset + sp[k].n_bytes > sp[k + 1].offset) {
+            seam_error_set("gguf: the data of tensors '%s' [%" PRIu64 ", %" PRIu64 ") and '%s' "
+                           "(from %" PRIu64 ") overlap", sp[k].name, sp[k].offset,
+                           sp[k].offset + (uint64_t)sp[k].n_bytes, sp[k + 1].name, sp[k + 1].offset);
+            ok = false;
+        }
+    free(sp);
+    return ok;
+}
+
 static bool parse(seam_gguf_t *g)
 {
     cursor_t c = {.base = g->base, .size = g->size};
@@ -361,7 +399,7 @@ static bool parse(seam_gguf_t *g)
                 return false;
             }
     }
-    return true;
+    return no_overlaps(g);
 }
 
 seam_gguf_t *seam_gguf_open_memory(const void *buf, size_t size)

@@ -66,11 +66,16 @@ static bool get_u32(const seam_gguf_t *g, const char *arch, const char *suffix, 
     return false;
 }
 
+/* An optional float: *out keeps its default when the key is absent; false (reason set) when
+ * it is there but not a finite number. */
 static bool get_f32(const seam_gguf_t *g, const char *arch, const char *suffix, float *out)
 {
     char key[160];
     snprintf(key, sizeof key, "%s.%s", arch, suffix);
-    return seam_gguf_get_f32(g, key, out);
+    if (!seam_gguf_find(g, key) || seam_gguf_get_f32(g, key, out))
+        return true;
+    seam_error_set("model: metadata key '%s' is not a finite number", key);
+    return false;
 }
 
 static bool read_hparams(seam_model_t *m)
@@ -124,7 +129,10 @@ static bool read_hparams(seam_model_t *m)
                        head_dim, head_dim_v, n_rot);
         return false;
     }
-    get_u32(g, arch, "context_length", &n_ctx, false);
+    if (get_u32(g, arch, "context_length", &n_ctx, false) && (n_ctx == 0 || n_ctx > (1u << 24))) {
+        seam_error_set("model: %s.context_length is %u; expected 1 to %u", arch, n_ctx, 1u << 24);
+        return false;
+    }
     in->n_layer = (int)n_layer;
     in->d_model = (int)d;
     in->d_ff = (int)d_ff;
@@ -134,17 +142,29 @@ static bool read_hparams(seam_model_t *m)
     in->n_ctx_train = n_ctx ? (int)n_ctx : 4096;
     m->n_rot = (int)n_rot;
     in->rope_base = 10000.0f;
-    get_f32(g, arch, "rope.freq_base", &in->rope_base);
     in->norm_eps = 1e-5f;
-    get_f32(g, arch, "attention.layer_norm_rms_epsilon", &in->norm_eps);
+    float factor = 1.0f;
+    if (!get_f32(g, arch, "rope.freq_base", &in->rope_base) ||
+        !get_f32(g, arch, "attention.layer_norm_rms_epsilon", &in->norm_eps) ||
+        !get_f32(g, arch, "rope.scaling.factor", &factor))
+        return false;
+    if (!(isfinite(in->rope_base) && in->rope_base > 0) ||
+        !(isfinite(in->norm_eps) && in->norm_eps > 0 && in->norm_eps < 1)) {
+        seam_error_set("model: %s.rope.freq_base %g or attention.layer_norm_rms_epsilon %g out of "
+                       "range (a positive base; an epsilon in (0, 1))", arch, in->rope_base,
+                       in->norm_eps);
+        return false;
+    }
     char scaling[32] = "none";
     char key[160];
     snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
-    float factor = 1.0f;
-    get_f32(g, arch, "rope.scaling.factor", &factor);
     seam_gguf_get_str(g, key, scaling, sizeof scaling);
     m->rope_freq_scale = 1.0f;
-    if (strcmp(scaling, "linear") == 0 && factor > 0.0f) {
+    if (!isfinite(factor) || factor <= 0.0f) {
+        seam_error_set("model: %s.rope.scaling.factor %g; expected a positive number", arch, factor);
+        return false;
+    }
+    if (strcmp(scaling, "linear") == 0) {
         m->rope_freq_scale = 1.0f / factor;
     } else if (strcmp(scaling, "none") != 0 && factor != 1.0f) {
         seam_error_set("model: rope scaling '%s' (factor %g) is not supported yet (linear is)",
@@ -167,6 +187,11 @@ static bool read_hparams(seam_model_t *m)
         m->embed_scale = sqrtf((float)d);
         in->rope_base_swa = 10000.0f;
         get_u32(g, arch, "attention.sliding_window", &swa, false);
+        if (swa > (uint32_t)in->n_ctx_train) {
+            seam_error_set("model: %s.attention.sliding_window %u exceeds the context of %d",
+                           arch, swa, in->n_ctx_train);
+            return false;
+        }
         in->sliding_window = (int)swa;
     }
     return true;
@@ -288,6 +313,16 @@ seam_model_t *seam_model_new(const char *path, const seam_model_params_t *params
     const seam_gguf_tensor_t *emb = seam_gguf_find_tensor(m->gguf, "token_embd.weight");
     if (!emb || emb->n_dims != 2) {
         seam_error_set("model: tensor 'token_embd.weight' is missing or not 2-D");
+        goto fail;
+    }
+    /* the embedding has a row for every token the vocabulary can produce */
+    const seam_gguf_kv_t *toks = seam_gguf_find(m->gguf, "tokenizer.ggml.tokens");
+    if (emb->ne[0] != in->d_model || emb->ne[1] < 1 || emb->ne[1] > (1 << 24) ||
+        (toks && toks->type == SEAM_GGUF_ARRAY && (uint64_t)emb->ne[1] < toks->arr_n)) {
+        seam_error_set("model: token_embd.weight is [%lld, %lld]; expected [%d, n_vocab] with a "
+                       "row for each of the vocabulary's %llu tokens", (long long)emb->ne[0],
+                       (long long)emb->ne[1], in->d_model,
+                       toks ? (unsigned long long)toks->arr_n : 0ull);
         goto fail;
     }
     in->n_vocab = (int)emb->ne[1];

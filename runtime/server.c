@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -501,6 +502,14 @@ int seam_server_run(seam_server_t *s, volatile sig_atomic_t *stop)
             seam_slots_tick(s);
             seam_chain_tick(s);
             last_tick = now;
+        }
+        /* ZeroMQ frees what it held for a connection that went (an unfinished message of
+         * any size, replies it never read); glibc keeps such pages unless asked: at most once
+         * a second */
+        if (s->trim_due && now - s->trimmed_ns > 1000000000ull) {
+            malloc_trim(0);
+            s->trim_due = false;
+            s->trimmed_ns = now;
         }
     }
     seam_srv_log(s, "stopping (%" PRIu64 " forwards, %" PRIu64 " errors, %" PRIu64 " refused)",

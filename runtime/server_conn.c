@@ -102,6 +102,7 @@ static void gone(seam_server_t *s, seam_conn_t *c)
     drop_backlog(c);
     c->used = false;
     s->n_conns--;
+    s->trim_due = true; /* what ZeroMQ held for it is freed: give the pages back */
     if (owner[0] && !seam_conns_owner_connected(s, owner))
         seam_slots_owner_gone(s, owner);
 }

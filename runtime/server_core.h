@@ -208,6 +208,8 @@ struct seam_server {
     /* life */
     bool draining;
     uint64_t drain_deadline_ns;
+    bool trim_due;                /* a connection went: return freed memory to the system */
+    uint64_t trimmed_ns;
     uint64_t started_ns, forwards, errors, refused, bytes_in, bytes_out, dropped;
 };
 

@@ -153,6 +153,103 @@ static void test_model_level(void **state)
     free(b.buf);
 }
 
+/* Offset in the file of the value of metadata key `key`, or of field `which` of tensor
+ * `name`'s table entry (0: ne[1], 1: the data offset). */
+static size_t value_at(const char *file_buf, size_t len, const char *key)
+{
+    seam_gguf_t *g = seam_gguf_open_memory(file_buf, len);
+    assert_non_null(g);
+    const seam_gguf_kv_t *kv = seam_gguf_find(g, key);
+    assert_non_null(kv);
+    size_t at = (size_t)(kv->data - g->base);
+    seam_gguf_destroy(&g);
+    return at;
+}
+
+static size_t tensor_field_at(const char *buf, size_t len, const char *name, int which)
+{
+    seam_gguf_t *g = seam_gguf_open_memory(buf, len);
+    assert_non_null(g);
+    const seam_gguf_tensor_t *t = seam_gguf_find_tensor(g, name);
+    assert_non_null(t);
+    uint32_t n_dims = t->n_dims;
+    size_t header = g->header_bytes;
+    seam_gguf_destroy(&g);
+    /* the table entry: u64 name length, the name, u32 n_dims, u64 ne[n_dims], u32 type, u64 offset */
+    size_t nl = strlen(name);
+    for (size_t i = 8; i + nl < header; i++) {
+        uint64_t l;
+        memcpy(&l, buf + i - 8, 8);
+        if (l == nl && memcmp(buf + i, name, nl) == 0) {
+            size_t ne = i + nl + 4;
+            return which == 0 ? ne + 8 : ne + 8 * n_dims + 4;
+        }
+    }
+    fail_msg("tensor %s not found in the table", name);
+    return 0;
+}
+
+/* A real model whose metadata or tensor table says something impossible: seam_model_new
+ * refuses it naming what (context_length 0xffffffff used to abort the ASan build). */
+static void test_bad_hparams(void **state)
+{
+    (void)state;
+    char fixture[1024];
+    snprintf(fixture, sizeof fixture, "%s/fixtures/tiny-llama-q4_k.gguf", build_dir());
+    size_t len = 0;
+    char *orig = read_file(fixture, &len);
+    assert_non_null(orig);
+    struct {
+        const char *what, *key, *want;
+        int width; /* 4: u32 or f32 bits; 8: u64 in the tensor table */
+        uint32_t v32;
+        int field; /* tensor table: 0 ne[1], 1 offset */
+    } cases[] = {
+        {"context_length 0xffffffff", "llama.context_length", "context_length", 4, 0xffffffffu, 0},
+        {"context_length 0", "llama.context_length", "context_length", 4, 0, 0},
+        {"head_count 0", "llama.attention.head_count", "hyperparameters", 4, 0, 0},
+        {"head_count_kv 3 of 4", "llama.attention.head_count_kv", "multiple", 4, 3, 0},
+        {"block_count 10^6", "llama.block_count", "hyperparameters", 4, 1000000, 0},
+        {"rope.freq_base -1", "llama.rope.freq_base", "freq_base", 4, 0xbf800000u, 0},
+        {"rope.freq_base NaN", "llama.rope.freq_base", "not a finite number", 4, 0x7fc00000u, 0},
+        {"rms epsilon 0", "llama.attention.layer_norm_rms_epsilon", "epsilon", 4, 0, 0},
+        {"embedding smaller than vocabulary", "token_embd.weight", "row for each", 8, 100, 0},
+        {"two tensors' data overlap", "blk.1.attn_q.weight", "overlap", 8, 0, 1},
+    };
+    char path[] = "/tmp/seam-hparams-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *buf = malloc(len);
+        memcpy(buf, orig, len);
+        if (cases[i].width == 4) {
+            memcpy(buf + value_at(buf, len, cases[i].key), &cases[i].v32, 4);
+        } else if (cases[i].field == 0) {
+            uint64_t v = cases[i].v32;
+            memcpy(buf + tensor_field_at(buf, len, cases[i].key, 0), &v, 8);
+        } else { /* point it at another tensor's data */
+            uint64_t other;
+            memcpy(&other, buf + tensor_field_at(buf, len, "blk.0.attn_q.weight", 1), 8);
+            memcpy(buf + tensor_field_at(buf, len, cases[i].key, 1), &other, 8);
+        }
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(buf, 1, len, f), len);
+        fclose(f);
+        seam_model_t *m = seam_model_new(path, NULL);
+        if (m)
+            fail_msg("%s: accepted", cases[i].what);
+        if (!strstr(seam_last_error(), cases[i].want))
+            fail_msg("%s: message '%s' does not mention '%s'", cases[i].what, seam_last_error(),
+                     cases[i].want);
+        printf("  %-34s -> %s\n", cases[i].what, seam_last_error());
+        free(buf);
+    }
+    unlink(path);
+    free(orig);
+}
+
 static void test_real_model_truncated(void **state)
 {
     (void)state;
@@ -176,6 +273,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_truncations), cmocka_unit_test(test_bad_fields),
         cmocka_unit_test(test_structural), cmocka_unit_test(test_model_level),
+        cmocka_unit_test(test_bad_hparams),
         cmocka_unit_test(test_real_model_truncated),
     };
     return cmocka_run_group_tests_name("corrupt gguf", tests, NULL, NULL);
