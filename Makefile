@@ -189,13 +189,13 @@ test-unit: all test-data
 	$(Q)SEAM_BACKEND=cpu SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) bash tests/run.sh $(TESTS)
 
 # The parsers and the hostile-input suites again under AddressSanitizer and UBSan.
-# test_hostile attacks an ASan-built seam serve (SEAM_BIN).
-ASAN_TESTS := test_gguf test_corrupt test_tokenizer test_quant test_wire test_hostile
+# test_hostile and test_abuse attack an ASan-built seam serve (SEAM_BIN).
+ASAN_TESTS := test_gguf test_corrupt test_tokenizer test_quant test_wire test_hostile test_abuse
 test-asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan Q=@ NO_CUDA=1 \
 	    CFLAGS_EXTRA="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    $(ASAN_TESTS:%=build/asan/tests/%) build/asan/seam
-	$(Q)ASAN_OPTIONS=detect_leaks=1 SEAM_BACKEND=cpu SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) SEAM_BIN=build/asan/seam \
+	$(Q)ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=32 SEAM_BACKEND=cpu SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) SEAM_BIN=build/asan/seam \
 	    bash tests/run.sh $(ASAN_TESTS:%=build/asan/tests/%)
 
 CFLAGS += $(CFLAGS_EXTRA)

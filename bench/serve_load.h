@@ -160,7 +160,7 @@ static int load_cmp_d(const void *a, const void *b)
 }
 
 /* The q-quantile (0..1) of n values (sorts them). */
-static double load_quantile(double *v, int n, double q)
+__attribute__((unused)) static double load_quantile(double *v, int n, double q)
 {
     if (n <= 0)
         return 0;

@@ -5,6 +5,7 @@
 #include "rpc.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@ struct seam_rpc {
     char server_key[SEAM_KEY_Z85]; /* "" = plain */
     char pub[SEAM_KEY_Z85];
     bool ready, ever_ready, retried;
+    bool gone;               /* was up, went down, and reconnecting has failed since */
     int disconnects;
     int sent_at_disconnects; /* disconnects when the last request went, ... */
     uint64_t sent_rid;       /* ... which was this one */
@@ -112,8 +114,11 @@ seam_rpc_t *seam_rpc_new(void *zctx, const seam_rpc_params_t *p)
         snprintf(r->pub, sizeof r->pub, "%s", pub);
         seam_curve_client(r->sock, skey, pub, sec);
     }
+    /* a name never used before in this process: an inproc name is released asynchronously
+     * after its connection closes, and the next allocation may have the same address */
+    static _Atomic uint64_t monitors;
     char mon[64];
-    snprintf(mon, sizeof mon, "inproc://seam-rpc-%p", (void *)r);
+    snprintf(mon, sizeof mon, "inproc://seam-rpc-%" PRIu64, ++monitors);
     if (zmq_socket_monitor(r->sock, mon, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
                                              ZMQ_EVENT_CONNECT_RETRIED |
                                              ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
@@ -166,6 +171,7 @@ int seam_rpc_check(seam_rpc_t *r)
         switch (event) {
         case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
             r->ready = r->ever_ready = true;
+            r->gone = false;
             break;
         case ZMQ_EVENT_DISCONNECTED:
             if (r->ready)
@@ -174,6 +180,8 @@ int seam_rpc_check(seam_rpc_t *r)
             break;
         case ZMQ_EVENT_CONNECT_RETRIED:
             r->retried = true;
+            if (r->ever_ready && !r->ready)
+                r->gone = true;
             if (!r->ever_ready)
                 fail(r, "nothing listens on %s — is a seam serve running there?", r->endpoint);
             break;
@@ -210,6 +218,11 @@ long seam_rpc_send(seam_rpc_t *r, Seam__Envelope *env, const void *payload, size
     for (;;) {
         if (seam_rpc_check(r) != SEAM_OK)
             return SEAM_ERR_IO;
+        if (r->gone) {
+            seam_error_set("%s is gone: the connection was lost and nothing answers there now "
+                           "(the server stopped or crashed)", r->endpoint);
+            return SEAM_ERR_IO;
+        }
         r->sent_at_disconnects = r->disconnects;
         r->sent_rid = env->request_id;
         long sent = seam_msg_send_flags(r->sock, NULL, 0, env, payload, len, ZMQ_DONTWAIT);

@@ -5,7 +5,9 @@
  * sessions, every client told, out when the last session closes or the drain times out. */
 #include "server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <inttypes.h>
 #include <malloc.h>
 #include <stdarg.h>
@@ -140,13 +142,45 @@ static int open_socket(seam_server_t *s)
         zmq_setsockopt(s->sock, ZMQ_ZAP_DOMAIN, "seam", 4);
     }
     char mon[64];
-    snprintf(mon, sizeof mon, "inproc://seam-server-%p", (void *)s);
+    static _Atomic unsigned long servers; /* a name never used before in this process */
+    snprintf(mon, sizeof mon, "inproc://seam-server-%lu", ++servers);
     if (zmq_socket_monitor(s->sock, mon, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0 ||
         !(s->monitor = zmq_socket(s->zctx, ZMQ_PAIR)) || zmq_connect(s->monitor, mon) != 0) {
         seam_error_set("server: cannot monitor its socket: %s", zmq_strerror(zmq_errno()));
         return SEAM_ERR_IO;
     }
     return SEAM_OK;
+}
+
+/* ZeroMQ binds to addresses and interface names, not host names: a name (tcp://localhost:P)
+ * is resolved here and bound at each of its addresses. */
+static int bind_all(seam_server_t *s, const seam_endpoint_t *ep)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+    int bound = 0;
+    if (!ep->ipc && strcmp(ep->host, "*") != 0 && inet_pton(AF_INET, ep->host, &a4) != 1 &&
+        inet_pton(AF_INET6, ep->host, &a6) != 1) {
+        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+        if (getaddrinfo(ep->host, NULL, &hints, &res) == 0) {
+            for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+                char host[INET6_ADDRSTRLEN], addr[300];
+                const void *src = ai->ai_family == AF_INET
+                                      ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+                                      : (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+                if (!inet_ntop(ai->ai_family, src, host, sizeof host))
+                    continue;
+                snprintf(addr, sizeof addr, ai->ai_family == AF_INET6 ? "tcp://[%s]:%d" : "tcp://%s:%d",
+                         host, ep->port);
+                bound += zmq_bind(s->sock, addr) == 0;
+            }
+            freeaddrinfo(res);
+        }
+    }
+    if (bound || zmq_bind(s->sock, s->p.listen) == 0)
+        return SEAM_OK;
+    seam_error_set("server: cannot listen on '%s': %s", s->p.listen, zmq_strerror(zmq_errno()));
+    return SEAM_ERR_IO;
 }
 
 seam_server_t *seam_server_new(const seam_server_params_t *params)
@@ -244,10 +278,8 @@ seam_server_t *seam_server_new(const seam_server_params_t *params)
                                .threaded = true};
     if (!(s->worker = seam_worker_new(&wp)))
         goto fail;
-    if (zmq_bind(s->sock, s->p.listen) != 0) {
-        seam_error_set("server: cannot listen on '%s': %s", s->p.listen, zmq_strerror(zmq_errno()));
+    if (bind_all(s, &ep) != SEAM_OK)
         goto fail;
-    }
     s->started_ns = seam_now_ns();
     seam_srv_log(s, "%s layers [%d, %d) of %d%s, listening on %s, up to %d sessions of %d tokens "
                  "(%d per client), %d decode requests and %d prompt tokens per step",

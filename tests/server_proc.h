@@ -49,11 +49,12 @@ static int port_open(int port)
     return ok;
 }
 
-/* Starts `seam serve` with the extra arguments (NULL-terminated); waits up to 30 s (an ASan
- * build profiles its layers for seconds before it listens) for the port to accept. Returns 0
- * on success. */
-static int server_start(server_proc_t *sp, const char *seam, const char *model, int port,
-                        const char *layers, const char *const *extra)
+/* Starts `seam serve` with the extra arguments (NULL-terminated), its log (stderr) into
+ * log_path (NULL: nowhere, unless $SEAM_TEST_VERBOSE); waits up to 30 s (an ASan build
+ * profiles its layers for seconds before it listens) for the port to accept. Returns 0 on
+ * success. */
+static int server_start_log(server_proc_t *sp, const char *seam, const char *model, int port,
+                            const char *layers, const char *const *extra, const char *log_path)
 {
     sp->port = port;
     snprintf(sp->endpoint, sizeof sp->endpoint, "tcp://127.0.0.1:%d", port);
@@ -69,9 +70,9 @@ static int server_start(server_proc_t *sp, const char *seam, const char *model, 
     if (sp->pid > 0 && n_started_servers < 32)
         started_servers[n_started_servers++] = sp->pid;
     if (sp->pid == 0) {
-        if (!getenv("SEAM_TEST_VERBOSE")) {
-            FILE *null = freopen("/dev/null", "w", stderr);
-            (void)null;
+        if (log_path || !getenv("SEAM_TEST_VERBOSE")) {
+            FILE *f = freopen(log_path ? log_path : "/dev/null", "w", stderr);
+            (void)f;
         }
         execv(seam, (char *const *)argv);
         _exit(127);
@@ -101,6 +102,12 @@ __attribute__((unused)) static const char *test_peers(void)
 
 /* SIGTERM drains (the server exits at once with no session open); a second one, 2 s later,
  * stops it regardless; SIGKILL after 5 s. */
+static int server_start(server_proc_t *sp, const char *seam, const char *model, int port,
+                        const char *layers, const char *const *extra)
+{
+    return server_start_log(sp, seam, model, port, layers, extra, NULL);
+}
+
 static void server_stop(server_proc_t *sp)
 {
     if (sp->pid > 0) {
