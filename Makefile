@@ -201,10 +201,17 @@ test-asan:
 CFLAGS += $(CFLAGS_EXTRA)
 LDLIBS += $(CFLAGS_EXTRA)
 
-# libFuzzer on the GGUF parser and the wire message decoder, each bounded in time
-# (FUZZ_SECONDS).
+# libFuzzer on the GGUF parser, the wire message decoder and the server's dispatch and
+# worker (in process, over the library built again with clang and the sanitizers), each
+# bounded in time (FUZZ_SECONDS).
 FUZZ_SECONDS ?= 60
-fuzz: $(PROTO_C)
+FUZZ_LIB := $(BUILD)/fuzzlib/libseam.a
+$(FUZZ_LIB): $(LIB_SRC) $(wildcard runtime/*.h kernels/cpu/*.h partitioner/*.h) proto/seam.proto
+	@echo "  CLANG libseam (fuzzer-no-link, ASan, UBSan)"
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzzlib CC=clang NO_CUDA=1 NO_OPENMP=1 Q=@ \
+	    CFLAGS_EXTRA="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
+	    $(BUILD)/fuzzlib/libseam.a >/dev/null
+fuzz: $(PROTO_C) $(FUZZ_LIB) $(FIXTURES)
 	@mkdir -p $(BUILD)/fuzz
 	@echo "  CLANG fuzz_gguf (libFuzzer, $(FUZZ_SECONDS) s)"
 	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
@@ -219,6 +226,13 @@ fuzz: $(PROTO_C)
 	$(Q)mkdir -p $(BUILD)/fuzz/msg_corpus
 	$(Q)$(BUILD)/fuzz/fuzz_message -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    $(BUILD)/fuzz/msg_corpus 2>&1 | tail -3
+	@echo "  CLANG fuzz_server (libFuzzer, $(FUZZ_SECONDS) s)"
+	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -I$(BUILD)/fuzzlib/gen \
+	    tests/fuzz_server.c $(FUZZ_LIB) -lzmq -lprotobuf-c -lsodium -lcjson -lm -lpthread \
+	    -o $(BUILD)/fuzz/fuzz_server
+	$(Q)mkdir -p $(BUILD)/fuzz/server_corpus
+	$(Q)SEAM_FUZZ_MODEL=$(BUILD)/fixtures/tiny-llama-q4_k.gguf $(BUILD)/fuzz/fuzz_server \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -timeout=20 $(BUILD)/fuzz/server_corpus 2>&1 | tail -3
 
 # ---- benchmarks and references --------------------------------------------------------
 bench: all model

@@ -183,6 +183,65 @@ static int bind_all(seam_server_t *s, const seam_endpoint_t *ep)
     return SEAM_ERR_IO;
 }
 
+/* What every server has, sockets or not: the model (its layers), the session and connection
+ * tables, the links onward, the worker. */
+static int core_init(seam_server_t *s, bool threaded)
+{
+    if (sodium_init() < 0) {
+        seam_error_set("server: libsodium failed to initialise");
+        return SEAM_ERR_INVALID;
+    }
+    if (seam_model_identity(s->p.model_path, s->model_id) != SEAM_OK)
+        return SEAM_ERR_INVALID;
+    s->model = seam_model_new(s->p.model_path, &(seam_model_params_t){
+        .layer_begin = 0, .layer_end = 0, .n_threads = 1, .backend = SEAM_BACKEND_CPU});
+    if (!s->model)
+        return SEAM_ERR_INVALID;
+    seam_model_info(s->model, &s->info);
+    seam_model_destroy(&s->model);
+    int end = s->p.layer_end < 0 ? s->info.n_layer : s->p.layer_end;
+    if (s->p.layer_begin < 0 || end > s->info.n_layer || s->p.layer_begin >= end) {
+        seam_error_set("server: --layers %d-%d is not inside the model's %d layers",
+                       s->p.layer_begin, end, s->info.n_layer);
+        return SEAM_ERR_INVALID;
+    }
+    s->p.layer_end = end;
+    bool head = end == s->info.n_layer; /* the head only on a server that holds the last layer */
+    s->model = seam_model_new(s->p.model_path, &(seam_model_params_t){
+        .layer_begin = s->p.layer_begin, .layer_end = end, .embed = false, .head = head,
+        .n_threads = s->p.n_threads, .backend = s->p.backend, .gpu = s->p.gpu});
+    if (!s->model)
+        return SEAM_ERR_INVALID;
+    int ctx_cap = s->info.n_ctx_train < 4096 ? s->info.n_ctx_train : 4096;
+    if (s->p.max_context <= 0)
+        s->p.max_context = ctx_cap;
+    if (s->p.max_context > s->info.n_ctx_train) {
+        seam_error_set("server: --max-context %d exceeds the model's trained context %d",
+                       s->p.max_context, s->info.n_ctx_train);
+        return SEAM_ERR_INVALID;
+    }
+    if (seam_slots_init(s) != SEAM_OK || seam_conns_init(s) != SEAM_OK ||
+        !(s->times = calloc(1, sizeof *s->times))) {
+        seam_error_set("server: out of memory");
+        return SEAM_ERR_NOMEM;
+    }
+    if (seam_chain_init(s) != SEAM_OK)
+        return SEAM_ERR_INVALID;
+    s->zctx = zmq_ctx_new();
+    if (!s->zctx) {
+        seam_error_set("server: cannot start ZeroMQ: %s", zmq_strerror(zmq_errno()));
+        return SEAM_ERR_IO;
+    }
+    seam_worker_params_t wp = {.model = s->model, .slots = s->n_slots,
+                               .max_batch_sessions = s->p.max_batch_sessions,
+                               .prefill_chunk = s->p.prefill_chunk, .max_tokens = s->p.max_batch,
+                               .threaded = threaded};
+    if (!(s->worker = seam_worker_new(&wp)))
+        return SEAM_ERR_INVALID;
+    s->started_ns = seam_now_ns();
+    return SEAM_OK;
+}
+
 seam_server_t *seam_server_new(const seam_server_params_t *params)
 {
     seam_server_t *s = calloc(1, sizeof *s);
@@ -211,50 +270,12 @@ seam_server_t *seam_server_new(const seam_server_params_t *params)
                        "encrypted, authenticated connection)");
         goto fail;
     }
-    if (sodium_init() < 0) {
-        seam_error_set("server: libsodium failed to initialise");
-        goto fail;
-    }
-    if (seam_model_identity(s->p.model_path, s->model_id) != SEAM_OK)
-        goto fail;
-    s->model = seam_model_new(s->p.model_path, &(seam_model_params_t){
-        .layer_begin = 0, .layer_end = 0, .n_threads = 1, .backend = SEAM_BACKEND_CPU});
-    if (!s->model)
-        goto fail;
-    seam_model_info(s->model, &s->info);
-    seam_model_destroy(&s->model);
-    int end = s->p.layer_end < 0 ? s->info.n_layer : s->p.layer_end;
-    if (s->p.layer_begin < 0 || end > s->info.n_layer || s->p.layer_begin >= end) {
-        seam_error_set("server: --layers %d-%d is not inside the model's %d layers",
-                       s->p.layer_begin, end, s->info.n_layer);
-        goto fail;
-    }
-    s->p.layer_end = end;
-    bool head = end == s->info.n_layer; /* the head only on a server that holds the last layer */
-    s->model = seam_model_new(s->p.model_path, &(seam_model_params_t){
-        .layer_begin = s->p.layer_begin, .layer_end = end, .embed = false, .head = head,
-        .n_threads = s->p.n_threads, .backend = s->p.backend, .gpu = s->p.gpu});
-    if (!s->model)
-        goto fail;
-    int ctx_cap = s->info.n_ctx_train < 4096 ? s->info.n_ctx_train : 4096;
-    if (s->p.max_context <= 0)
-        s->p.max_context = ctx_cap;
-    if (s->p.max_context > s->info.n_ctx_train) {
-        seam_error_set("server: --max-context %d exceeds the model's trained context %d",
-                       s->p.max_context, s->info.n_ctx_train);
-        goto fail;
-    }
     s->curve = s->p.key_file != NULL;
     if (s->curve && seam_key_load_pair(s->p.key_file, s->pub, s->sec) != SEAM_OK)
         goto fail;
-    if (seam_slots_init(s) != SEAM_OK || seam_conns_init(s) != SEAM_OK) {
-        seam_error_set("server: out of memory");
-        goto fail;
-    }
-    if (seam_chain_init(s) != SEAM_OK)
-        goto fail;
-    s->zctx = zmq_ctx_new();
     if (s->p.allow_dir && (s->n_allowed = seam_keys_load_dir(s->p.allow_dir, &s->allowed)) < 0)
+        goto fail;
+    if (core_init(s, true) != SEAM_OK)
         goto fail;
     if (s->curve && seam_zap_start(s) != SEAM_OK)
         goto fail;
@@ -262,28 +283,19 @@ seam_server_t *seam_server_new(const seam_server_params_t *params)
         goto fail;
     /* measure our own layers for the partitioner (a fraction of a second; seconds under ASan),
      * before listening, so that a port that accepts is a server that answers */
-    s->times = calloc(1, sizeof *s->times);
     seam_measure_params_t mp = {.model_path = s->p.model_path, .n_threads = s->p.n_threads,
-                                .layer_begin = s->p.layer_begin, .layer_end = end,
+                                .layer_begin = s->p.layer_begin, .layer_end = s->p.layer_end,
                                 .backend = s->p.backend, .gpu = s->p.gpu};
-    if (!s->times || seam_measure_layers(&mp, s->times) != SEAM_OK) {
-        if (!s->times)
-            seam_error_set("out of memory");
+    if (seam_measure_layers(&mp, s->times) != SEAM_OK) {
         fail_with("profiling its layers failed");
         goto fail;
     }
-    seam_worker_params_t wp = {.model = s->model, .slots = s->n_slots,
-                               .max_batch_sessions = s->p.max_batch_sessions,
-                               .prefill_chunk = s->p.prefill_chunk, .max_tokens = s->p.max_batch,
-                               .threaded = true};
-    if (!(s->worker = seam_worker_new(&wp)))
-        goto fail;
     if (bind_all(s, &ep) != SEAM_OK)
         goto fail;
-    s->started_ns = seam_now_ns();
+    bool head = s->p.layer_end == s->info.n_layer;
     seam_srv_log(s, "%s layers [%d, %d) of %d%s, listening on %s, up to %d sessions of %d tokens "
                  "(%d per client), %d decode requests and %d prompt tokens per step",
-                 s->info.name, s->p.layer_begin, end, s->info.n_layer, head ? " + head" : "",
+                 s->info.name, s->p.layer_begin, s->p.layer_end, s->info.n_layer, head ? " + head" : "",
                  s->p.listen, s->p.max_sessions, s->p.max_context, s->p.client_sessions,
                  s->p.max_batch_sessions, s->p.prefill_chunk);
     if (s->curve)
@@ -295,6 +307,23 @@ seam_server_t *seam_server_new(const seam_server_params_t *params)
 fail:
     seam_server_destroy(&s);
     return NULL;
+}
+
+seam_server_t *seam_server_new_in_process(const seam_server_params_t *params, seam_sent_fn sent,
+                                          void *ctx)
+{
+    seam_server_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        seam_error_set("server: out of memory");
+        return NULL;
+    }
+    s->p = *params;
+    fill_defaults(&s->p);
+    s->sent = sent;
+    s->sent_ctx = ctx;
+    if (core_init(s, false) != SEAM_OK)
+        seam_server_destroy(&s);
+    return s;
 }
 
 /* ---- requests answered here ----------------------------------------------------------- */
@@ -460,6 +489,13 @@ static void worker_done(seam_server_t *s)
         seam_slots_job_done(s, j);
         j = next;
     }
+}
+
+void seam_server_feed(seam_server_t *s, seam_msg_t *m)
+{
+    dispatch(s, m);
+    seam_worker_run_pending(s->worker);
+    worker_done(s);
 }
 
 static void start_drain(seam_server_t *s)

@@ -261,8 +261,11 @@ static int send_held(seam_server_t *s, seam_conn_t *c, seam_out_t *o)
 long seam_srv_send(seam_server_t *s, const uint8_t *to, size_t to_len, const Seam__Envelope *env,
                    const void *payload, size_t len)
 {
-    if (!s->sock) /* in process, without sockets (the server fuzzer) */
+    if (!s->sock) { /* in process, without sockets (the server fuzzer) */
+        if (s->sent)
+            s->sent(s->sent_ctx, to, to_len, env, payload, len);
         return (long)(seam__envelope__get_packed_size(env) + len);
+    }
     seam_conn_t *c = by_id(s, to, to_len);
     if (c && c->backlog) /* behind what it is already owed */
         return hold(s, c, env, payload, len) ? (long)len : SEAM_ERR_BUSY;

@@ -177,6 +177,10 @@ typedef struct {
 
 /* ---- the server ------------------------------------------------------------------------ */
 
+/* Where an in-process server's messages go instead of a socket. */
+typedef void (*seam_sent_fn)(void *ctx, const uint8_t *to, size_t to_len, const Seam__Envelope *env,
+                             const void *payload, size_t len);
+
 struct seam_server {
     seam_server_params_t p;
     seam_model_t *model;
@@ -210,6 +214,8 @@ struct seam_server {
     uint64_t drain_deadline_ns;
     bool trim_due;                /* a connection went: return freed memory to the system */
     uint64_t trimmed_ns;
+    seam_sent_fn sent;            /* in process (no sockets): replies go here */
+    void *sent_ctx;
     uint64_t started_ns, forwards, errors, refused, bytes_in, bytes_out, dropped;
 };
 
@@ -223,6 +229,11 @@ typedef struct {
 } seam_req_t;
 
 /* server.c */
+/* A server without sockets and without a worker thread, for the server fuzzer: messages go in
+ * through seam_server_feed, which also runs the jobs they make; replies come out through sent.
+ * Not listening, not profiled. */
+seam_server_t *seam_server_new_in_process(const seam_server_params_t *p, seam_sent_fn sent, void *ctx);
+void seam_server_feed(seam_server_t *s, seam_msg_t *m);
 void seam_srv_log(seam_server_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The first 8 hex digits of a session id: all the log ever shows of one. */
 const char *seam_srv_short_id(uint64_t id, char buf[12]);
