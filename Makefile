@@ -209,25 +209,25 @@ FUZZ_LIB := $(BUILD)/fuzzlib/libseam.a
 $(FUZZ_LIB): $(LIB_SRC) $(wildcard runtime/*.h kernels/cpu/*.h partitioner/*.h) proto/seam.proto
 	@echo "  CLANG libseam (fuzzer-no-link, ASan, UBSan)"
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzzlib CC=clang NO_CUDA=1 NO_OPENMP=1 Q=@ \
-	    CFLAGS_EXTRA="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
+	    CFLAGS_EXTRA="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
 	    $(BUILD)/fuzzlib/libseam.a >/dev/null
 fuzz: $(PROTO_C) $(FUZZ_LIB) $(FIXTURES)
 	@mkdir -p $(BUILD)/fuzz
 	@echo "  CLANG fuzz_gguf (libFuzzer, $(FUZZ_SECONDS) s)"
-	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	    tests/fuzz_gguf.c runtime/gguf.c runtime/dtype.c runtime/error.c -lsodium -o $(BUILD)/fuzz/fuzz_gguf
 	$(Q)clang -std=c11 -D_GNU_SOURCE -g tests/fuzz_corpus.c -o $(BUILD)/fuzz/fuzz_corpus
 	$(Q)$(BUILD)/fuzz/fuzz_corpus $(BUILD)/fuzz/corpus
 	$(Q)$(BUILD)/fuzz/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	    $(BUILD)/fuzz/corpus 2>&1 | tail -3
 	@echo "  CLANG fuzz_message (libFuzzer, $(FUZZ_SECONDS) s)"
-	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -I$(BUILD)/gen \
+	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I$(BUILD)/gen \
 	    tests/fuzz_message.c $(PROTO_C) -lprotobuf-c -o $(BUILD)/fuzz/fuzz_message
 	$(Q)mkdir -p $(BUILD)/fuzz/msg_corpus
 	$(Q)$(BUILD)/fuzz/fuzz_message -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    $(BUILD)/fuzz/msg_corpus 2>&1 | tail -3
 	@echo "  CLANG fuzz_server (libFuzzer, $(FUZZ_SECONDS) s)"
-	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -I$(BUILD)/fuzzlib/gen \
+	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I$(BUILD)/fuzzlib/gen \
 	    tests/fuzz_server.c $(FUZZ_LIB) -lzmq -lprotobuf-c -lsodium -lcjson -lm -lpthread \
 	    -o $(BUILD)/fuzz/fuzz_server
 	$(Q)mkdir -p $(BUILD)/fuzz/server_corpus

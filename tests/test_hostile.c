@@ -4,6 +4,7 @@
  * random-byte messages, and more OPENs than --max-sessions. Each gets an ERROR (or, for random bytes that happen to decode to
  * a valid request, a valid reply), the server stays up, and a well-behaved `seam run --split`
  * running at the same time prints exactly what a local run prints. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -181,6 +182,7 @@ static void test_hostile_messages(void **state)
         {"head on a middle server", SEAM__ERROR_CODE__ERR_LAYER_RANGE},
         {"zero tokens", SEAM__ERROR_CODE__ERR_SHAPE},
         {"q8 outlier position past the row", SEAM__ERROR_CODE__ERR_SHAPE},
+        {"a NaN in the hidden state", SEAM__ERROR_CODE__ERR_SHAPE},
     };
     size_t q8_bytes = seam_wire_bytes(SEAM_WIRE_Q8, 1, D);
     uint16_t past_row = 0xffff;
@@ -202,6 +204,12 @@ static void test_hostile_messages(void **state)
             plen = q8_bytes;
             memcpy(payload + q8_bytes - 2, &past_row, 2); /* the row's last outlier position */
             break;
+        case 11: {
+            FORWARD();
+            float nan = NAN;
+            memcpy(payload + 4 * 100, &nan, 4);
+            break;
+        }
         }
         int body = exchange(&env, payload, plen, &code);
         shape[1] = D;
@@ -232,10 +240,23 @@ static void test_hostile_messages(void **state)
     FORWARD();
     size_t hn = seam__envelope__pack(&env, hdr);
     assert_int_equal(exchange_raw(hdr, hn / 2, payload, D * 4, &code), SEAM__ENVELOPE__BODY_ERROR);
+    /* a valid FORWARD with one frame more than the protocol has */
+    FORWARD();
+    hn = seam__envelope__pack(&env, hdr);
+    zmq_send(sock, hdr, hn, ZMQ_SNDMORE);
+    zmq_send(sock, payload, D * 4, ZMQ_SNDMORE);
+    zmq_send(sock, payload, 4, 0);
+    seam_msg_t extra;
+    assert_int_equal(seam_msg_recv(sock, false, &extra, 0), SEAM_OK);
+    assert_non_null(extra.env);
+    assert_int_equal(extra.env->body_case, SEAM__ENVELOPE__BODY_ERROR);
+    assert_int_equal(extra.env->error->code, SEAM__ERROR_CODE__ERR_MALFORMED);
+    seam_msg_free(&extra);
     /* a valid FORWARD still works after all that */
     FORWARD();
     assert_int_equal(exchange(&env, payload, D * 4, &code), SEAM__ENVELOPE__BODY_RESULT);
-    printf("  %d malformed FORWARDs, bad version, other model, truncated header: specific ERRORs\n", errors);
+    printf("  %d malformed FORWARDs, bad version, other model, truncated header, a third frame: "
+           "specific ERRORs\n", errors);
 
     /* KV_EXPORT / KV_IMPORT: layers [4,16) of sid have computed position 0 */
     Seam__KvRange kr;

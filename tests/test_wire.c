@@ -122,6 +122,51 @@ static void test_q8(void **st)
     assert_true(canary[N] == 42.0f);
 }
 
+/* A hidden state with NaN or infinity is refused by the check in every dtype, and encoding
+ * one (a server's output can overflow) is defined: q8 writes 0 for it, never UB (this suite
+ * also runs under UBSan, which stops at any). */
+static void test_non_finite(void **st)
+{
+    (void)st;
+    enum { R = 2, W2 = 64 };
+    float x[R * W2];
+    for (int i = 0; i < R * W2; i++)
+        x[i] = (float)(i % 7) - 3.0f;
+    static uint8_t buf[R * W2 * 4 + 1024];
+    char why[256];
+    const float bad[] = {NAN, INFINITY, -INFINITY};
+    for (int dt = 0; dt < 4; dt++)
+        for (int b = 0; b < 3; b++) {
+            float y[R * W2];
+            memcpy(y, x, sizeof y);
+            y[W2 + 17] = bad[b];
+            seam_wire_encode((seam_wire_dtype_t)dt, y, R, W2, buf); /* defined for any input */
+            if (dt == SEAM_WIRE_Q8) {
+                float back[R * W2];
+                seam_wire_decode(SEAM_WIRE_Q8, buf, R, W2, back);
+                for (int i = 0; i < R * W2; i++)
+                    assert_true(isfinite(back[i]) || i == W2 + 17);
+                continue; /* q8 turned a NaN into 0, or sent an infinity as an outlier */
+            }
+            if (dt == SEAM_WIRE_F16 && b > 0) { /* f16 saturates infinities at ±65504 */
+                assert_int_equal(seam_wire_check(SEAM_WIRE_F16, buf, R, W2, why, sizeof why), 0);
+                continue;
+            }
+            assert_int_equal(seam_wire_check((seam_wire_dtype_t)dt, buf, R, W2, why, sizeof why), -1);
+            assert_non_null(strstr(why, "value 17 of row 1 is not finite"));
+        }
+    /* a q8 payload whose scale is NaN, or whose outlier is infinite */
+    seam_wire_encode(SEAM_WIRE_Q8, x, R, W2, buf);
+    seam_wire_q8_layout_t l = seam_wire_q8_layout(R, W2);
+    float nan = NAN, inf = INFINITY;
+    memcpy(buf + l.scales + 4, &nan, 4);
+    assert_int_equal(seam_wire_check(SEAM_WIRE_Q8, buf, R, W2, why, sizeof why), -1);
+    seam_wire_encode(SEAM_WIRE_Q8, x, R, W2, buf);
+    memcpy(buf + l.values + 4 * 9, &inf, 4);
+    assert_int_equal(seam_wire_check(SEAM_WIRE_Q8, buf, R, W2, why, sizeof why), -1);
+    printf("  non-finite values: refused in every dtype (\"%s\"); q8 encodes them defined\n", why);
+}
+
 static void test_link_spec(void **st)
 {
     (void)st;
@@ -149,6 +194,7 @@ int main(void)
         cmocka_unit_test(test_sizes_and_names),
         cmocka_unit_test(test_round_trips),
         cmocka_unit_test(test_q8),
+        cmocka_unit_test(test_non_finite),
     };
     return cmocka_run_group_tests_name("wire dtypes", tests, NULL, NULL);
 }

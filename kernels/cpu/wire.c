@@ -3,6 +3,7 @@
 #include "wire.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -76,6 +77,9 @@ static void encode_q8_row(const float *x, size_t width, int8_t *q, char *scales,
         for (int k = 0; k < K; k++)
             if (pos[k] / BLOCK == b)
                 xb[pos[k] % BLOCK] = 0.0f;
+        for (int i = 0; i < BLOCK; i++) /* NaN or infinity (a broken state) has no int8: 0 */
+            if (!isfinite(xb[i]))
+                xb[i] = 0.0f;
         for (int i = 0; i < BLOCK; i++)
             amax = fmaxf(amax, fabsf(xb[i]));
         float d = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
@@ -123,20 +127,61 @@ void seam_wire_encode(seam_wire_dtype_t dt, const float *x, size_t rows, size_t 
     }
 }
 
+/* Is value i (of `what`, a payload of rows of width values) finite? Else why says where. */
+static int finite_or_say(bool finite, const char *what, size_t i, size_t width, char *why, size_t cap)
+{
+    if (finite)
+        return 0;
+    snprintf(why, cap, "%s payload: value %zu of row %zu is not finite (NaN or infinity): the "
+             "sender's hidden state is broken", what, i % width, i / width);
+    return -1;
+}
+
 int seam_wire_check(seam_wire_dtype_t dt, const void *in, size_t rows, size_t width, char *why,
                     size_t cap)
 {
-    if (dt != SEAM_WIRE_Q8)
+    const char *p = in;
+    size_t n = rows * width;
+    switch (dt) {
+    case SEAM_WIRE_F32:
+        for (size_t i = 0; i < n; i++) {
+            float v;
+            memcpy(&v, p + 4 * i, 4);
+            if (finite_or_say(isfinite(v), "f32", i, width, why, cap))
+                return -1;
+        }
         return 0;
-    const char *positions = (const char *)in + seam_wire_q8_layout(rows, width).positions;
+    case SEAM_WIRE_F16:
+    case SEAM_WIRE_BF16: /* the exponent all ones: infinity or NaN */
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h, mask = dt == SEAM_WIRE_F16 ? 0x7c00 : 0x7f80;
+            memcpy(&h, p + 2 * i, 2);
+            if (finite_or_say((h & mask) != mask, seam_wire_name(dt), i, width, why, cap))
+                return -1;
+        }
+        return 0;
+    case SEAM_WIRE_Q8:
+        break;
+    }
+    seam_wire_q8_layout_t l = seam_wire_q8_layout(rows, width);
+    for (size_t b = 0; b < n / BLOCK; b++) {
+        float d;
+        memcpy(&d, p + l.scales + 4 * b, 4);
+        if (finite_or_say(isfinite(d), "q8 (a block scale)", b * BLOCK, width, why, cap))
+            return -1;
+    }
     for (size_t i = 0; i < rows * K; i++) {
-        uint16_t p;
-        memcpy(&p, positions + 2 * i, 2);
-        if (p >= width) {
+        uint16_t pos;
+        float v;
+        memcpy(&pos, p + l.positions + 2 * i, 2);
+        memcpy(&v, p + l.values + 4 * i, 4);
+        if (pos >= width) {
             snprintf(why, cap, "q8 payload: outlier %zu of row %zu is at position %u, past the "
-                     "row's %zu values", i % K, i / K, p, width);
+                     "row's %zu values", i % K, i / K, pos, width);
             return -1;
         }
+        if (finite_or_say(isfinite(v), "q8 (an outlier)", i / K * width + pos, width, why, cap))
+            return -1;
     }
     return 0;
 }

@@ -42,8 +42,9 @@ typedef struct {
 seam_wire_q8_layout_t seam_wire_q8_layout(size_t rows, size_t width);
 
 void seam_wire_encode(seam_wire_dtype_t dt, const float *x, size_t rows, size_t width, void *out);
-/* What a received payload must satisfy beyond its size: a q8 outlier position inside its row.
- * 0, or -1 with a sentence in why (a corrupt or hostile sender). */
+/* What a received payload must satisfy beyond its size: every value finite (f32, f16, bf16;
+ * q8 scales and outliers), q8 outlier positions inside their row. 0, or -1 with a sentence in
+ * why (a corrupt or hostile sender, or a broken hidden state). */
 int seam_wire_check(seam_wire_dtype_t dt, const void *in, size_t rows, size_t width, char *why,
                     size_t cap);
 /* Decodes a payload of seam_wire_bytes(dt, rows, width) bytes; q8 outlier positions past the row
