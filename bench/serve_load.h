@@ -49,6 +49,52 @@ static void load_inputs(uint32_t seed, int rows, int d, float *x)
 
 static double load_now_s(void) { return (double)seam_now_ns() / 1e9; }
 
+/* A process's resident memory in MB from /proc: field "VmRSS" (all), "RssAnon" (its heap;
+ * the rest are the model file's pages, which come and go with use). */
+__attribute__((unused)) static long load_rss_mb(pid_t pid, const char *field)
+{
+    char path[64], line[256], fmt[64];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    snprintf(fmt, sizeof fmt, "%s: %%ld kB", field);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, fmt, &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb < 0 ? -1 : kb / 1024;
+}
+
+/* OPEN for a context of n_ctx: SEAM_OK and *session (and its *token, if asked), or the
+ * failure (SEAM_ERR_REFUSED with the server's error code in *code). */
+static int load_open_token(seam_rpc_t *rpc, int n_ctx, int timeout_ms, uint64_t *session,
+                           uint64_t *token, int *code)
+{
+    Seam__Open o = SEAM__OPEN__INIT;
+    o.n_ctx = (uint32_t)n_ctx;
+    Seam__Envelope env = SEAM__ENVELOPE__INIT;
+    env.body_case = SEAM__ENVELOPE__BODY_OPEN;
+    env.open = &o;
+    seam_msg_t m;
+    int rc = seam_rpc_call(rpc, &env, NULL, 0, timeout_ms, &m, code);
+    if (rc != SEAM_OK)
+        return rc;
+    bool opened = m.env->body_case == SEAM__ENVELOPE__BODY_OPENED;
+    *session = opened ? m.env->opened->session : 0;
+    if (token)
+        *token = opened ? m.env->opened->token : 0;
+    seam_msg_free(&m);
+    if (!opened)
+        seam_error_set("OPEN was answered with something else");
+    return opened ? SEAM_OK : SEAM_ERR_INVALID;
+}
+
+static int load_open(seam_rpc_t *rpc, int n_ctx, int timeout_ms, uint64_t *session, int *code)
+{
+    return load_open_token(rpc, n_ctx, timeout_ms, session, NULL, code);
+}
+
 static int load_forward(load_client_t *c, seam_rpc_t *rpc, uint64_t session, int pos, int n,
                         const float *in, float *out)
 {
@@ -90,17 +136,7 @@ static void *load_client_run(void *arg)
     int rc = rpc ? seam_rpc_hello(rpc, c->model_id, 32, c->timeout_ms, &m) : SEAM_ERR_NOMEM;
     if (rc == SEAM_OK) {
         seam_msg_free(&m);
-        Seam__Open o = SEAM__OPEN__INIT;
-        o.n_ctx = (uint32_t)(rows + 1);
-        Seam__Envelope env = SEAM__ENVELOPE__INIT;
-        env.body_case = SEAM__ENVELOPE__BODY_OPEN;
-        env.open = &o;
-        rc = seam_rpc_call(rpc, &env, NULL, 0, c->timeout_ms, &m, NULL);
-        if (rc == SEAM_OK) {
-            if (m.env->body_case == SEAM__ENVELOPE__BODY_OPENED)
-                session = m.env->opened->session;
-            seam_msg_free(&m);
-        }
+        rc = load_open(rpc, rows + 1, c->timeout_ms, &session, NULL);
     }
     if (rc == SEAM_OK && session) {
         load_inputs(c->seed, rows, c->d, in);
@@ -174,7 +210,7 @@ typedef struct {
     void *zctx;
     const char *endpoint;
     int interval_ms;
-    volatile int *stop;
+    _Atomic int *stop;
     double rtt_ms[4096];
     int n;
 } load_pinger_t;

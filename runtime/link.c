@@ -7,28 +7,17 @@
 
 #include "error.h"
 #include "keys.h"
+#include "measure.h"
 #include "rpc.h"
 #include "seam.h"
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return v[n / 2];
-}
 
 void seam_link_estimate(double *empty, double *loaded, int samples, uint32_t reply_bytes,
                         seam_link_profile_t *out)
 {
-    out->rtt_us = median(empty, samples);
+    out->rtt_us = seam_median(empty, samples);
     if (!reply_bytes)
         return;
-    double extra = median(loaded, samples) - out->rtt_us;
+    double extra = seam_median(loaded, samples) - out->rtt_us;
     out->bytes_per_us = extra > 1 ? reply_bytes / extra : 1e6; /* faster than we can tell */
 }
 

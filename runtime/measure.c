@@ -16,7 +16,7 @@ static int cmp_d(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double median(double *v, int n)
+double seam_median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_d);
     return v[n / 2];
@@ -74,7 +74,7 @@ int seam_measure_layers(const seam_measure_params_t *p, seam_layer_times_t *out)
                 rc = seam_forward_layers(s, l, l + 1, ctx[c] - 1, 1, h);
                 t[r] = (double)(seam_now_ns() - t0) / 1e3;
             }
-            at[c] = median(t, REPS);
+            at[c] = seam_median(t, REPS);
         }
         /* least squares line through (T, time) */
         double mx = (ctx[0] + ctx[1] + ctx[2]) / 3.0, my = (at[0] + at[1] + at[2]) / 3.0, sxy = 0, sxx = 0;
@@ -90,7 +90,7 @@ int seam_measure_layers(const seam_measure_params_t *p, seam_layer_times_t *out)
             rc = seam_forward_layers(s, l, l + 1, 0, prefill_n, h);
             t[r] = (double)(seam_now_ns() - t0) / 1e3 / prefill_n;
         }
-        out->prefill_us_per_token[l] = median(t, 3);
+        out->prefill_us_per_token[l] = seam_median(t, 3);
     }
     for (int r = 0; rc == SEAM_OK && r < REPS; r++) {
         uint64_t t0 = seam_now_ns();
@@ -102,7 +102,7 @@ int seam_measure_layers(const seam_measure_params_t *p, seam_layer_times_t *out)
         out->embed_us += (double)(t1 - t0) / 1e3 / REPS;
     }
     if (rc == SEAM_OK)
-        out->head_us = median(t, REPS);
+        out->head_us = seam_median(t, REPS);
     free(h);
     free(logits);
     seam_session_destroy(&s);

@@ -29,6 +29,9 @@ typedef struct {
     int gpu;
 } seam_measure_params_t;
 
+/* The median of n timings (sorts v). */
+double seam_median(double *v, int n);
+
 /* Times each layer of the range alone (medians of a few runs), the embedding and the head.
  * Only the timed layers are materialised. */
 int seam_measure_layers(const seam_measure_params_t *p, seam_layer_times_t *out);

@@ -242,7 +242,8 @@ static int core_init(seam_server_t *s, bool threaded)
     return SEAM_OK;
 }
 
-seam_server_t *seam_server_new(const seam_server_params_t *params)
+/* A server not yet set up: its parameters with the defaults filled in. */
+static seam_server_t *server_alloc(const seam_server_params_t *params)
 {
     seam_server_t *s = calloc(1, sizeof *s);
     if (!s) {
@@ -251,6 +252,14 @@ seam_server_t *seam_server_new(const seam_server_params_t *params)
     }
     s->p = *params;
     fill_defaults(&s->p);
+    return s;
+}
+
+seam_server_t *seam_server_new(const seam_server_params_t *params)
+{
+    seam_server_t *s = server_alloc(params);
+    if (!s)
+        return NULL;
     seam_endpoint_t ep;
     if (!s->p.listen || seam_endpoint_check(s->p.listen, &ep) != SEAM_OK) {
         if (!s->p.listen)
@@ -312,13 +321,9 @@ fail:
 seam_server_t *seam_server_new_in_process(const seam_server_params_t *params, seam_sent_fn sent,
                                           void *ctx)
 {
-    seam_server_t *s = calloc(1, sizeof *s);
-    if (!s) {
-        seam_error_set("server: out of memory");
+    seam_server_t *s = server_alloc(params);
+    if (!s)
         return NULL;
-    }
-    s->p = *params;
-    fill_defaults(&s->p);
     s->sent = sent;
     s->sent_ctx = ctx;
     if (core_init(s, false) != SEAM_OK)

@@ -286,13 +286,9 @@ long seam_srv_error(seam_server_t *s, const uint8_t *to, size_t to_len, uint64_t
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    Seam__Error err = SEAM__ERROR__INIT;
-    err.code = code;
-    err.message = text;
-    Seam__Envelope env = SEAM__ENVELOPE__INIT;
-    env.request_id = rid;
-    env.body_case = SEAM__ENVELOPE__BODY_ERROR;
-    env.error = &err;
+    Seam__Error err;
+    Seam__Envelope env;
+    seam_envelope_error(&env, &err, rid, code, text);
     return seam_srv_send(s, to, to_len, &env, NULL, 0);
 }
 

@@ -207,12 +207,20 @@ long seam_msg_send_error(void *sock, const uint8_t *identity, size_t identity_le
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    Seam__Error err = SEAM__ERROR__INIT;
-    err.code = code;
-    err.message = text;
-    Seam__Envelope env = SEAM__ENVELOPE__INIT;
-    env.request_id = request_id;
-    env.body_case = SEAM__ENVELOPE__BODY_ERROR;
-    env.error = &err;
+    Seam__Error err;
+    Seam__Envelope env;
+    seam_envelope_error(&env, &err, request_id, code, text);
     return seam_msg_send(sock, identity, identity_len, &env, NULL, 0);
+}
+
+void seam_envelope_error(Seam__Envelope *env, Seam__Error *err, uint64_t request_id,
+                         Seam__ErrorCode code, char *text)
+{
+    *err = (Seam__Error)SEAM__ERROR__INIT;
+    err->code = code;
+    err->message = text;
+    *env = (Seam__Envelope)SEAM__ENVELOPE__INIT;
+    env->request_id = request_id;
+    env->body_case = SEAM__ENVELOPE__BODY_ERROR;
+    env->error = err;
 }

@@ -44,6 +44,9 @@ long seam_msg_send_flags(void *sock, const uint8_t *identity, size_t identity_le
 int seam_msg_recv(void *sock, bool router, seam_msg_t *msg, int flags);
 void seam_msg_free(seam_msg_t *msg);
 
+/* An ERROR envelope for request_id: env and err filled, err->message = text (not copied). */
+void seam_envelope_error(Seam__Envelope *env, Seam__Error *err, uint64_t request_id,
+                         Seam__ErrorCode code, char *text);
 /* Convenience: an ERROR reply. */
 long seam_msg_send_error(void *sock, const uint8_t *identity, size_t identity_len,
                          uint64_t request_id, Seam__ErrorCode code, const char *fmt, ...)

@@ -4,10 +4,10 @@
  * pass (runtime/batch.h) over the FORWARD at the head of every session's queue: every decode
  * request whole, and up to prefill_chunk rows of prompts beside them, oldest first, so a long
  * prompt delays the others by one chunk per step rather than by all of it. Other jobs (open,
- * close, KV) run between steps. Before a step the worker waits a moment (a fraction of the last
- * step, at most 2 ms) for the sessions it just answered, which are about to send their next
- * token: without that, the first to come back would run alone and the batch would split into
- * two half-batches every step. Results are bit-identical to serving each session alone. */
+ * close, KV) run between steps. Before a step the worker waits a moment (a fifth of the last
+ * step, at most 2 ms) for the sessions it answered recently, which are about to send their
+ * next token: without that, the first to come back would run alone and the batch would split
+ * into two half-batches every step. Results are bit-identical to serving each session alone. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -24,12 +24,18 @@
 #define DECODE_ROWS 8   /* a request of at most this many rows is a decode step: taken whole */
 #define HEAD_GROUP 8    /* LM head rows per call */
 #define BUSY_WINDOW_NS (5ull * 1000000000ull)
+#ifndef GATHER_DIV
+#define GATHER_DIV 5
+#endif
+#ifndef GATHER_MAX_NS
+#define GATHER_MAX_NS 2000000ull
+#endif
 
 typedef struct {
     seam_session_t *sess;
     seam_sampler_t *sampler;
     seam_job_t *head, *tail; /* this session's jobs, in order */
-    bool expected;           /* answered a decode step last: its next one is on the way */
+    uint64_t answered_ns;    /* its last FORWARD answered then; 0 once it sent the next */
 } wsess_t;
 
 struct seam_worker {
@@ -87,7 +93,7 @@ static void take_submitted(seam_worker_t *w, seam_job_t *list)
         list = j->next;
         j->seq = ++w->seq;
         wsess_t *ws = &w->ws[j->slot];
-        ws->expected = false;
+        ws->answered_ns = 0;
         push(&ws->head, &ws->tail, j);
     }
 }
@@ -143,7 +149,7 @@ static bool run_control(seam_worker_t *w, int i)
     case SEAM_JOB_CLOSE:
         seam_session_destroy(&ws->sess);
         seam_sampler_destroy(&ws->sampler);
-        ws->expected = false;
+        ws->answered_ns = 0;
         break;
     case SEAM_JOB_KV_EXPORT:
         j->out_len = ws->sess ? seam_session_kv_bytes(ws->sess, j->layer_begin, j->layer_end, j->n) : 0;
@@ -234,15 +240,19 @@ static int by_seq(const void *a, const void *b)
     return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-/* Decode steps waiting, and sessions answered last step that have not come back yet. */
+/* FORWARDs waiting, and sessions answered recently (within the last 8 steps, or 200 ms) that
+ * have not sent their next one yet: a client that just got its answer is about to. */
 static void count_waiting(seam_worker_t *w, int *ready, int *expected)
 {
     *ready = *expected = 0;
+    uint64_t now = seam_now_ns(), horizon = 8 * w->last_step_ns;
+    if (horizon < 200000000ull)
+        horizon = 200000000ull;
     for (int i = 0; i < w->p.slots; i++) {
         const seam_job_t *j = w->ws[i].head;
         if (j && j->kind == SEAM_JOB_FORWARD)
             (*ready)++;
-        else if (!j && w->ws[i].expected)
+        else if (!j && w->ws[i].answered_ns && now - w->ws[i].answered_ns < horizon)
             (*expected)++;
     }
 }
@@ -363,8 +373,6 @@ static void step(seam_worker_t *w)
     }
     uint64_t th = seam_now_ns();
     run_heads(w, fin, n_fin);
-    for (int i = 0; i < w->p.slots; i++) /* who did not come back for this step is not waited for */
-        w->ws[i].expected = false;
     for (int k = 0; k < n_fin; k++) {
         seam_job_t *j = fin[k];
         if (j->head)
@@ -378,17 +386,17 @@ static void step(seam_worker_t *w)
                 snprintf(j->why, sizeof j->why, "out of memory for the reply");
             }
         }
-        /* a decode step just answered: its session's next one is on the way */
-        w->ws[j->slot].expected = j->status == SEAM_OK && j->n <= DECODE_ROWS;
+        /* answered: its session's next request is on the way */
+        w->ws[j->slot].answered_ns = j->status == SEAM_OK ? seam_now_ns() : 0;
         finish(w, j);
     }
     uint64_t now = seam_now_ns();
     w->last_step_ns = now - t0;
-    uint64_t gather = w->last_step_ns / 5;
+    uint64_t gather = w->last_step_ns / GATHER_DIV;
     if (gather < 200000)
         gather = 200000;
-    if (gather > 2000000)
-        gather = 2000000;
+    if (gather > GATHER_MAX_NS)
+        gather = GATHER_MAX_NS;
     w->gather_until_ns = now + gather;
     busy_add(w, t0, now, rows);
     free(e), free(in), free(take), free(cand);
@@ -396,18 +404,25 @@ static void step(seam_worker_t *w)
 
 /* ---- the thread ------------------------------------------------------------------------ */
 
+/* Called with mu held, returns with it released: takes what was submitted, runs the jobs that
+ * are not FORWARDs, and counts what a step could run (and who is expected back). */
+static void take_and_prepare(seam_worker_t *w, int *ready, int *expected)
+{
+    seam_job_t *list = w->in;
+    w->in = w->in_tail = NULL;
+    pthread_mutex_unlock(&w->mu);
+    take_submitted(w, list);
+    run_controls(w);
+    count_waiting(w, ready, expected);
+}
+
 static void *run(void *arg)
 {
     seam_worker_t *w = arg;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        seam_job_t *list = w->in;
-        w->in = w->in_tail = NULL;
-        pthread_mutex_unlock(&w->mu);
-        take_submitted(w, list);
-        run_controls(w);
         int ready, expected;
-        count_waiting(w, &ready, &expected);
+        take_and_prepare(w, &ready, &expected);
         uint64_t now = seam_now_ns();
         bool gather = ready > 0 && expected > 0 && ready < w->p.max_batch_sessions &&
                       now < w->gather_until_ns;
@@ -444,14 +459,9 @@ static void *run(void *arg)
 void seam_worker_run_pending(seam_worker_t *w)
 {
     for (;;) {
-        pthread_mutex_lock(&w->mu);
-        seam_job_t *list = w->in;
-        w->in = w->in_tail = NULL;
-        pthread_mutex_unlock(&w->mu);
-        take_submitted(w, list);
-        run_controls(w);
         int ready, expected;
-        count_waiting(w, &ready, &expected);
+        pthread_mutex_lock(&w->mu);
+        take_and_prepare(w, &ready, &expected);
         if (!ready)
             break;
         step(w);

@@ -55,19 +55,7 @@ static char dead_hop[20][128];
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-static long rss_mb(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb / 1024;
-}
+static long rss_mb(pid_t pid) { return load_rss_mb(pid, "VmRSS"); }
 
 static seam_rpc_t *connect_rpc(const char *endpoint)
 {
@@ -99,18 +87,9 @@ static int ask(seam_rpc_t *r, Seam__Envelope *env, const void *payload, size_t l
 
 static uint64_t open_session(seam_rpc_t *r, uint64_t *token)
 {
-    Seam__Open o = SEAM__OPEN__INIT;
-    o.n_ctx = 256;
-    Seam__Envelope env = SEAM__ENVELOPE__INIT;
-    env.body_case = SEAM__ENVELOPE__BODY_OPEN;
-    env.open = &o;
-    seam_msg_t m;
-    if (ask(r, &env, NULL, 0, NULL, &m) != SEAM__ENVELOPE__BODY_OPENED)
-        fail_msg("OPEN was not answered with OPENED");
-    uint64_t id = m.env->opened->session;
-    if (token)
-        *token = m.env->opened->token;
-    seam_msg_free(&m);
+    uint64_t id = 0;
+    if (load_open_token(r, 256, 20000, &id, token, NULL) != SEAM_OK)
+        fail_msg("OPEN: %s", seam_last_error());
     return id;
 }
 
@@ -177,7 +156,7 @@ static int sessions_open(void)
 #define GOOD_DECODE 40
 
 typedef struct {
-    volatile int stop;
+    _Atomic int stop;
     int rounds, failed, differ;
     char why[512];
     float want[(GOOD_PROMPT + GOOD_DECODE) * D];
@@ -281,7 +260,7 @@ static int teardown(void **state)
 /* PINGs from a fresh connection every 50 ms while fn runs; their worst round trip. */
 typedef struct {
     load_pinger_t p;
-    volatile int stop;
+    _Atomic int stop;
     pthread_t th;
 } pinging_t;
 

@@ -30,24 +30,8 @@ static uint8_t model_id[SEAM_MODEL_ID_LEN];
 static void *zctx;
 static seam_model_t *layers_m;
 
-/* A process's resident memory in MB: all of it, or only its anonymous part (heap; the rest
- * is the model file's pages, which come and go with use) */
-static long rss_of(pid_t pid, const char *what)
-{
-    char path[64], line[256], fmt[64];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    snprintf(fmt, sizeof fmt, "%s: %%ld kB", what);
-    FILE *f = fopen(path, "r");
-    long kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, fmt, &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb / 1024;
-}
-
-static long rss_mb(pid_t pid) { return rss_of(pid, "VmRSS"); }
+static long rss_of(pid_t pid, const char *what) { return load_rss_mb(pid, what); }
+static long rss_mb(pid_t pid) { return load_rss_mb(pid, "VmRSS"); }
 
 static int setup(void **state)
 {
@@ -95,7 +79,7 @@ static void test_sixteen_sessions_bit_identical(void **st)
     enum { N = 16 };
     static staggered_t cl[N];
     pthread_t th[N];
-    volatile int stop = 0;
+    _Atomic int stop = 0;
     static load_pinger_t pg;
     pg = (load_pinger_t){.zctx = zctx, .endpoint = srv.endpoint, .interval_ms = 5, .stop = &stop};
     pthread_t pt;
@@ -188,14 +172,10 @@ static void *crowd_run(void *arg)
             break;
         }
         seam_msg_free(&m);
-        Seam__Open o = SEAM__OPEN__INIT;
-        o.n_ctx = C_PROMPT + C_DECODE + 1;
-        Seam__Envelope env = SEAM__ENVELOPE__INIT;
-        env.body_case = SEAM__ENVELOPE__BODY_OPEN;
-        env.open = &o;
         int code = 0;
+        uint64_t session = 0;
         double t0 = load_now_s();
-        int rc = seam_rpc_call(r, &env, NULL, 0, 30000, &m, &code);
+        int rc = load_open(r, C_PROMPT + C_DECODE + 1, 30000, &session, &code);
         double took = (load_now_s() - t0) * 1e3;
         if (rc == SEAM_ERR_REFUSED && code == SEAM__ERROR_CODE__ERR_TOO_MANY_SESSIONS) {
             c->refused++;
@@ -205,16 +185,12 @@ static void *crowd_run(void *arg)
             usleep(50000 + (useconds_t)(rand() % 100000)); /* try again later, as told */
             continue;
         }
-        if (rc != SEAM_OK || m.env->body_case != SEAM__ENVELOPE__BODY_OPENED) {
+        if (rc != SEAM_OK) {
             c->failed++;
-            snprintf(c->why, sizeof c->why, "OPEN: %s", rc != SEAM_OK ? seam_last_error() : "not OPENED");
-            if (rc == SEAM_OK)
-                seam_msg_free(&m);
+            snprintf(c->why, sizeof c->why, "OPEN: %s", seam_last_error());
             seam_rpc_destroy(&r);
             break;
         }
-        uint64_t session = m.env->opened->session;
-        seam_msg_free(&m);
         c->admitted++;
         /* the session's rows, as load_client_run sends them, on this connection */
         load_client_t lc = {.d = D, .layer_begin = A, .layer_end = B, .n_prompt = C_PROMPT,
