@@ -210,8 +210,12 @@ static void opened(seam_server_t *s, seam_job_t *j, seam_slot_t *sl)
                        SEAM__ERROR_CODE__ERR_INTERNAL, "%s", j->why);
         return;
     }
-    if (sl->state != SLOT_OPENING)
-        return; /* closed meanwhile (its client went away, a drain) */
+    if (sl->state != SLOT_OPENING) { /* closed meanwhile: its client is told */
+        seam_srv_error(s, j->msg.identity, j->msg.identity_len, j->msg.env->request_id,
+                       SEAM__ERROR_CODE__ERR_UNKNOWN_SESSION, "the session was closed before it "
+                       "was ready (the server is stopping, or its client went away)");
+        return;
+    }
     sl->state = SLOT_OPEN;
     seam_srv_log(s, "session %s opened for %.13s (context %d; %d/%d sessions)",
                  seam_srv_short_id(sl->id, sid), sl->owner, sl->n_ctx, s->n_live, s->n_slots);
