@@ -399,11 +399,28 @@ static void generate(seam_backend_kind_t kind, const char *path, const char *pro
     seam_model_destroy(&m);
 }
 
+/* The default model, or the one in $SEAM_MODEL (a GPU machine gets the default model cut to
+ * fewer layers and tokens by tools/cut_model.py: real weights, smaller). */
+static void model_shape(int *n_vocab, int *n_layer)
+{
+    seam_model_t *m = seam_model_new(model_path(), &(seam_model_params_t){
+        .layer_begin = 0, .layer_end = 0, .n_threads = 1, .backend = SEAM_BACKEND_CPU});
+    if (!m)
+        fail_msg("cannot load %s: %s", model_path(), seam_last_error());
+    seam_model_info_t in;
+    seam_model_info(m, &in);
+    *n_vocab = in.n_vocab;
+    *n_layer = in.n_layer;
+    seam_model_destroy(&m);
+}
+
 static void test_default_model(void **state)
 {
     (void)state;
     static const char *prompts[] = {"The capital of France is", "def fibonacci(n):",
                                     "Once upon a time, in a small village,"};
+    int n_vocab, n_layer;
+    model_shape(&n_vocab, &n_layer);
     int same = 0;
     bool logits_ok = true;
     for (int p = 0; p < 3; p++) {
@@ -417,7 +434,7 @@ static void test_default_model(void **state)
         same += k;
         char what[96];
         snprintf(what, sizeof what, "default model, prompt %d, first logits", p);
-        logits_ok &= check(what, lb, la, 262144, 2e-2);
+        logits_ok &= check(what, lb, la, (size_t)n_vocab, 2e-2);
         printf("  prompt %d: %d/32 greedy tokens equal to the CPU's%s\n", p, k,
                k < 32 ? " (then diverged)" : "");
         free(la), free(lb);
@@ -454,16 +471,20 @@ static void test_tiny_fixtures(void **state)
 static void test_split_on_cuda(void **state)
 {
     (void)state;
-    char seam[1024];
+    char seam[1024], layers[32];
     seam_binary(seam, sizeof seam);
+    int n_vocab, n_layer;
+    model_shape(&n_vocab, &n_layer);
+    int a = n_layer / 4, z = n_layer * 3 / 4; /* 4-13 of the default model's 18 */
+    snprintf(layers, sizeof layers, "%d-%d", a, z);
     int32_t tokens[2][24];
     for (int side = 0; side < 2; side++) {
         const char *be = side ? "cuda" : "cpu";
         const char *extra[] = {"--backend", be, NULL};
         server_proc_t srv;
-        assert_int_equal(server_start(&srv, seam, model_path(), test_port(side), "4-14", extra), 0);
+        assert_int_equal(server_start(&srv, seam, model_path(), test_port(side), layers, extra), 0);
         char spec[256];
-        snprintf(spec, sizeof spec, "0-4@local,4-14@%s,14-18@local", srv.endpoint);
+        snprintf(spec, sizeof spec, "0-%d@local,%d-%d@%s,%d-%d@local", a, a, z, srv.endpoint, z, n_layer);
         seam_split_params_t pp = {.model_path = model_path(), .spec = spec, .n_threads = 2,
                                   .backend = side ? SEAM_BACKEND_CUDA : SEAM_BACKEND_CPU};
         seam_split_t *sp = seam_split_new(&pp);
@@ -473,13 +494,13 @@ static void test_split_on_cuda(void **state)
         int32_t toks[64];
         const char *prompt = "The capital of France is";
         int n = seam_tokenize(m, prompt, strlen(prompt), toks, 64, true, false);
-        float *lg = malloc(sizeof(float) * 262144);
+        float *lg = malloc(sizeof(float) * (size_t)n_vocab);
         int pos = 0, len = n;
         for (int i = 0; i < 24; i++) {
             assert_int_equal(seam_split_step(sp, toks + pos, len, pos, lg, NULL, NULL, NULL, false),
                              SEAM_OK);
             pos += len;
-            tokens[side][i] = toks[pos] = argmax(lg, 262144);
+            tokens[side][i] = toks[pos] = argmax(lg, n_vocab);
             len = 1;
         }
         free(lg);
@@ -489,7 +510,8 @@ static void test_split_on_cuda(void **state)
     int k = 0;
     while (k < 24 && tokens[0][k] == tokens[1][k])
         k++;
-    printf("  split 0-4 local | 4-14 server | 14-18 local: %d/24 greedy tokens equal (CUDA vs CPU)\n", k);
+    printf("  split 0-%d local | %d-%d server | %d-%d local: %d/24 greedy tokens equal (CUDA vs CPU)\n",
+           a, a, z, z, n_layer, k);
     assert_int_equal(k, 24);
 }
 
