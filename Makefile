@@ -114,7 +114,7 @@ $(BUILD)/kernels/cpu/quant_avx2.o: kernels/cpu/quant_avx2.c
 
 $(LIB): $(LIB_OBJ)
 	@echo "  AR $@"
-	$(Q)ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(SEAM): $(BUILD)/tools/seam.o $(LIB)
 	@echo "  LD $@"
@@ -256,4 +256,4 @@ refs: all model $(BPE_VOCAB)
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f -not -path '*-debroot/*' 2>/dev/null)

@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 
-#include "../runtime/client.h"
+#include "../runtime/split.h"
 #include "plan.h"
 
 typedef struct seam_adaptive seam_adaptive_t;

@@ -31,6 +31,7 @@ struct seam_rpc {
     char failure[320];       /* set once the connection cannot work */
     int draining;
     uint64_t draining_session;
+    uint64_t heard_ns;       /* the last message from the server arrived then */
 };
 
 static _Atomic uint64_t next_request_id;
@@ -43,6 +44,7 @@ const char *seam_rpc_endpoint(const seam_rpc_t *r) { return r->endpoint; }
 const char *seam_rpc_public_key(const seam_rpc_t *r) { return r->pub; }
 bool seam_rpc_ready(const seam_rpc_t *r) { return r->ready; }
 int seam_rpc_disconnects(const seam_rpc_t *r) { return r->disconnects; }
+uint64_t seam_rpc_heard_ns(const seam_rpc_t *r) { return r->heard_ns; }
 
 int seam_rpc_draining(const seam_rpc_t *r, uint64_t *session)
 {
@@ -300,7 +302,7 @@ int seam_rpc_wait(seam_rpc_t *const *rs, int n, uint64_t rid, int timeout_ms, se
             seam_error_set("%s%s did not answer within %d ms%s", n > 1 ? "the chain " : "", who,
                            timeout_ms, rs[0]->server_key[0] && !rs[0]->ever_ready
                                            ? " (if it encrypts, check --server-key)" : "");
-            return SEAM_ERR_IO;
+            return SEAM_ERR_BUSY;
         }
         for (int k = 0; k < n; k++) {
             if (!(items[2 * k].revents & ZMQ_POLLIN))
@@ -309,6 +311,7 @@ int seam_rpc_wait(seam_rpc_t *const *rs, int n, uint64_t rid, int timeout_ms, se
                 seam_msg_free(reply);
                 continue;
             }
+            rs[k]->heard_ns = seam_now_ns();
             if (!reply->env || reply->env->request_id != rid) {
                 unasked(rs[k], reply);
                 seam_msg_free(reply); /* a late answer to an earlier, timed-out request */

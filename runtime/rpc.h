@@ -42,6 +42,9 @@ const char *seam_rpc_public_key(const seam_rpc_t *r);
 bool seam_rpc_ready(const seam_rpc_t *r);
 /* Times the connection was lost after it had been up. */
 int seam_rpc_disconnects(const seam_rpc_t *r);
+/* When the last message from the server arrived (0: none yet): with a PING sent at t, a
+ * value after t says the server is there even while an answer is slow. */
+uint64_t seam_rpc_heard_ns(const seam_rpc_t *r);
 
 /* Reads the monitor's pending events. SEAM_OK, or SEAM_ERR_IO with a sentence when the
  * connection cannot work: a handshake failed, nothing listens there. A lost connection is
@@ -57,7 +60,8 @@ long seam_rpc_send(seam_rpc_t *r, Seam__Envelope *env, const void *payload, size
 /* Waits for the reply to request rid from any of rs[0..n) (a chain's answer comes from its
  * last server, an error from whichever stage failed), up to timeout_ms. An ERROR reply is
  * returned like any other (SEAM_OK; the caller reads it). *from (may be NULL): which one
- * answered. Fails at once when a connection cannot work or was lost after the request went. */
+ * answered. Fails at once (SEAM_ERR_IO) when a connection cannot work or was lost after the
+ * request went; SEAM_ERR_BUSY when the time ran out. */
 int seam_rpc_wait(seam_rpc_t *const *rs, int n, uint64_t rid, int timeout_ms, seam_msg_t *reply,
                   int *from);
 

@@ -20,7 +20,7 @@ typedef struct {
 
 /* Every server a test starts, so that none outlives the test program even when an assertion
  * fails before server_stop (a leaked server would keep the test runner's pipe open). */
-static pid_t started_servers[32];
+static pid_t started_servers[256];
 static int n_started_servers;
 
 static void kill_started_servers(void)
@@ -67,7 +67,7 @@ static int server_start_log(server_proc_t *sp, const char *seam, const char *mod
     if (n_started_servers == 0)
         atexit(kill_started_servers);
     sp->pid = fork();
-    if (sp->pid > 0 && n_started_servers < 32)
+    if (sp->pid > 0 && n_started_servers < 256)
         started_servers[n_started_servers++] = sp->pid;
     if (sp->pid == 0) {
         if (log_path || !getenv("SEAM_TEST_VERBOSE")) {

@@ -10,7 +10,7 @@
 #include <inttypes.h>
 #include <zmq.h>
 
-#include "../runtime/client.h"
+#include "../runtime/split.h"
 #include "../runtime/seam.h"
 #include "../runtime/transport.h"
 #include "harness.h"
@@ -215,7 +215,8 @@ static void check_chain_paths(server_proc_t *tail)
     seam_msg_free(&m1);
     seam_msg_free(&m2);
 
-    /* an ERROR from the second server (a session it does not know) comes back through the first */
+    /* an ERROR from the second server (a session it does not know: it restarted) comes back
+     * through the first, naming it; the split reopens the chain and goes on */
     seam_split_params_t q = {.model_path = model_path(), .spec = spec, .n_threads = 1,
                              .timeout_ms = 5000};
     snprintf(spec, sizeof spec, "0-4@local,4-10@%s,10-%d@%s", full.endpoint, n_layer, tail->endpoint);
@@ -228,10 +229,16 @@ static void check_chain_paths(server_proc_t *tail)
     if (server_start(&again, seam_bin, model_path(), tail->port, layers, NULL) != 0)
         fail_msg("could not restart the second server");
     lg = malloc(sizeof(float) * (size_t)n_vocab);
-    assert_int_not_equal(seam_split_step(sp, prompt, N_PROMPT, 0, lg, NULL, NULL, NULL, false), SEAM_OK);
-    printf("  the second server restarted (sessions lost): %s\n", seam_last_error());
-    assert_non_null(strstr(seam_last_error(), "no session"));
-    assert_non_null(strstr(seam_last_error(), again.endpoint));
+    seam_split_stats_t rs;
+    if (seam_split_step(sp, prompt, N_PROMPT, 0, lg, NULL, NULL, &rs, false) != SEAM_OK)
+        fail_msg("after the restart: %s", seam_last_error());
+    assert_int_equal(rs.n_recoveries, 1);
+    printf("  the second server restarted (sessions lost): \"%s\"; the chain reopened in %.0f ms "
+           "and the step went on\n", rs.recovery[0].why, rs.recovery[0].pause_ms);
+    assert_int_equal(rs.recovery[0].kind, SEAM_RECOVERY_REOPEN);
+    assert_non_null(strstr(rs.recovery[0].why, "no session"));
+    assert_non_null(strstr(rs.recovery[0].why, again.endpoint));
+    assert_memory_equal(lg, ref, sizeof(float) * (size_t)n_vocab);
     free(lg);
     seam_split_destroy(&sp);
     *tail = again;

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "../runtime/client.h"
+#include "../runtime/split.h"
 #include "../runtime/keys.h"
 #include "../runtime/seam.h"
 #include "harness.h"

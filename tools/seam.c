@@ -13,7 +13,7 @@
 
 #include "../kernels/cpu/quant.h"
 #include "../kernels/cpu/wire.h"
-#include "../runtime/client.h"
+#include "../runtime/split.h"
 #include "../runtime/keys.h"
 #include "../runtime/server.h"
 #include "../runtime/transport.h"

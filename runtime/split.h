@@ -1,0 +1,127 @@
+/* The split: runs the local stages of a split generation, sends the hidden state to the
+ * servers holding the others, and finishes with the LM head locally or on the last server.
+ * A remote stage may name replicas (servers holding the same layers): the best one is used and
+ * the others wait as standbys. When a server dies, vanishes or drains mid-generation, the split
+ * recovers inside the step it was in: the stage reopens on a standby (or, with none left, runs
+ * here from the same GGUF file) and is brought up to date, by replaying the hidden states it was
+ * sent (a batched prefill, bit-identical to the steps it replaces) or, for a draining server,
+ * by moving its KV cache; then the step goes on. The text is that of an uninterrupted run.
+ * Threads: a split is used by one thread at a time. */
+#ifndef SEAM_SPLIT_H
+#define SEAM_SPLIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "seam.h"
+
+typedef struct seam_split seam_split_t;
+
+#define SEAM_SPLIT_MAX_STAGES 16
+#define SEAM_SPLIT_MAX_REPLICAS 8
+
+typedef enum {
+    SEAM_FALLBACK_LOCAL = 0, /* with no replica left, run the stage here (the default) */
+    SEAM_FALLBACK_FAIL = 1,  /* with no replica left, the step fails */
+} seam_fallback_t;
+
+typedef struct {
+    const char *model_path;
+    /* Stages covering [0, n_layer) in order, half-open ranges:
+     * "0-4@local,4-16@tcp://127.0.0.1:7001,16-18@local"; a remote stage may end in /f32,
+     * /f16, /bf16 or /q8 for its wire dtype (default: wire_dtype), and may name replicas
+     * separated by | ("4-16@tcp://A:7001|tcp://B:7001/q8"), each with its own dtype. */
+    const char *spec;
+    int wire_dtype;      /* seam_wire_dtype_t; default for stages without a suffix */
+    bool head_remote;    /* the last stage, remote and ending at the last layer, samples */
+    int n_threads;
+    seam_backend_kind_t backend; /* of the local stages; AUTO: CUDA when a GPU is present */
+    int gpu;
+    int n_ctx;           /* <= 0: 4096 or the model's, if less */
+    int timeout_ms;      /* the longest any request may take; <= 0: 30000 */
+    int fail_after_ms;   /* a server silent this long past its expected time is dead (heartbeats
+                          * and per-request deadlines from the measured step time); <= 0: 1000 */
+    seam_fallback_t fallback;
+    /* CurveZMQ: the servers' public keys (.pub files): one for every remote stage, or one per
+     * remote stage in order (replicas of a stage share its key). With them every connection is
+     * encrypted; our key pair comes from key_file (seam keygen), or is made for this run. */
+    const char *server_keys[SEAM_SPLIT_MAX_STAGES];
+    int n_server_keys;
+    const char *key_file;
+} seam_split_params_t;
+
+typedef struct {
+    char where[256];     /* "local" or the endpoint */
+    int layer_begin, layer_end;
+    int dtype;
+    uint64_t compute_us; /* this stage's compute (remote: as the server reported it) */
+    uint64_t network_us; /* remote: round trip minus remote compute */
+    uint64_t sent_bytes, recv_bytes;
+    double max_rel_err;  /* remote, lossy dtype: ‖decoded − sent‖₂ / ‖sent‖₂ of the hidden state
+                          * this hop carried (last step) */
+} seam_stage_stats_t;
+
+typedef enum {
+    SEAM_RECOVERY_NONE = 0,
+    SEAM_RECOVERY_FAILOVER,  /* reopened on a standby, the history replayed */
+    SEAM_RECOVERY_FALLBACK,  /* no replica left: now run here, the history replayed */
+    SEAM_RECOVERY_REOPEN,    /* the same server, which had lost our session, the history replayed */
+    SEAM_RECOVERY_DRAIN,     /* its server drained: the KV cache moved, nothing replayed */
+} seam_recovery_kind_t;
+
+/* What a recovery did, and what it cost. */
+typedef struct {
+    seam_recovery_kind_t kind;
+    int layer_begin, layer_end;  /* the stage (a chain: its whole range) */
+    char from[256], to[256];     /* endpoints, or "local" */
+    char why[512];               /* what failed, as it was noticed */
+    double detect_ms;            /* from the request going out to the failure noticed */
+    double pause_ms;             /* from the failure noticed to the step going on */
+    int replayed;                /* positions replayed */
+    uint64_t kv_bytes;           /* KV moved (a drain) */
+} seam_recovery_t;
+
+typedef struct {
+    int n_stages;
+    seam_stage_stats_t stage[SEAM_SPLIT_MAX_STAGES];
+    uint64_t local_us;   /* embed + local stages + head, this client */
+    uint64_t total_us;
+    int n_recoveries;    /* during this step */
+    seam_recovery_t recovery[4];
+} seam_split_stats_t;
+
+seam_split_t *seam_split_new(const seam_split_params_t *p);
+/* Closes its sessions on the servers (without waiting for their answers) and frees it. */
+void seam_split_destroy(seam_split_t **s);
+const seam_model_t *seam_split_model(const seam_split_t *s);
+/* The split's context: the smallest of the one asked for and every server's maximum. */
+int seam_split_n_ctx(const seam_split_t *s);
+/* The split as it runs now, in the spec's syntax (replicas in use; local after a fallback). */
+const char *seam_split_layout(seam_split_t *s);
+
+/* One step over n tokens at positions pos..: logits (n_vocab) of the last token when the head
+ * is local; *token when it is remote (sampling applies there). stats of this step if asked;
+ * measure_err: also decode each lossy hop's input locally to report its error. A server that
+ * fails during the step is recovered from (stats->recovery says how) unless the fallback is
+ * FAIL and no replica is left. */
+int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, float *logits,
+                    int32_t *token, const seam_sampler_params_t *sampling,
+                    seam_split_stats_t *stats, bool measure_err);
+
+/* What moving a KV cache cost. */
+typedef struct {
+    uint64_t wire_bytes;   /* KV payload bytes that crossed the network, both directions */
+    uint64_t local_bytes;  /* copied inside this process or inside a server */
+    int requests;          /* KV messages sent to servers */
+    uint64_t us;
+} seam_kv_move_stats_t;
+
+/* Gives `to` the KV cache of positions 0 .. n_pos-1 that `from` (a split of the same model
+ * that has run those positions) holds, layer by layer from where the layer ran in `from` to
+ * where it runs in `to`: copied in this process, copied inside a server between the two
+ * splits' sessions, or moved over the wire (chunks sent back to back: about one round trip
+ * per server and direction). `to` then continues at n_pos exactly as if it had run the
+ * positions itself: moving a cut without recomputing. */
+int seam_split_kv_move(seam_split_t *to, seam_split_t *from, int n_pos, seam_kv_move_stats_t *st);
+
+#endif
