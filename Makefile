@@ -64,12 +64,15 @@ LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
 endif
 LIB     := $(BUILD)/libseam.a
 SEAM    := $(BUILD)/seam
+SEAM_SRC := tools/seam.c tools/flags.c $(wildcard tools/cmd_*.c)
+SEAM_OBJ := $(SEAM_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH   := $(BUILD)/bench/bench_cpu
 BENCH_WIRE := $(BUILD)/bench/bench_wire
 BENCH_AGREE := $(BUILD)/bench/wire_agreement
 BENCH_SERVE := $(BUILD)/bench/bench_serve
+BENCH_RECOVERY := $(BUILD)/bench/bench_recovery
 BENCH_CUDA := $(if $(NVCC),$(BUILD)/bench/cuda/bench_matvec)
 FIXTURES := $(BUILD)/fixtures/.stamp
 BPE_VOCAB := $(BUILD)/vocab/ggml-vocab-llama-bpe.gguf
@@ -77,7 +80,7 @@ LLAMA_CPP_PY := 0.3.36
 
 .PHONY: all deps venv model demo test test-data test-unit test-asan fuzz bench bench-compare refs clean info
 .SECONDARY:
-all: info $(LIB) $(SEAM) $(TESTS) $(BENCH) $(BENCH_WIRE) $(BENCH_AGREE) $(BENCH_SERVE) $(BENCH_CUDA)
+all: info $(LIB) $(SEAM) $(TESTS) $(BENCH) $(BENCH_WIRE) $(BENCH_AGREE) $(BENCH_SERVE) $(BENCH_RECOVERY) $(BENCH_CUDA)
 
 info:
 	@echo "  $(OPENMP_MSG)"
@@ -95,7 +98,7 @@ $(BUILD)/gen/proto/seam.pb-c.o: $(PROTO_C)
 	$(Q)$(CC) $(CFLAGS) -Wno-shadow -c $< -o $@
 
 # every object may include the generated header
-$(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tools/seam.o $(BUILD)/bench/bench_wire.o $(BUILD)/bench/bench_serve.o $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o): | $(PROTO_H)
+$(LIB_SRC:%.c=$(BUILD)/%.o) $(SEAM_OBJ) $(BUILD)/bench/bench_wire.o $(BUILD)/bench/bench_serve.o $(BUILD)/bench/bench_recovery.o $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o): | $(PROTO_H)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -116,7 +119,7 @@ $(LIB): $(LIB_OBJ)
 	@echo "  AR $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(SEAM): $(BUILD)/tools/seam.o $(LIB)
+$(SEAM): $(SEAM_OBJ) $(LIB)
 	@echo "  LD $@"
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
@@ -239,6 +242,7 @@ bench: all model
 	$(Q)./$(BENCH) -m $(MODEL) -t $(THREADS)
 	$(Q)./$(BENCH_WIRE)
 	$(Q)./$(BENCH_SERVE) -m $(MODEL) -t $(THREADS) --seam $(SEAM)
+	$(Q)./$(BENCH_RECOVERY) -m $(MODEL) --seam $(SEAM)
 	$(Q)$(if $(BENCH_CUDA),./$(BENCH_CUDA))
 	$(Q)SEAM=$(SEAM) MODEL=$(MODEL) THREADS=$(THREADS) bash bench/bench_split.sh
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../runtime/error.h"
+#include "../runtime/generate.h"
 #include "../runtime/transport.h"
 
 /* While every layer is local no step crosses the link, so a thread of its own PINGs the server
@@ -37,7 +38,8 @@ struct seam_adaptive {
     seam_plan_t plan;
     char spec[512];
     seam_split_t *split;
-    seam_sampler_t *sampler;
+    bool server_down;           /* its server failed and the split fell back here: no plan
+                                 * puts layers there until a PING is answered again */
     int32_t *history;
     int n_history, cap_history;
     float *logits;
@@ -56,8 +58,7 @@ seam_adaptive_params_t seam_adaptive_default_params(void)
     /* f32 only unless asked: a move replays the history exactly, which keeps the text exactly
      * that of an unmoved run only when no hop rounds the hidden state */
     p.constraints.dtypes = 1u << SEAM_WIRE_F32;
-    p.sampling = seam_sampler_default_params();
-    p.sampling.temperature = 0;
+    p.fallback = SEAM_FALLBACK_LOCAL;
     return p;
 }
 
@@ -167,7 +168,8 @@ static int open_layout(seam_adaptive_t *a, const seam_plan_t *from)
     seam_plan_spec(&a->plan, a->L, a->p.endpoint, a->spec, sizeof a->spec);
     seam_split_params_t sp = {.model_path = a->p.model_path, .spec = a->spec,
                               .head_remote = a->plan.head_remote, .n_threads = a->p.n_threads,
-                              .timeout_ms = 30000, .key_file = a->p.key_file};
+                              .timeout_ms = 30000, .key_file = a->p.key_file,
+                              .fail_after_ms = a->p.fail_after_ms, .fallback = a->p.fallback};
     if (a->p.server_key) {
         sp.server_keys[0] = a->p.server_key;
         sp.n_server_keys = 1;
@@ -190,8 +192,8 @@ static int open_layout(seam_adaptive_t *a, const seam_plan_t *from)
         }
         if (!mv.by_kv) { /* recompute every layer's KV cache where it now runs */
             int32_t tok;
-            int rc = seam_split_step(next, a->history, a->n_history, 0, a->logits, &tok,
-                                     &a->p.sampling, NULL, false);
+            int rc = seam_split_step(next, a->history, a->n_history, 0, a->logits, &tok, NULL,
+                                     NULL, false);
             if (rc != SEAM_OK) {
                 seam_split_destroy(&next);
                 return rc;
@@ -224,9 +226,9 @@ seam_adaptive_t *seam_adaptive_new(const seam_adaptive_params_t *params)
     a->L = a->client.n_layer;
     a->p.constraints.server_begin = begin;
     a->p.constraints.server_end = end;
-    /* sampling with temperature keeps the head here: the sampler's random stream must go on
-     * across moves, and a server's sampler would start afresh in each new session */
-    a->p.constraints.server_has_head = has_head && a->p.sampling.temperature <= 0;
+    /* the head may go there whatever the sampling: a server draws the token the generator
+     * would (every parameter crosses the wire, the draw seeded by position) */
+    a->p.constraints.server_has_head = has_head;
     seam_plan_cost_t c;
     if (seam_plan_search(&a->client, &a->server, &a->link, &a->p.constraints, &a->plan, &c) != SEAM_OK)
         goto fail;
@@ -238,8 +240,7 @@ seam_adaptive_t *seam_adaptive_new(const seam_adaptive_params_t *params)
     seam_model_info(seam_split_model(a->split), &in);
     a->n_vocab = in.n_vocab;
     a->logits = malloc(sizeof(float) * (size_t)in.n_vocab);
-    a->sampler = seam_sampler_new(&a->p.sampling, in.n_vocab);
-    if (!a->logits || !a->sampler)
+    if (!a->logits)
         goto fail;
     if (prober_start(&a->probe, a->p.endpoint, a->p.server_key, a->p.probe_s) != SEAM_OK)
         goto fail;
@@ -257,7 +258,6 @@ void seam_adaptive_destroy(seam_adaptive_t **ap)
     seam_adaptive_t *a = *ap;
     prober_stop(&a->probe);
     seam_split_destroy(&a->split);
-    seam_sampler_destroy(&a->sampler);
     free(a->history);
     free(a->logits);
     free(a);
@@ -266,8 +266,8 @@ void seam_adaptive_destroy(seam_adaptive_t **ap)
 
 /* The link as the last step saw it: its network time, less the bytes at the known bandwidth,
  * is the round trip (smoothed); all local, the prober's latest round trip (the bandwidth
- * estimate stays the one measured at the start). */
-static void update_link(seam_adaptive_t *a, const seam_split_stats_t *st)
+ * estimate stays the one measured at the start). True when a PING was answered since. */
+static bool update_link(seam_adaptive_t *a, const seam_split_stats_t *st)
 {
     bool remote = a->plan.b > a->plan.a;
     double probed = prober_poll(&a->probe, !remote);
@@ -283,9 +283,27 @@ static void update_link(seam_adaptive_t *a, const seam_split_stats_t *st)
             a->link.rtt_us = 0.5 * a->link.rtt_us + 0.5 * (rtt > 0 ? rtt : 0);
         }
     }
+    return probed >= 0;
 }
 
-int seam_adaptive_step(seam_adaptive_t *a, const int32_t *tokens, int n, int32_t *next)
+/* The split fell back here for a server that failed: the plan is now all local (which is
+ * what the split runs), and the prober watches for the server to answer again. */
+static void note_fallback(seam_adaptive_t *a, const seam_split_stats_t *st)
+{
+    for (int i = 0; i < st->n_recoveries; i++)
+        if (st->recovery[i].kind == SEAM_RECOVERY_FALLBACK) {
+            a->server_down = true;
+            a->plan.a = a->plan.b = 0;
+            a->plan.head_remote = false;
+            seam_plan_spec(&a->plan, a->L, a->p.endpoint, a->spec, sizeof a->spec);
+            a->better_steps = 0;
+            prober_poll(&a->probe, true);
+            return;
+        }
+}
+
+int seam_adaptive_step(seam_adaptive_t *a, const int32_t *tokens, int n, float *logits,
+                       int32_t *token, const seam_sample_request_t *req, seam_split_stats_t *stats)
 {
     if (a->n_history + n > a->cap_history) {
         int cap = (a->n_history + n) * 2;
@@ -297,18 +315,22 @@ int seam_adaptive_step(seam_adaptive_t *a, const int32_t *tokens, int n, int32_t
         a->history = h;
         a->cap_history = cap;
     }
-    seam_split_stats_t st;
-    int32_t tok = -1;
-    int rc = seam_split_step(a->split, tokens, n, a->n_history, a->logits, &tok, &a->p.sampling, &st, false);
+    seam_split_stats_t own;
+    seam_split_stats_t *st = stats ? stats : &own;
+    *token = -1;
+    int rc = seam_split_step(a->split, tokens, n, a->n_history, logits, token, req, st, false);
     if (rc != SEAM_OK)
         return rc;
     memcpy(a->history + a->n_history, tokens, sizeof *tokens * (size_t)n);
     a->n_history += n;
-    for (int i = 0; i < n; i++)
-        seam_sampler_accept(a->sampler, tokens[i]);
-    *next = a->plan.head_remote ? tok : seam_sampler_sample(a->sampler, a->logits);
+    note_fallback(a, st);
     /* re-plan on what the link does now */
-    update_link(a, &st);
+    bool answered = update_link(a, st);
+    if (a->server_down) {
+        if (!answered)
+            return SEAM_OK;
+        a->server_down = false; /* it answers again: plans may use it */
+    }
     a->p.constraints.context = a->n_history;
     seam_plan_t best;
     seam_plan_cost_t bc, cur = seam_plan_cost(&a->client, &a->server, &a->link, &a->plan, &a->p.constraints);
@@ -333,6 +355,39 @@ int seam_adaptive_step(seam_adaptive_t *a, const int32_t *tokens, int n, int32_t
         prober_poll(&a->probe, a->plan.b <= a->plan.a); /* start or stop probing now */
     }
     return SEAM_OK;
+}
+
+/* ---- the adaptive runner as the generator's stepper ---------------------------------------- */
+
+static int adaptive_stepper_step(void *ctx, const int32_t *tokens, int n, int pos, float *logits,
+                                 int32_t *token, const seam_sample_request_t *req, bool measure,
+                                 seam_step_info_t *info)
+{
+    (void)measure; /* the runner's plans are exact unless lossy pays; nothing to measure */
+    seam_adaptive_t *a = ctx;
+    if (pos != a->n_history) {
+        seam_error_set("adaptive: a step at position %d, but the runner stands at %d", pos,
+                       a->n_history);
+        return SEAM_ERR_INVALID;
+    }
+    info->has_split = true;
+    return seam_adaptive_step(a, tokens, n, logits, token, req, &info->split);
+}
+
+static int adaptive_stepper_n_ctx(void *ctx) { return seam_split_n_ctx(((seam_adaptive_t *)ctx)->split); }
+static const seam_model_t *adaptive_stepper_model(void *ctx) { return seam_adaptive_model(ctx); }
+
+static const seam_stepper_iface_t adaptive_iface = {.step = adaptive_stepper_step,
+                                                    .n_ctx = adaptive_stepper_n_ctx,
+                                                    .model = adaptive_stepper_model};
+
+seam_stepper_t *seam_stepper_adaptive(seam_adaptive_t *a)
+{
+    if (!a) {
+        seam_error_set("adaptive: no runner");
+        return NULL;
+    }
+    return seam_stepper_new(&adaptive_iface, a);
 }
 
 const char *seam_adaptive_spec(const seam_adaptive_t *a) { return a->spec; }

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 
+#include "../runtime/generate.h"
 #include "../runtime/split.h"
 #include "plan.h"
 
@@ -42,17 +43,24 @@ typedef struct {
     int patience;              /* ... for this many steps in a row */
     double probe_s;            /* while all local, probe the link this often */
     const char *client_profile;/* seam profile output to reuse; NULL: measure now */
-    seam_sampler_params_t sampling;
     seam_move_mode_t move;
+    int fail_after_ms;         /* the split's (seam_split_params_t) */
+    seam_fallback_t fallback;  /* LOCAL (the default): a failed server's layers run here, and
+                                * the cut moves back once it answers again */
 } seam_adaptive_params_t;
 
 seam_adaptive_params_t seam_adaptive_default_params(void);
 seam_adaptive_t *seam_adaptive_new(const seam_adaptive_params_t *p);
 void seam_adaptive_destroy(seam_adaptive_t **a);
 
-/* Feeds tokens (the prompt, then each generated token) at the next positions and returns the
- * next token. */
-int seam_adaptive_step(seam_adaptive_t *a, const int32_t *tokens, int n, int32_t *next);
+/* Feeds tokens (the prompt, then each generated token) at the next positions, with the
+ * split's contract: logits of the last one when the head runs here (*token = -1), else
+ * *token, drawn on the server as req says. stats: the step's, if asked. Sampling is the
+ * generator's (runtime/generate.h), which drives the runner through seam_stepper_adaptive. */
+int seam_adaptive_step(seam_adaptive_t *a, const int32_t *tokens, int n, float *logits,
+                       int32_t *token, const seam_sample_request_t *req, seam_split_stats_t *stats);
+/* The runner as a stepper of the generator (not owned: destroy the runner after it). */
+seam_stepper_t *seam_stepper_adaptive(seam_adaptive_t *a);
 
 const char *seam_adaptive_spec(const seam_adaptive_t *a); /* the current plan as a --split */
 bool seam_adaptive_head_remote(const seam_adaptive_t *a);

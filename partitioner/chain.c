@@ -169,7 +169,8 @@ static double weigh(const weights_t *w, double dec, double ttft, double server)
     return w->decode * dec + w->ttft * ttft + w->server * server;
 }
 
-int seam_chain_search(const seam_profile_t *cl, const seam_chain_t *ch,
+/* The best chain over every allowed dtype. */
+static int search_any(const seam_profile_t *cl, const seam_chain_t *ch,
                       const seam_plan_constraints_t *c, seam_chain_plan_t *best,
                       seam_plan_cost_t *best_cost)
 {
@@ -289,6 +290,78 @@ int seam_chain_search(const seam_profile_t *cl, const seam_chain_t *ch,
     return SEAM_OK;
 }
 
+int seam_chain_search(const seam_profile_t *cl, const seam_chain_t *ch,
+                      const seam_plan_constraints_t *c, seam_chain_plan_t *best,
+                      seam_plan_cost_t *best_cost)
+{
+    int rc = search_any(cl, ch, c, best, best_cost);
+    if (rc != SEAM_OK || best->n == 0 || best->b <= best->a || best->dtype == SEAM_WIRE_F32)
+        return rc;
+    /* exact unless lossy pays: the best plan without rounding (f32 hops, or all local) */
+    seam_plan_constraints_t exact = *c;
+    exact.dtypes &= 1u << SEAM_WIRE_F32;
+    seam_chain_plan_t e;
+    seam_plan_cost_t ek;
+    if (exact.dtypes) {
+        if (search_any(cl, ch, &exact, &e, &ek) != SEAM_OK)
+            return SEAM_OK;
+    } else {
+        e = (seam_chain_plan_t){0};
+        if (!(ek = seam_chain_cost(cl, ch, &e, c)).feasible)
+            return SEAM_OK;
+    }
+    if (!seam_plan_lossy_pays(seam_plan_objective(best_cost, c), seam_plan_objective(&ek, c), c)) {
+        *best = e;
+        *best_cost = ek;
+    }
+    return SEAM_OK;
+}
+
+/* The time one decode step of all of server s's layers is predicted to take there. */
+static double server_step_us(const seam_chain_server_t *s)
+{
+    double us = 0;
+    for (int l = s->begin; l < s->end && l < s->profile->n_layer; l++)
+        us += s->profile->dec_a[l];
+    return s->link.rtt_us + us * seam_profile_load_factor(s->profile);
+}
+
+int seam_chain_group_replicas(seam_chain_t *ch)
+{
+    int n = 0;
+    for (int i = 0; i < ch->n_servers; i++) {
+        seam_chain_server_t *s = &ch->server[i];
+        int g = -1;
+        for (int k = 0; k < n && g < 0; k++)
+            if (ch->server[k].begin == s->begin && ch->server[k].end == s->end &&
+                ch->server[k].has_head == s->has_head)
+                g = k;
+        if (g < 0) {
+            ch->server[n] = *s;
+            ch->server[n].n_standby = 0;
+            n++;
+            continue;
+        }
+        seam_chain_server_t *r = &ch->server[g];
+        if (r->n_standby + 1 >= SEAM_CHAIN_MAX)
+            continue;
+        if (server_step_us(s) < server_step_us(r)) { /* it leads the group */
+            const char *was = r->endpoint;
+            const char *standby[SEAM_CHAIN_MAX];
+            int ns = r->n_standby;
+            memcpy(standby, r->standby, sizeof standby);
+            *r = *s;
+            memcpy(r->standby, standby, sizeof standby);
+            r->n_standby = ns;
+            r->standby[r->n_standby++] = was;
+        } else {
+            r->standby[r->n_standby++] = s->endpoint;
+        }
+    }
+    ch->n_servers = n;
+    return n;
+}
+
 void seam_chain_spec(const seam_chain_plan_t *p, const seam_chain_t *ch, int L, char *buf, size_t cap)
 {
     size_t n = 0;
@@ -300,9 +373,13 @@ void seam_chain_spec(const seam_chain_plan_t *p, const seam_chain_t *ch, int L, 
     }
     if (p->a > 0)
         PART("0-%d@local,", p->a);
-    for (int k = 0; k < p->n; k++)
-        PART("%s%d-%d@%s/%s", k ? "," : "", p->cut[k], p->cut[k + 1],
-             ch->server[p->server[k]].endpoint, seam_wire_name(p->dtype));
+    for (int k = 0; k < p->n; k++) {
+        const seam_chain_server_t *sv = &ch->server[p->server[k]];
+        PART("%s%d-%d@%s/%s", k ? "," : "", p->cut[k], p->cut[k + 1], sv->endpoint,
+             seam_wire_name(p->dtype));
+        for (int r = 0; r < sv->n_standby; r++)
+            PART("|%s/%s", sv->standby[r], seam_wire_name(p->dtype));
+    }
     if (p->b < L)
         PART(",%d-%d@local", p->b, L);
 #undef PART

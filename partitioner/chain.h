@@ -17,6 +17,10 @@ typedef struct {
     int begin, end;               /* the layers it holds */
     bool has_head;
     seam_link_profile_t link;     /* between the client and it */
+    /* servers holding the same layers, kept as its standbys (seam_chain_group_replicas): the
+     * spec names them after it, "a-b@EP|STANDBY1|..." */
+    const char *standby[SEAM_CHAIN_MAX];
+    int n_standby;
 } seam_chain_server_t;
 
 typedef struct {
@@ -35,6 +39,11 @@ typedef struct {
     bool head_remote;                /* on the last server used (it must end at L) */
     seam_wire_dtype_t dtype;         /* every hop */
 } seam_chain_plan_t;
+
+/* Servers that hold the same layers (and head) are replicas: each group becomes its member
+ * predicted fastest for those layers (link and load), the others its standbys. Call it before
+ * the server-to-server links are measured; returns the servers left. */
+int seam_chain_group_replicas(seam_chain_t *ch);
 
 /* Fills the server-to-server links no one measured: the slower of the two servers' links to
  * the client (their round trips averaged, the smaller bandwidth). */

@@ -14,7 +14,8 @@ seam_plan_constraints_t seam_plan_default_constraints(int n_layer)
 {
     return (seam_plan_constraints_t){.context = 512, .prompt = 128, .dtypes = 0xF,
                                      .server_begin = 0, .server_end = n_layer,
-                                     .server_has_head = true, .mix_weight = 0.02};
+                                     .server_has_head = true, .mix_weight = 0.02,
+                                     .lossy_gain = 0.05};
 }
 
 /* A single-server plan is a chain of one: one cost model for both (chain.c). */
@@ -63,9 +64,15 @@ double seam_plan_objective(const seam_plan_cost_t *cost, const seam_plan_constra
     }
 }
 
-int seam_plan_search(const seam_profile_t *cl, const seam_profile_t *sv,
-                     const seam_link_profile_t *link, const seam_plan_constraints_t *c,
-                     seam_plan_t *best, seam_plan_cost_t *best_cost)
+bool seam_plan_lossy_pays(double lossy, double exact, const seam_plan_constraints_t *c)
+{
+    return lossy <= (1.0 - c->lossy_gain) * exact;
+}
+
+/* The best plan over every allowed dtype. */
+static int search_any(const seam_profile_t *cl, const seam_profile_t *sv,
+                      const seam_link_profile_t *link, const seam_plan_constraints_t *c,
+                      seam_plan_t *best, seam_plan_cost_t *best_cost)
 {
     int L = cl->n_layer;
     double best_v = INFINITY;
@@ -74,6 +81,8 @@ int seam_plan_search(const seam_profile_t *cl, const seam_profile_t *sv,
             for (int dt = 0; dt < 4; dt++)
                 for (int hr = 0; hr < 2; hr++) {
                     if (b == a && (dt > 0 || hr)) /* all local: one plan */
+                        continue;
+                    if (b > a && !(c->dtypes & (1u << dt)))
                         continue;
                     seam_plan_t p = {.a = b == a ? 0 : a, .b = b == a ? 0 : b,
                                      .head_remote = hr, .dtype = (seam_wire_dtype_t)dt};
@@ -91,6 +100,31 @@ int seam_plan_search(const seam_profile_t *cl, const seam_profile_t *sv,
         seam_error_set("plan: no plan satisfies the constraints (client memory, layers kept "
                        "local, the server's layers, allowed dtypes)");
         return SEAM_ERR_INVALID;
+    }
+    return SEAM_OK;
+}
+
+int seam_plan_search(const seam_profile_t *cl, const seam_profile_t *sv,
+                     const seam_link_profile_t *link, const seam_plan_constraints_t *c,
+                     seam_plan_t *best, seam_plan_cost_t *best_cost)
+{
+    int rc = search_any(cl, sv, link, c, best, best_cost);
+    if (rc != SEAM_OK || best->b <= best->a || best->dtype == SEAM_WIRE_F32)
+        return rc;
+    /* exact unless lossy pays: the best plan without rounding (f32 hops, or all local) */
+    seam_plan_constraints_t exact = *c;
+    exact.dtypes &= 1u << SEAM_WIRE_F32;
+    seam_plan_t e = {0};
+    seam_plan_cost_t ek;
+    if (exact.dtypes) {
+        if (search_any(cl, sv, link, &exact, &e, &ek) != SEAM_OK)
+            return SEAM_OK;
+    } else if (!(ek = seam_plan_cost(cl, sv, link, &e, c)).feasible) {
+        return SEAM_OK;
+    }
+    if (!seam_plan_lossy_pays(seam_plan_objective(best_cost, c), seam_plan_objective(&ek, c), c)) {
+        *best = e;
+        *best_cost = ek;
     }
     return SEAM_OK;
 }

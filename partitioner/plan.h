@@ -33,6 +33,8 @@ typedef struct {
     bool server_has_head;
     seam_objective_t objective;
     double mix_weight;          /* MIX: decode + mix_weight × TTFT / generated tokens */
+    double lossy_gain;          /* a lossy wire dtype only where it is predicted to save at
+                                 * least this fraction of the best exact plan (default 0.05) */
 } seam_plan_constraints_t;
 
 typedef struct {
@@ -49,7 +51,11 @@ seam_plan_cost_t seam_plan_cost(const seam_profile_t *client, const seam_profile
                                 const seam_link_profile_t *link, const seam_plan_t *plan,
                                 const seam_plan_constraints_t *c);
 double seam_plan_objective(const seam_plan_cost_t *cost, const seam_plan_constraints_t *c);
-/* The best feasible plan; SEAM_ERR_INVALID when none is feasible. */
+/* Whether a plan rounding the hidden state on the wire (objective `lossy`) pays against the
+ * best exact one (f32 hops or all local: `exact`): it saves at least c->lossy_gain. */
+bool seam_plan_lossy_pays(double lossy, double exact, const seam_plan_constraints_t *c);
+/* The best feasible plan, exact unless a lossy dtype pays (seam_plan_lossy_pays);
+ * SEAM_ERR_INVALID when none is feasible. */
 int seam_plan_search(const seam_profile_t *client, const seam_profile_t *server,
                      const seam_link_profile_t *link, const seam_plan_constraints_t *c,
                      seam_plan_t *best, seam_plan_cost_t *best_cost);

@@ -145,13 +145,22 @@ int seam_replica_best(seam_split_t *s, seam_stage_t *st)
         if (!r->dead && !r->rpc && seam_replica_connect(s, st, r) != SEAM_OK)
             r->dead = true;
     }
-    int best = -1;
-    for (int k = 0; k < st->n_rep; k++)
+    /* the fastest exact replica (f32 on the wire) and the fastest lossy one: the lossy one
+     * only where it is predicted to save the split's lossy_gain */
+    int best[2] = {-1, -1};
+    for (int k = 0; k < st->n_rep; k++) {
+        int *b = &best[st->rep[k].dtype != SEAM_WIRE_F32];
         if (!st->rep[k].dead && st->rep[k].rpc &&
-            (best < 0 || seam_replica_predict_us(&st->rep[k], 1, 0) <
-                             seam_replica_predict_us(&st->rep[best], 1, 0)))
-            best = k;
-    return best;
+            (*b < 0 || seam_replica_predict_us(&st->rep[k], 1, 0) <
+                           seam_replica_predict_us(&st->rep[*b], 1, 0)))
+            *b = k;
+    }
+    if (best[0] < 0 || best[1] < 0)
+        return best[0] >= 0 ? best[0] : best[1];
+    double gain = s->p.lossy_gain > 0 ? s->p.lossy_gain : 0.05;
+    return seam_replica_predict_us(&st->rep[best[1]], 1, 0) <=
+                   (1.0 - gain) * seam_replica_predict_us(&st->rep[best[0]], 1, 0)
+               ? best[1] : best[0];
 }
 
 int seam_split_deadline_ms(seam_split_t *s, int i, int j, int n, int pos)
@@ -160,8 +169,7 @@ int seam_split_deadline_ms(seam_split_t *s, int i, int j, int n, int pos)
     for (int k = i; k <= j; k++)
         if (!seam_stage_here(&s->st[k]))
             us += seam_replica_predict_us(seam_stage_rep(&s->st[k]), n, pos);
-    /* four times the prediction (a busy server may put us behind one batch of others), plus
-     * --fail-after of silence */
-    double ms = 4.0 * us / 1e3 + s->p.fail_after_ms;
+    /* four times the prediction: a busy server may put us behind one batch of others */
+    double ms = 4.0 * us / 1e3 + 1;
     return ms < s->p.timeout_ms ? (int)ceil(ms) : s->p.timeout_ms;
 }

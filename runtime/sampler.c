@@ -1,5 +1,7 @@
 /* Sampling: repetition penalty, then greedy, or top-k → top-p → min-p → temperature → a draw
- * from a seeded generator (llama.cpp's default chain order). Deterministic for a given seed. */
+ * from a seeded generator (llama.cpp's default chain order). Deterministic for a given seed;
+ * seam_sampler_sample_at draws from a generator seeded by (seed, position), so a token sampled
+ * on a server, here, or on another server after a failover is the same token. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* qsort_r */
 #endif
@@ -75,6 +77,24 @@ void seam_sampler_accept(seam_sampler_t *s, int32_t token)
         s->n_recent++;
 }
 
+void seam_sampler_set_recent(seam_sampler_t *s, const int32_t *tokens, int n)
+{
+    s->n_recent = s->head = 0;
+    for (int i = n > s->p.repeat_last_n ? n - s->p.repeat_last_n : 0; i < n; i++)
+        seam_sampler_accept(s, tokens[i]);
+}
+
+int seam_sampler_recent(const seam_sampler_t *s, int32_t *out, int cap)
+{
+    int n = s->n_recent < cap ? s->n_recent : cap;
+    int first = (s->head - s->n_recent + s->p.repeat_last_n) % (s->p.repeat_last_n ? s->p.repeat_last_n : 1);
+    for (int i = 0; i < n; i++) /* oldest first: the last n of them */
+        out[i] = s->recent[(first + s->n_recent - n + i) % s->p.repeat_last_n];
+    return n;
+}
+
+const seam_sampler_params_t *seam_sampler_params(const seam_sampler_t *s) { return &s->p; }
+
 static double uniform(seam_sampler_t *s) /* splitmix64 → [0, 1) */
 {
     uint64_t z = (s->rng += 0x9E3779B97F4A7C15ULL);
@@ -118,6 +138,14 @@ static int top_candidates(seam_sampler_t *s, const float *logits, int k)
     }
     qsort_r(s->idx, (size_t)n, sizeof *s->idx, by_logit_desc, (void *)logits);
     return n;
+}
+
+int32_t seam_sampler_sample_at(seam_sampler_t *s, float *logits, uint64_t pos)
+{
+    uint64_t z = s->p.seed ^ (pos * 0xD1B54A32D192ED03ULL + 0x8CB92BA72F3D8DD7ULL);
+    z = (z ^ (z >> 29)) * 0xBF58476D1CE4E5B9ULL;
+    s->rng = z ^ (z >> 32);
+    return seam_sampler_sample(s, logits);
 }
 
 int32_t seam_sampler_sample(seam_sampler_t *s, float *logits)

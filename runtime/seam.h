@@ -158,10 +158,27 @@ typedef struct seam_sampler seam_sampler_t;
 seam_sampler_params_t seam_sampler_default_params(void);
 seam_sampler_t *seam_sampler_new(const seam_sampler_params_t *params, int n_vocab);
 void seam_sampler_destroy(seam_sampler_t **s);
-/* Picks a token from logits (modified in place by the penalty and temperature). */
+/* Picks a token from logits (modified in place by the penalty and temperature), drawing from
+ * the sampler's running random stream. */
 int32_t seam_sampler_sample(seam_sampler_t *s, float *logits);
+/* The same, with the draw seeded by (seed, pos) instead: the token at a position does not
+ * depend on what was sampled before or where (here, on a server, after a failover). pos: the
+ * position of the token whose logits these are. */
+int32_t seam_sampler_sample_at(seam_sampler_t *s, float *logits, uint64_t pos);
 /* Records a token the penalty should see (prompt tokens and each sampled token). */
 void seam_sampler_accept(seam_sampler_t *s, int32_t token);
+/* Replaces the tokens the penalty sees with the last repeat_last_n of tokens[0..n). */
+void seam_sampler_set_recent(seam_sampler_t *s, const int32_t *tokens, int n);
+/* The tokens the penalty sees, oldest first (at most cap): what a server sampling for us needs. */
+int seam_sampler_recent(const seam_sampler_t *s, int32_t *out, int cap);
+const seam_sampler_params_t *seam_sampler_params(const seam_sampler_t *s);
+
+/* What a step that samples elsewhere (the head on a server) needs to sample as we would. */
+typedef struct {
+    seam_sampler_params_t params;
+    const int32_t *recent;  /* the tokens the repetition penalty sees, oldest first */
+    int n_recent;
+} seam_sample_request_t;
 
 #ifdef __cplusplus
 }

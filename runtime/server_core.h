@@ -50,6 +50,8 @@ typedef struct seam_job {
     int dtype, reply_dtype;       /* FORWARD: wire dtype in, and of the output */
     bool head;                    /* FORWARD: then the LM head and the sampler */
     seam_sampler_params_t sampling;
+    const int32_t *recent;        /* the tokens the penalty sees (in msg's envelope) */
+    int n_recent;
     void *in;                     /* FORWARD: the payload as received; KV_IMPORT: KV bytes */
     size_t in_len;
     /* the answer, set by the worker */

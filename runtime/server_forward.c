@@ -89,6 +89,15 @@ void seam_on_forward(seam_req_t *r, const Seam__Forward *f)
                    "this server does not connect onward to %s: its operator allows only the "
                    "servers named with --peers (or whose key is in --allow)", hop->endpoint);
     }
+    if (f->sampling && (f->sampling->repeat_last_n > 4096 ||
+                        f->sampling->n_recent > f->sampling->repeat_last_n ||
+                        !(f->sampling->temperature >= 0 && f->sampling->temperature <= 100) ||
+                        !(f->sampling->top_p >= 0 && f->sampling->top_p <= 1) ||
+                        !(f->sampling->min_p >= 0 && f->sampling->min_p <= 1) ||
+                        !(f->sampling->repeat_penalty >= 0 && f->sampling->repeat_penalty <= 100)))
+        REFUSE(r, SEAM__ERROR_CODE__ERR_MALFORMED,
+               "sampling parameters out of range (temperature 0-100, top_p and min_p 0-1, "
+               "repeat_penalty 0-100, repeat_last_n <= 4096, at most that many recent tokens)");
     if (sl->queued >= SEAM_SRV_SESSION_QUEUE) {
         s->refused++;
         REFUSE(r, SEAM__ERROR_CODE__ERR_BUSY,
@@ -110,11 +119,19 @@ void seam_on_forward(seam_req_t *r, const Seam__Forward *f)
     j->sampling = seam_sampler_default_params();
     j->sampling.temperature = 0;
     if (jf->sampling) {
-        j->sampling.temperature = jf->sampling->temperature;
-        j->sampling.top_k = (int)jf->sampling->top_k;
-        j->sampling.top_p = jf->sampling->top_p > 0 ? jf->sampling->top_p : 1.0f;
-        j->sampling.min_p = jf->sampling->min_p;
-        j->sampling.seed = jf->sampling->seed;
+        const Seam__Sampling *sm = jf->sampling;
+        j->sampling.temperature = sm->temperature;
+        j->sampling.top_k = (int)sm->top_k;
+        j->sampling.top_p = sm->top_p > 0 ? sm->top_p : 1.0f;
+        j->sampling.min_p = sm->min_p;
+        j->sampling.seed = sm->seed;
+        j->sampling.repeat_penalty = sm->repeat_penalty > 0 ? sm->repeat_penalty : 1.0f;
+        j->sampling.repeat_last_n = (int)sm->repeat_last_n;
+        j->recent = sm->recent;
+        j->n_recent = (int)sm->n_recent;
+    } else {
+        j->sampling.repeat_penalty = 1.0f;
+        j->sampling.repeat_last_n = 0;
     }
     j->in = j->msg.payload; /* the worker decodes it */
     j->in_len = j->msg.payload_len;

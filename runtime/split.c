@@ -23,6 +23,7 @@
 
 #define MAX_RECOVERIES 3 /* per step: a fourth failure in one step ends it */
 #define REPLAY_ROWS 256  /* rows per FORWARD when replaying a history */
+#define STEP_ROWS 256    /* ... and per step: a longer prompt goes in chunks */
 
 /* ---- the spec ------------------------------------------------------------------------- */
 
@@ -174,7 +175,7 @@ seam_split_t *seam_split_new(const seam_split_params_t *params)
     if (s->p.timeout_ms <= 0)
         s->p.timeout_ms = 30000;
     if (s->p.fail_after_ms <= 0)
-        s->p.fail_after_ms = 1000;
+        s->p.fail_after_ms = 900; /* noticed within 1 s */
     if (seam_model_identity(s->p.model_path, s->model_id) != SEAM_OK)
         goto fail;
     /* the embedding instance tells us the model's shape */
@@ -318,19 +319,24 @@ static int named_stage(seam_split_t *s, int i, int j, const char *msg)
     return best;
 }
 
-/* Waits for request rid from the group's servers. A server silent past the deadline is
- * PINGed: if it answers it is only slow (the I/O loop of a seam serve answers while its
- * worker computes) and the wait goes on, up to --timeout; if it does not, it is dead. */
+/* Waits for request rid from the group's servers. Past the time the servers' own timings
+ * predict (or half of --fail-after, if sooner) each is PINGed every tenth of --fail-after: one
+ * that answers is only slow (the I/O loop of a seam serve answers while its worker computes)
+ * and the wait goes on, up to --timeout; one silent for --fail-after since the request went
+ * out (or since it last spoke) is dead. */
 static int wait_group(seam_split_t *s, int i, int j, uint64_t rid, int deadline_ms, uint64_t t_sent,
                       seam_msg_t *reply, failure_t *f)
 {
     seam_rpc_t *rs[SEAM_SPLIT_MAX_STAGES];
-    int n = j - i + 1;
+    int n = j - i + 1, fail_ms = s->p.fail_after_ms;
+    int probe_ms = fail_ms / 10 > 1 ? fail_ms / 10 : 1;
     for (int k = 0; k < n; k++)
         rs[k] = seam_stage_rep(&s->st[i + k])->rpc;
-    for (int wait = deadline_ms;;) {
-        int rc = seam_rpc_wait(rs, n, rid, wait, reply, NULL);
-        f->detect_ms = (double)(seam_now_ns() - t_sent) / 1e6;
+    int wait = deadline_ms < fail_ms / 2 ? deadline_ms : fail_ms / 2;
+    for (;;) {
+        int rc = seam_rpc_wait(rs, n, rid, wait > 0 ? wait : 1, reply, NULL);
+        uint64_t now = seam_now_ns();
+        f->detect_ms = (double)(now - t_sent) / 1e6;
         if (rc == SEAM_OK)
             return SEAM_OK;
         snprintf(f->why, sizeof f->why, "%s", seam_last_error());
@@ -345,27 +351,27 @@ static int wait_group(seam_split_t *s, int i, int j, uint64_t rid, int deadline_
             f->rc = SEAM_ERR_IO;
             return SEAM_ERR_IO;
         }
-        uint64_t t_ping = seam_now_ns();
+        /* silent for --fail-after: dead; else PING (again) and wait a tenth of it more */
+        double soonest = fail_ms;
         for (int k = 0; k < n; k++) {
+            uint64_t since = seam_rpc_heard_ns(rs[k]) > t_sent ? seam_rpc_heard_ns(rs[k]) : t_sent;
+            double silent = (double)(now - since) / 1e6;
+            if (silent >= fail_ms) {
+                f->stage = i + k;
+                f->rc = SEAM_ERR_IO;
+                snprintf(f->why, sizeof f->why, "%s did not answer its request, nor a PING, for "
+                         "%d ms", seam_stage_rep(&s->st[i + k])->endpoint, fail_ms);
+                return SEAM_ERR_IO;
+            }
+            if (fail_ms - silent < soonest)
+                soonest = fail_ms - silent;
             Seam__Ping ping = SEAM__PING__INIT;
             Seam__Envelope env = SEAM__ENVELOPE__INIT;
             env.body_case = SEAM__ENVELOPE__BODY_PING;
             env.ping = &ping;
             seam_rpc_send(rs[k], &env, NULL, 0, 0);
         }
-        rc = seam_rpc_wait(rs, n, rid, s->p.fail_after_ms, reply, NULL);
-        if (rc == SEAM_OK)
-            return SEAM_OK;
-        for (int k = 0; k < n; k++)
-            if (seam_rpc_heard_ns(rs[k]) < t_ping) {
-                f->stage = i + k;
-                f->rc = SEAM_ERR_IO;
-                f->detect_ms = (double)(seam_now_ns() - t_sent) / 1e6;
-                snprintf(f->why, sizeof f->why, "%s did not answer its request, nor a PING within "
-                         "%d ms", seam_stage_rep(&s->st[i + k])->endpoint, s->p.fail_after_ms);
-                return SEAM_ERR_IO;
-            }
-        wait = deadline_ms; /* alive, and slow: wait on */
+        wait = soonest < probe_ms ? (int)ceil(soonest) : probe_ms;
     }
 }
 
@@ -373,7 +379,7 @@ static int wait_group(seam_split_t *s, int i, int j, uint64_t rid, int deadline_
  * first passes it on, the last answers), waits, and leaves the output in h (or the sampled
  * token, with the head there). Fills the stages' stats when asked. */
 static int run_group(seam_split_t *s, int i, int j, int pos, int n, bool head, float *h,
-                     int32_t *token, const seam_sampler_params_t *sampling, seam_split_stats_t *stats,
+                     int32_t *token, const seam_sample_request_t *sampling, seam_split_stats_t *stats,
                      bool measure_err, failure_t *f)
 {
     size_t d = (size_t)s->info.d_model;
@@ -421,12 +427,21 @@ static int run_group(seam_split_t *s, int i, int j, int pos, int n, bool head, f
     fw.head = head && j == i;
     fw.n_next = (size_t)(j - i);
     fw.next = hop_ptrs;
-    if (head && sampling) {
-        smp.temperature = sampling->temperature;
-        smp.top_k = (uint32_t)sampling->top_k;
-        smp.top_p = sampling->top_p;
-        smp.min_p = sampling->min_p;
-        smp.seed = sampling->seed;
+    if (head) { /* greedy unless asked otherwise */
+        seam_sampler_params_t sp = sampling ? sampling->params : seam_sampler_default_params();
+        if (!sampling)
+            sp.temperature = 0;
+        smp.temperature = sp.temperature;
+        smp.top_k = (uint32_t)sp.top_k;
+        smp.top_p = sp.top_p;
+        smp.min_p = sp.min_p;
+        smp.seed = sp.seed;
+        smp.repeat_penalty = sp.repeat_penalty;
+        smp.repeat_last_n = (uint32_t)sp.repeat_last_n;
+        if (sampling && sampling->n_recent > 0) {
+            smp.recent = (int32_t *)sampling->recent;
+            smp.n_recent = (size_t)sampling->n_recent;
+        }
         fw.sampling = &smp;
     }
     Seam__Envelope env = SEAM__ENVELOPE__INIT;
@@ -601,7 +616,15 @@ static int recover(seam_split_t *s, int i, int j, const failure_t *f, seam_split
     for (int k = i; k <= j; k++) {
         seam_stage_t *st = &s->st[k];
         seam_replica_t *r = seam_stage_rep(st);
-        bool dead = (k == failed && !lost_session) || !r->rpc || seam_rpc_check(r->rpc) != SEAM_OK;
+        bool dead;
+        if (k == failed && lost_session) {
+            /* it is alive (it said it lost our session), but after a restart our connection
+             * to it may still be backing off: a fresh one */
+            seam_replica_drop(r);
+            dead = seam_replica_connect(s, st, r) != SEAM_OK;
+        } else {
+            dead = k == failed || !r->rpc || seam_rpc_check(r->rpc) != SEAM_OK;
+        }
         if (dead) {
             r->dead = true;
             seam_replica_drop(r);
@@ -698,18 +721,11 @@ static int ensure_buffers(seam_split_t *s, int n)
     return SEAM_OK;
 }
 
-int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, float *logits,
-                    int32_t *token, const seam_sampler_params_t *sampling,
-                    seam_split_stats_t *stats, bool measure_err)
+/* One step of at most STEP_ROWS tokens. */
+static int step_rows(seam_split_t *s, const int32_t *tokens, int n, int pos, float *logits,
+                     int32_t *token, const seam_sample_request_t *sampling,
+                     seam_split_stats_t *stats, bool measure_err)
 {
-    if (!s || !tokens || n < 1) {
-        seam_error_set("split: a step needs a split and at least one token");
-        return SEAM_ERR_INVALID;
-    }
-    if (pos != s->pos) {
-        seam_error_set("split: a step at position %d; the split stands at %d", pos, s->pos);
-        return SEAM_ERR_INVALID;
-    }
     size_t d = (size_t)s->info.d_model;
     int rc = ensure_buffers(s, n);
     if (rc != SEAM_OK)
@@ -765,11 +781,17 @@ int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, floa
         if ((rc = seam_forward_head(s->head_s, s->h + (size_t)(n - 1) * d, 1, logits)) != SEAM_OK)
             return rc;
         st_out->local_us += (seam_now_ns() - t0) / 1000;
-        if (s->p.head_remote && token) { /* the head fell back here: sample here too */
-            seam_sampler_params_t sp = sampling ? *sampling : seam_sampler_default_params();
+        if (s->p.head_remote && token) { /* the head fell back here: sample here, as it would */
+            seam_sampler_params_t sp = sampling ? sampling->params : seam_sampler_default_params();
+            if (!sampling)
+                sp.temperature = 0;
+            if (s->sampler && memcmp(seam_sampler_params(s->sampler), &sp, sizeof sp))
+                seam_sampler_destroy(&s->sampler);
             if (!s->sampler && !(s->sampler = seam_sampler_new(&sp, s->info.n_vocab)))
                 return SEAM_ERR_INVALID;
-            *token = seam_sampler_sample(s->sampler, logits);
+            seam_sampler_set_recent(s->sampler, sampling ? sampling->recent : NULL,
+                                    sampling ? sampling->n_recent : 0);
+            *token = seam_sampler_sample_at(s->sampler, logits, (uint64_t)(pos + n - 1));
         }
     } else if (token) {
         *token = remote_token;
@@ -777,5 +799,58 @@ int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, floa
     s->pos += n;
     drains(s, st_out);
     st_out->total_us = (seam_now_ns() - t_all) / 1000;
+    return SEAM_OK;
+}
+
+/* The stats of one chunk of a long step added to the step's. */
+static void stats_add(seam_split_stats_t *t, const seam_split_stats_t *c)
+{
+    t->n_stages = c->n_stages;
+    t->local_us += c->local_us;
+    t->total_us += c->total_us;
+    for (int i = 0; i < c->n_stages; i++) {
+        seam_stage_stats_t *a = &t->stage[i];
+        const seam_stage_stats_t *b = &c->stage[i];
+        seam_stage_stats_t sum = *b;
+        sum.compute_us += a->compute_us;
+        sum.network_us += a->network_us;
+        sum.sent_bytes += a->sent_bytes;
+        sum.recv_bytes += a->recv_bytes;
+        sum.max_rel_err = a->max_rel_err > b->max_rel_err ? a->max_rel_err : b->max_rel_err;
+        *a = sum;
+    }
+    for (int i = 0; i < c->n_recoveries && t->n_recoveries < (int)(sizeof t->recovery / sizeof *t->recovery); i++)
+        t->recovery[t->n_recoveries++] = c->recovery[i];
+}
+
+int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, float *logits,
+                    int32_t *token, const seam_sample_request_t *sampling,
+                    seam_split_stats_t *stats, bool measure_err)
+{
+    if (!s || !tokens || n < 1) {
+        seam_error_set("split: a step needs a split and at least one token");
+        return SEAM_ERR_INVALID;
+    }
+    if (pos != s->pos) {
+        seam_error_set("split: a step at position %d; the split stands at %d", pos, s->pos);
+        return SEAM_ERR_INVALID;
+    }
+    if (n <= STEP_ROWS)
+        return step_rows(s, tokens, n, pos, logits, token, sampling, stats, measure_err);
+    /* a long prompt goes in chunks (a server takes at most 512 rows per FORWARD); only the
+     * last one's logits or token matter; the bits are the same as one pass */
+    if (stats)
+        memset(stats, 0, sizeof *stats);
+    for (int c = 0; c < n; c += STEP_ROWS) {
+        int nc = n - c < STEP_ROWS ? n - c : STEP_ROWS;
+        int32_t discard;
+        seam_split_stats_t cs;
+        int rc = step_rows(s, tokens + c, nc, pos + c, logits, c + nc == n ? token : &discard,
+                           sampling, &cs, measure_err);
+        if (rc != SEAM_OK)
+            return rc;
+        if (stats)
+            stats_add(stats, &cs);
+    }
     return SEAM_OK;
 }

@@ -39,9 +39,12 @@ typedef struct {
     int gpu;
     int n_ctx;           /* <= 0: 4096 or the model's, if less */
     int timeout_ms;      /* the longest any request may take; <= 0: 30000 */
-    int fail_after_ms;   /* a server silent this long past its expected time is dead (heartbeats
-                          * and per-request deadlines from the measured step time); <= 0: 1000 */
+    int fail_after_ms;   /* a server silent this long while a request is out (answering
+                          * neither it nor PINGs) is dead; <= 0: 900 (noticed within 1 s).
+                          * A closed connection is noticed at once. */
     seam_fallback_t fallback;
+    double lossy_gain;   /* of a stage's replicas, a lossy-dtype one serves only where it is
+                          * predicted this much faster than the best f32 one; <= 0: 0.05 */
     /* CurveZMQ: the servers' public keys (.pub files): one for every remote stage, or one per
      * remote stage in order (replicas of a stage share its key). With them every connection is
      * encrypted; our key pair comes from key_file (seam keygen), or is made for this run. */
@@ -100,12 +103,13 @@ int seam_split_n_ctx(const seam_split_t *s);
 const char *seam_split_layout(seam_split_t *s);
 
 /* One step over n tokens at positions pos..: logits (n_vocab) of the last token when the head
- * is local; *token when it is remote (sampling applies there). stats of this step if asked;
+ * is local; *token when it is remote (sampled there as `sampling` says, the draw seeded by the
+ * last token's position: the token a local sampler would draw). stats of this step if asked;
  * measure_err: also decode each lossy hop's input locally to report its error. A server that
  * fails during the step is recovered from (stats->recovery says how) unless the fallback is
  * FAIL and no replica is left. */
 int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, float *logits,
-                    int32_t *token, const seam_sampler_params_t *sampling,
+                    int32_t *token, const seam_sample_request_t *sampling,
                     seam_split_stats_t *stats, bool measure_err);
 
 /* What moving a KV cache cost. */

@@ -76,8 +76,8 @@ double seam_replica_predict_us(const seam_replica_t *r, int n, int pos);
 /* The best replica of st that is connected and not dead, connecting the others first if
  * need be; -1 when none can serve. */
 int seam_replica_best(seam_split_t *s, seam_stage_t *st);
-/* The per-request deadline for n rows at pos on the chain st[i..j]: --fail-after beyond what
- * the servers' own timings predict, at most --timeout. */
+/* How long n rows at pos on the chain st[i..j] may take before the servers are PINGed to
+ * tell slow from dead: four times what their own timings predict, at most --timeout. */
 int seam_split_deadline_ms(seam_split_t *s, int i, int j, int n, int pos);
 
 /* split.c */

@@ -10,8 +10,9 @@
 
 #include "proto/seam.pb-c.h"
 
-#define SEAM_PROTOCOL_VERSION 4 /* 3: q8 payloads carry each row's outliers; 4: sessions have
-                                  * owners and tokens, the model identity covers the weights */
+#define SEAM_PROTOCOL_VERSION 5 /* 3: q8 payloads carry each row's outliers; 4: sessions have
+                                  * owners and tokens, the model identity covers the weights;
+                                  * 5: every sampler parameter, draws seeded by position */
 #define SEAM_MAX_HEADER_BYTES 65536
 #define SEAM_KV_CHUNK_BYTES (1 << 20) /* the largest KV_IMPORT / KV_DATA payload */
 

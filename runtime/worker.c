@@ -287,16 +287,23 @@ static void run_heads(seam_worker_t *w, seam_job_t **fin, int n_fin)
         if (k == HEAD_GROUP || (i == n_fin && k > 0)) {
             int rc = seam_batch_head(w->batch, w->head_in, k, w->logits);
             for (int g = 0; g < k; g++) {
-                wsess_t *ws = &w->ws[grp[g]->slot];
-                if (rc == SEAM_OK && !ws->sampler &&
-                    !(ws->sampler = seam_sampler_new(&grp[g]->sampling, w->info.n_vocab)))
-                    rc = SEAM_ERR_INVALID;
-                if (rc != SEAM_OK) {
-                    grp[g]->status = rc;
-                    snprintf(grp[g]->why, sizeof grp[g]->why, "head failed: %s", seam_last_error());
+                seam_job_t *j = grp[g];
+                wsess_t *ws = &w->ws[j->slot];
+                int grc = rc;
+                /* the request says how to sample: a sampler made for other parameters goes */
+                if (ws->sampler && memcmp(seam_sampler_params(ws->sampler), &j->sampling, sizeof j->sampling))
+                    seam_sampler_destroy(&ws->sampler);
+                if (grc == SEAM_OK && !ws->sampler &&
+                    !(ws->sampler = seam_sampler_new(&j->sampling, w->info.n_vocab)))
+                    grc = SEAM_ERR_INVALID;
+                if (grc != SEAM_OK) {
+                    j->status = grc;
+                    snprintf(j->why, sizeof j->why, "head failed: %s", seam_last_error());
                     continue;
                 }
-                grp[g]->token = seam_sampler_sample(ws->sampler, w->logits + (size_t)g * nv);
+                seam_sampler_set_recent(ws->sampler, j->recent, j->n_recent);
+                j->token = seam_sampler_sample_at(ws->sampler, w->logits + (size_t)g * nv,
+                                                  (uint64_t)(j->pos + j->n - 1));
             }
             k = 0;
         }

@@ -16,6 +16,16 @@ static const char *env_or(const char *name, const char *fallback)
     return v && *v ? v : fallback;
 }
 
+#ifdef CMOCKA_H_
+/* SEAM_TEST_FILTER=test_frozen* runs only the tests whose names match (cmocka's pattern). */
+__attribute__((constructor)) static void harness_test_filter(void)
+{
+    const char *f = getenv("SEAM_TEST_FILTER");
+    if (f && *f)
+        cmocka_set_test_filter(f);
+}
+#endif
+
 __attribute__((unused)) static const char *model_path(void) { return env_or("SEAM_MODEL", "models/gemma-3-270m-q4_k_m.gguf"); }
 __attribute__((unused)) static const char *build_dir(void) { return env_or("SEAM_BUILD", "build"); }
 __attribute__((unused)) static const char *ref_dir(void) { return env_or("SEAM_REF", "tests/ref"); }

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "../partitioner/adaptive.h"
+#include "../runtime/generate.h"
 #include "../runtime/seam.h"
 #include "../runtime/transport.h"
 #include "harness.h"
@@ -50,6 +51,37 @@ static int teardown(void **state)
 }
 
 static const char *text = "Once upon a time, in a small village by the sea,";
+
+/* A runner on srv, planning as the slow client. */
+static seam_adaptive_t *new_runner(seam_move_mode_t mode)
+{
+    seam_adaptive_params_t ap = seam_adaptive_default_params();
+    ap.model_path = model_path();
+    ap.endpoint = srv.endpoint;
+    ap.n_threads = 2;
+    ap.client_profile = prof;
+    ap.move = mode;
+    seam_adaptive_t *a = seam_adaptive_new(&ap);
+    if (!a)
+        fail_msg("adaptive: %s", seam_last_error());
+    return a;
+}
+
+/* One greedy step of the runner: the token, drawn here from the logits or on the server. */
+static int32_t greedy_step(seam_adaptive_t *a, const int32_t *toks, int n)
+{
+    static float lg[300000];
+    seam_sample_request_t req = {.params = seam_sampler_default_params()};
+    req.params.temperature = 0;
+    int32_t tok = -1;
+    assert_int_equal(seam_adaptive_step(a, toks, n, lg, &tok, &req, NULL), SEAM_OK);
+    if (tok < 0) {
+        seam_model_info_t in;
+        seam_model_info(seam_adaptive_model(a), &in);
+        tok = argmax(lg, in.n_vocab);
+    }
+    return tok;
+}
 static int32_t prompt[64], ref[N_REF + 1];
 static int n_prompt;
 
@@ -92,15 +124,7 @@ static seam_adaptive_move_t scenario(bool slow_first, seam_move_mode_t mode, boo
     fresh_server();
     if (slow_first)
         seam_link_emulate(SLOW_RATE, SLOW_RTT);
-    seam_adaptive_params_t ap = seam_adaptive_default_params();
-    ap.model_path = model_path();
-    ap.endpoint = srv.endpoint;
-    ap.n_threads = 2;
-    ap.client_profile = prof;
-    ap.move = mode;
-    seam_adaptive_t *a = seam_adaptive_new(&ap);
-    if (!a)
-        fail_msg("adaptive: %s", seam_last_error());
+    seam_adaptive_t *a = new_runner(mode);
     char first[512];
     snprintf(first, sizeof first, "%s%s", seam_adaptive_spec(a), seam_adaptive_head_remote(a) ? " +head" : "");
     static const char *const modes[] = {"auto", "KV", "recompute"};
@@ -109,7 +133,7 @@ static seam_adaptive_move_t scenario(bool slow_first, seam_move_mode_t mode, boo
     assert_true((strstr(first, "tcp://") != NULL) != slow_first);
     int32_t tok, same = 0, k = 0;
     double t_change = 0;
-    assert_int_equal(seam_adaptive_step(a, prompt, n_prompt, &tok), SEAM_OK);
+    tok = greedy_step(a, prompt, n_prompt);
     for (; k < N_GEN || (seam_adaptive_moves(a) == 0 && k < N_REF - 1 &&
                          seam_now_ns() / 1e9 - t_change < 3.0);
          k++) {
@@ -119,7 +143,7 @@ static seam_adaptive_move_t scenario(bool slow_first, seam_move_mode_t mode, boo
             t_change = seam_now_ns() / 1e9;
         }
         int32_t cur = ref[k]; /* follow the reference so one miss cannot cascade */
-        assert_int_equal(seam_adaptive_step(a, &cur, 1, &tok), SEAM_OK);
+        tok = greedy_step(a, &cur, 1);
     }
     seam_link_emulate(0, 0);
     double after = seam_adaptive_last_move_s(a) - t_change;
@@ -173,27 +197,85 @@ static void test_link_speeds_up(void **state)
     assert_true(both_ways(true).by_kv);
 }
 
-/* With temperature sampling the head stays on the client whatever the link, so that one
- * random stream runs through every move (a server's sampler would restart in each session). */
-static void test_sampling_keeps_head_here(void **state)
+/* Sampling with temperature and a repetition penalty: the generator's text through the
+ * runner (which may put the head on the server: every sampler parameter crosses the wire, the
+ * draw seeded by position) equals the text of the same generation here. */
+static void test_sampling_over_the_wire(void **state)
 {
     (void)state;
     prepare();
     fresh_server();
-    seam_adaptive_params_t ap = seam_adaptive_default_params();
-    ap.model_path = model_path();
-    ap.endpoint = srv.endpoint;
-    ap.n_threads = 2;
-    ap.client_profile = prof;
-    ap.sampling.temperature = 0.8f;
-    ap.sampling.seed = 42;
-    seam_adaptive_t *a = seam_adaptive_new(&ap);
-    if (!a)
-        fail_msg("adaptive: %s", seam_last_error());
-    printf("  temperature 0.8 on the fast link: plan %s%s\n", seam_adaptive_spec(a),
+    seam_generate_params_t gp = seam_generate_default_params();
+    gp.sampling.temperature = 0.8f;
+    gp.sampling.seed = 42;
+    gp.sampling.repeat_penalty = 1.3f;
+    gp.n_predict = 24;
+    seam_model_t *m = seam_model_new(model_path(), NULL);
+    assert_non_null(m);
+    seam_session_t *s = seam_session_new(m, NULL);
+    seam_stepper_t *local = seam_stepper_local(m, s);
+    seam_generate_result_t want, got;
+    assert_int_equal(seam_generate(local, text, &gp, &want), SEAM_OK);
+    seam_adaptive_t *a = new_runner(SEAM_MOVE_AUTO);
+    printf("  temperature 0.8, penalty 1.3 on the fast link: plan %s%s\n", seam_adaptive_spec(a),
            seam_adaptive_head_remote(a) ? " +head" : "");
     assert_non_null(strstr(seam_adaptive_spec(a), "tcp://"));
-    assert_false(seam_adaptive_head_remote(a));
+    assert_true(seam_adaptive_head_remote(a));
+    seam_stepper_t *st = seam_stepper_adaptive(a);
+    assert_int_equal(seam_generate(st, text, &gp, &got), SEAM_OK);
+    printf("    here:   %s\n    server: %s\n", want.text, got.text);
+    assert_int_equal(got.n_gen, want.n_gen);
+    assert_string_equal(got.text, want.text);
+    seam_generate_result_free(&want);
+    seam_generate_result_free(&got);
+    seam_stepper_destroy(&st);
+    seam_adaptive_destroy(&a);
+    seam_stepper_destroy(&local);
+    seam_session_destroy(&s);
+    seam_model_destroy(&m);
+}
+
+/* The server dies (kill -9) mid-generation: the runner goes on here (local fallback, the same
+ * tokens); the server is started again on the same port: the runner puts layers there again
+ * once it answers. */
+static void test_restarted_server_picked_up(void **state)
+{
+    (void)state;
+    prepare();
+    fresh_server();
+    seam_adaptive_t *a = new_runner(SEAM_MOVE_AUTO);
+    assert_non_null(strstr(seam_adaptive_spec(a), "tcp://"));
+    int32_t tok = greedy_step(a, prompt, n_prompt);
+    int same = 0, k = 0, moves_before = 0, port = srv.port;
+    double t_restart = 0, back_after = -1;
+    bool fell_back = false;
+    for (; k < N_REF - 1 && back_after < 0 && (t_restart == 0 || seam_now_ns() / 1e9 - t_restart < 10); k++) {
+        same += tok == ref[k];
+        if (k == 6) {
+            kill(srv.pid, SIGKILL);
+            waitpid(srv.pid, NULL, 0);
+            srv.pid = 0;
+        }
+        int32_t cur = ref[k];
+        tok = greedy_step(a, &cur, 1);
+        if (k >= 6 && !fell_back && !strstr(seam_adaptive_spec(a), "tcp://")) {
+            fell_back = true;
+            printf("  server killed at token 6: running here (%s)\n", seam_adaptive_spec(a));
+            moves_before = seam_adaptive_moves(a);
+            char seam_bin[1024];
+            if (server_start(&srv, seam_binary(seam_bin, sizeof seam_bin), model_path(), port, "0-18", NULL) != 0)
+                fail_msg("could not start seam serve again");
+            t_restart = seam_now_ns() / 1e9;
+        }
+        if (fell_back && seam_adaptive_moves(a) > moves_before && strstr(seam_adaptive_spec(a), "tcp://"))
+            back_after = seam_now_ns() / 1e9 - t_restart;
+    }
+    same += k < N_REF && tok == ref[k];
+    printf("  restarted on the same port; plan %s %.2f s after it listened; greedy tokens equal "
+           "to the local run: %d/%d\n", seam_adaptive_spec(a), back_after, same, k + 1);
+    assert_true(fell_back);
+    assert_true(back_after >= 0);
+    assert_int_equal(same, k + 1);
     seam_adaptive_destroy(&a);
 }
 
@@ -201,6 +283,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_link_slows),
                                        cmocka_unit_test(test_link_speeds_up),
-                                       cmocka_unit_test(test_sampling_keeps_head_here)};
+                                       cmocka_unit_test(test_sampling_over_the_wire),
+                                       cmocka_unit_test(test_restarted_server_picked_up)};
     return cmocka_run_group_tests_name("adaptive cut", tests, NULL, teardown);
 }

@@ -19,6 +19,7 @@
 #include "../runtime/transport.h"
 #include "harness.h"
 #include "server_proc.h"
+#include "server_stats.h"
 
 #define N_GEN 128
 #define TRIALS 20
@@ -72,7 +73,7 @@ static void generate(const char *spec, int wire, const int32_t *want, at_token_f
                      int32_t *out, run_t *r)
 {
     seam_split_params_t p = {.model_path = model_path(), .spec = spec, .wire_dtype = wire,
-                             .n_threads = 2, .timeout_ms = 30000, .fail_after_ms = 1000};
+                             .n_threads = 2, .timeout_ms = 30000}; /* --fail-after: its default */
     seam_split_t *sp = seam_split_new(&p);
     if (!sp)
         fail_msg("split '%s': %s", spec, seam_last_error());
@@ -302,12 +303,107 @@ static void test_q8_failover(void **st)
         server_stop(&srv[i]);
 }
 
+/* A server that freezes (SIGSTOP: its connection stays open, nothing answers) is noticed by
+ * silence within 1 s, and the stage fails over to the standby with the text unchanged. */
+static void test_frozen_server(void **st)
+{
+    (void)st;
+    server_proc_t srv[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(server_start(&srv[i], seam_bin, model_path(), test_port(i), "4-16", NULL), 0);
+    char spec[512];
+    snprintf(spec, sizeof spec, "0-4@local,4-16@%s|%s,16-%d@local", srv[0].endpoint,
+             srv[1].endpoint, n_layer);
+    int32_t out[N_GEN];
+    run_t r;
+    kill_ctx_t c = {.srv = srv, .n = 2, .at = 30, .signal = SIGSTOP};
+    generate(spec, 0, ref, kill_at, &c, out, &r);
+    kill(c.victim, SIGKILL);
+    for (int i = 0; i < 2; i++)
+        if (srv[i].pid == c.victim) {
+            waitpid(c.victim, NULL, 0);
+            srv[i].pid = 0;
+        }
+    assert_int_equal(r.n, 1);
+    printf("  SIGSTOP on the server in use at token 30: %s -> %s, noticed in %.0f ms (%s), pause "
+           "%.0f ms (%d positions replayed), %d/%d tokens identical\n", r.rec[0].from, r.rec[0].to,
+           r.rec[0].detect_ms, r.rec[0].why, r.rec[0].pause_ms, r.rec[0].replayed, r.same, N_GEN);
+    assert_int_equal(r.rec[0].kind, SEAM_RECOVERY_FAILOVER);
+    assert_true(r.rec[0].detect_ms <= 1000);
+    assert_int_equal(r.same, N_GEN);
+    for (int i = 0; i < 2; i++)
+        server_stop(&srv[i]);
+}
+
+/* Ctrl-C (and SIGTERM) on a seam run client mid-generation: within 1 s its session is closed
+ * on the server (its STATS says so), and the client prints its summary line and exits 130
+ * (143). */
+static void test_client_stop(void **st)
+{
+    (void)st;
+    server_proc_t srv;
+    assert_int_equal(server_start(&srv, seam_bin, model_path(), test_port(0), "4-16", NULL), 0);
+    char spec[256], log[128];
+    snprintf(spec, sizeof spec, "0-4@local,4-16@%s,16-%d@local", srv.endpoint, n_layer);
+    snprintf(log, sizeof log, "/tmp/seam-stop-%d.log", getpid());
+    const int sigs[] = {SIGINT, SIGTERM};
+    for (int k = 0; k < 2; k++) {
+        fflush(stdout); /* the child's freopen would write out what is buffered */
+        pid_t pid = fork();
+        if (pid == 0) {
+            if (!freopen(log, "w", stderr) || !freopen("/dev/null", "w", stdout))
+                _exit(127);
+            execl(seam_bin, "seam", "run", "-m", model_path(), "-p", "Once upon a time", "-n", "3000",
+                  "--temp", "0", "-t", "1", "--split", spec, (char *)NULL);
+            _exit(127);
+        }
+        assert_true(pid > 0);
+        seam_msg_t m;
+        int sessions = 0;
+        for (int i = 0; i < 600 && sessions == 0; i++) { /* its session opens, then it generates */
+            usleep(50000);
+            sessions = (int)query_stats(srv.endpoint, &m)->sessions;
+            seam_msg_free(&m);
+        }
+        assert_int_equal(sessions, 1);
+        usleep(500000);
+        kill(pid, sigs[k]);
+        uint64_t t0 = seam_now_ns();
+        double closed = -1;
+        while (closed < 0 && seam_now_ns() - t0 < 3000000000ull) {
+            if (query_stats(srv.endpoint, &m)->sessions == 0)
+                closed = (double)(seam_now_ns() - t0) / 1e6;
+            seam_msg_free(&m);
+            usleep(10000);
+        }
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        size_t n;
+        char *text = read_file(log, &n);
+        assert_non_null(text);
+        const char *summary = strstr(text, "seam: prompt ");
+        printf("  %s mid-generation: the session closed on the server %.0f ms later; exit status "
+               "%d; %.*s\n", sigs[k] == SIGINT ? "Ctrl-C" : "SIGTERM", closed,
+               WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+               summary ? (int)strcspn(summary, "\n") : 0, summary ? summary : "");
+        assert_true(closed >= 0 && closed < 1000);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 128 + sigs[k]);
+        assert_non_null(summary);
+        assert_non_null(strstr(summary, "generated "));
+        free(text);
+    }
+    unlink(log);
+    server_stop(&srv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill_with_replica), cmocka_unit_test(test_kill_without_replica),
         cmocka_unit_test(test_chain_second_dies), cmocka_unit_test(test_drain_moves_kv),
-        cmocka_unit_test(test_q8_failover),
+        cmocka_unit_test(test_q8_failover),       cmocka_unit_test(test_client_stop),
+        cmocka_unit_test(test_frozen_server),
     };
     return cmocka_run_group_tests_name("failover", tests, setup, NULL);
 }

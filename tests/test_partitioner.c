@@ -34,6 +34,8 @@ static void uniform(seam_profile_t *p, double layer_us, double head_us)
     p->kv_bytes_per_token = 1024;
 }
 
+#define RND() ((r = r * 1664525u + 1013904223u) >> 8) / 16777216.0
+
 static void test_cost_by_hand(void **st)
 {
     (void)st;
@@ -136,28 +138,38 @@ static void test_clear_cut_choices(void **st)
     assert_non_null(strstr(seam_last_error(), "no plan"));
 }
 
+/* A random client, server and link: round trip up to rtt_us, bandwidth bw0 + up to bw. */
+static void random_case(uint32_t *rp, seam_profile_t *cl, seam_profile_t *sv,
+                        seam_link_profile_t *link, double rtt_us, double bw0, double bw)
+{
+    uint32_t r = *rp;
+    uniform(cl, 0, 0);
+    uniform(sv, 0, 0);
+    for (int l = 0; l < L; l++) {
+        cl->dec_a[l] = 100 + 2000 * RND();
+        sv->dec_a[l] = 10 + 500 * RND();
+        cl->dec_b[l] = RND();
+        sv->dec_b[l] = RND() / 4;
+    }
+    cl->head_us = 5000 * RND();
+    sv->head_us = 500 * RND();
+    *link = (seam_link_profile_t){.rtt_us = rtt_us * RND(), .bytes_per_us = bw0 + bw * RND()};
+    *rp = r;
+}
+
 /* The search returns the minimum over every plan, for random profiles and links. */
 static void test_search_is_exact(void **st)
 {
     (void)st;
     uint32_t r = 99;
-#define RND() ((r = r * 1664525u + 1013904223u) >> 8) / 16777216.0
     for (int trial = 0; trial < 200; trial++) {
         seam_profile_t cl, sv;
-        uniform(&cl, 0, 0);
-        uniform(&sv, 0, 0);
-        for (int l = 0; l < L; l++) {
-            cl.dec_a[l] = 100 + 2000 * RND();
-            sv.dec_a[l] = 10 + 500 * RND();
-            cl.dec_b[l] = RND();
-            sv.dec_b[l] = RND() / 4;
-        }
-        cl.head_us = 5000 * RND();
-        sv.head_us = 500 * RND();
-        seam_link_profile_t link = {.rtt_us = 20000 * RND(), .bytes_per_us = 0.2 + 50 * RND()};
+        seam_link_profile_t link;
+        random_case(&r, &cl, &sv, &link, 20000, 0.2, 50);
         seam_plan_constraints_t c = seam_plan_default_constraints(L);
         c.objective = (seam_objective_t)(trial % 4);
         c.keep_first = trial % 3;
+        c.lossy_gain = 0; /* the plain minimum; the lossy rule: test_lossy_only_if_it_pays */
         seam_plan_t best;
         seam_plan_cost_t bc;
         assert_int_equal(seam_plan_search(&cl, &sv, &link, &c, &best, &bc), SEAM_OK);
@@ -253,6 +265,7 @@ static void test_chain_search_is_exact(void **st)
         c.keep_first = trial % 5 == 0;
         c.keep_last = trial % 7 == 0;
         c.dtypes = trial % 2 ? 0xF : 1u << SEAM_WIRE_F32;
+        c.lossy_gain = 0;
         seam_chain_plan_t best;
         seam_plan_cost_t bc;
         assert_int_equal(seam_chain_search(&cl, &ch, &c, &best, &bc), SEAM_OK);
@@ -288,6 +301,15 @@ static void test_chain_search_is_exact(void **st)
     assert_true(used_two > 0);
 }
 
+/* The best chain over ch's servers (the links between them assumed), and its spec. */
+static void best_chain(const seam_profile_t *cl, seam_chain_t *ch, const seam_plan_constraints_t *c,
+                       seam_chain_plan_t *best, seam_plan_cost_t *bc, char *spec, size_t cap)
+{
+    seam_chain_assume_links(ch);
+    assert_int_equal(seam_chain_search(cl, ch, c, best, bc), SEAM_OK);
+    seam_chain_spec(best, ch, L, spec, cap);
+}
+
 /* Two fast servers each holding half the model, a fast link between them: the chain uses
  * both, the head on the second; the spec says so. */
 static void test_chain_clear_cut(void **st)
@@ -302,18 +324,23 @@ static void test_chain_clear_cut(void **st)
                                              .begin = i ? L / 2 : 0, .end = i ? L : L / 2,
                                              .has_head = i == 1, .link = {.rtt_us = 200, .bytes_per_us = 100}};
     }
-    seam_chain_assume_links(&ch);
     seam_plan_constraints_t c = seam_plan_default_constraints(L);
     seam_chain_plan_t best;
     seam_plan_cost_t bc;
-    assert_int_equal(seam_chain_search(&slow, &ch, &c, &best, &bc), SEAM_OK);
     char spec[256];
-    seam_chain_spec(&best, &ch, L, spec, sizeof spec);
+    best_chain(&slow, &ch, &c, &best, &bc, spec, sizeof spec);
     printf("  two half-model servers: %s%s, %.2f ms per token\n", spec,
            best.head_remote ? " --head server" : "", bc.decode_us / 1e3);
     assert_int_equal(best.n, 2);
     assert_true(best.head_remote);
+    /* q8 would be a little faster, but by less than --lossy-gain: exact */
+    assert_string_equal(spec, "0-4@tcp://a:1/f32,4-8@tcp://b:2/f32");
+    seam_plan_constraints_t any = c;
+    any.lossy_gain = 0;
+    assert_int_equal(seam_chain_search(&slow, &ch, &any, &best, &bc), SEAM_OK);
+    seam_chain_spec(&best, &ch, L, spec, sizeof spec);
     assert_string_equal(spec, "0-4@tcp://a:1/q8,4-8@tcp://b:2/q8");
+    assert_int_equal(seam_chain_search(&slow, &ch, &c, &best, &bc), SEAM_OK);
     /* the second server 90% busy: the chain stops at the first and the rest runs here */
     fast[1].busy = 0.9;
     assert_int_equal(seam_chain_search(&slow, &ch, &c, &best, &bc), SEAM_OK);
@@ -348,6 +375,16 @@ static void test_plan_files(void **st)
 }
 
 /* seam run --plan PLAN prints what a local run prints (12 greedy tokens). */
+/* A profile of this machine made `scale` times slower (an edge box), written to a file. */
+static void slow_client(char *path, size_t cap, double scale)
+{
+    static seam_profile_t p;
+    assert_int_equal(seam_profile_measure(model_path(), 1, 0, -1, &p), SEAM_OK);
+    seam_profile_scale(&p, scale);
+    snprintf(path, cap, "/tmp/seam-slow-client-%d.json", getpid());
+    assert_int_equal(seam_profile_save(path, &p, NULL), SEAM_OK);
+}
+
 static bool plan_text_is_local(const char *seam_bin, const char *plan)
 {
     char cmd[4096], out1[256], out2[256];
@@ -362,25 +399,107 @@ static bool plan_text_is_local(const char *seam_bin, const char *plan)
     return same;
 }
 
-/* seam plan against a real server, then seam run --plan: the same text as a local run. */
+/* The issue's case: seam plan on loopback (0.1 ms, GB/s), every wire dtype allowed, a client
+ * 3x slower than this machine (so layers go to the server). q8 would save about a microsecond
+ * per token there, far less than --lossy-gain: the plan is f32, and seam run --plan gives the
+ * local text. With two servers holding the same layers, the plan names both (replicas). */
 static void test_live_plan(void **st)
 {
     (void)st;
-    char seam_bin[1024], plan[128], cmd[4096];
+    char seam_bin[1024], plan[128], prof[128], cmd[4096];
     seam_binary(seam_bin, sizeof seam_bin);
-    server_proc_t srv;
-    if (server_start(&srv, seam_bin, model_path(), test_port(6), "0-18", NULL) != 0)
-        fail_msg("could not start a server");
+    server_proc_t srv, twin;
+    if (server_start(&srv, seam_bin, model_path(), test_port(6), "0-18", NULL) != 0 ||
+        server_start(&twin, seam_bin, model_path(), test_port(7), "0-18", NULL) != 0)
+        fail_msg("could not start the servers");
+    slow_client(prof, sizeof prof, 3);
     snprintf(plan, sizeof plan, "/tmp/seam-live-plan-%d.json", getpid());
-    /* a client 'much slower' than the server would pick remote layers; here we only check
-     * that what seam plan writes, seam run --plan runs, with the local text */
-    snprintf(cmd, sizeof cmd, "%s plan -m %s --server %s -o %s -t 1 --wire f32 > /dev/null",
-             seam_bin, model_path(), srv.endpoint, plan);
-    assert_int_equal(system(cmd), 0);
-    assert_true(plan_text_is_local(seam_bin, plan));
-    printf("  seam plan -> %s -> seam run --plan: same text as local\n", plan);
-    unlink(plan);
+    char spec[512], key[256];
+    bool head = false;
+    for (int two = 0; two < 2; two++) {
+        snprintf(cmd, sizeof cmd, "%s plan -m %s --server %s%s%s --profile %s -o %s > /dev/null",
+                 seam_bin, model_path(), srv.endpoint, two ? " --server " : "", two ? twin.endpoint : "",
+                 prof, plan);
+        assert_int_equal(system(cmd), 0);
+        assert_int_equal(seam_plan_read(plan, spec, sizeof spec, &head, key, sizeof key), SEAM_OK);
+        printf("  seam plan, %s on loopback, every dtype allowed: %s%s\n",
+               two ? "two servers holding the same layers" : "one server", spec,
+               head ? " --head server" : "");
+        assert_non_null(strstr(spec, srv.endpoint));
+        assert_null(strstr(spec, "/q8"));
+        assert_null(strstr(spec, "/f16"));
+        assert_null(strstr(spec, "/bf16"));
+        if (two) {
+            assert_non_null(strstr(spec, twin.endpoint));
+            assert_non_null(strchr(spec, '|'));
+        }
+        assert_true(plan_text_is_local(seam_bin, plan));
+        printf("    seam run --plan: same text as local\n");
+    }
+    unlink(plan), unlink(prof);
     server_stop(&srv);
+    server_stop(&twin);
+}
+
+/* Exact unless lossy pays: over random instances the search returns the best exact plan
+ * (f32 hops, or all local) unless the best plan overall is lossy and at least lossy_gain
+ * better, and then that one. */
+static void test_lossy_only_if_it_pays(void **st)
+{
+    (void)st;
+    uint32_t r = 5;
+    int lossy = 0, kept_exact = 0;
+    for (int trial = 0; trial < 200; trial++) {
+        seam_profile_t cl, sv;
+        seam_link_profile_t link;
+        random_case(&r, &cl, &sv, &link, 2000, 0.05, 20);
+        seam_plan_constraints_t c = seam_plan_default_constraints(L), any = c, exact = c;
+        any.lossy_gain = 0;
+        exact.dtypes = 1u << SEAM_WIRE_F32;
+        seam_plan_t best, b_any, b_exact;
+        seam_plan_cost_t bc, k_any, k_exact;
+        assert_int_equal(seam_plan_search(&cl, &sv, &link, &c, &best, &bc), SEAM_OK);
+        assert_int_equal(seam_plan_search(&cl, &sv, &link, &any, &b_any, &k_any), SEAM_OK);
+        assert_int_equal(seam_plan_search(&cl, &sv, &link, &exact, &b_exact, &k_exact), SEAM_OK);
+        double va = seam_plan_objective(&k_any, &c), ve = seam_plan_objective(&k_exact, &c);
+        bool pays = b_any.b > b_any.a && b_any.dtype != SEAM_WIRE_F32 && va <= 0.95 * ve;
+        double v = seam_plan_objective(&bc, &c);
+        assert_true(fabs(v - (pays ? va : ve)) <= 1e-9 * (1 + v));
+        assert_true((best.b > best.a && best.dtype != SEAM_WIRE_F32) == pays);
+        lossy += pays;
+        kept_exact += !pays && b_any.b > b_any.a && b_any.dtype != SEAM_WIRE_F32;
+    }
+    printf("  200 random cases: %d took a lossy dtype (>= 5%% faster), %d kept f32 where lossy "
+           "was faster by less\n", lossy, kept_exact);
+    assert_true(lossy > 0 && kept_exact > 0);
+}
+
+/* Servers holding the same layers become one stage with standbys; the spec names them. */
+static void test_replicas_grouped(void **st)
+{
+    (void)st;
+    static seam_profile_t slow, fast[3];
+    uniform(&slow, 1000, 3000);
+    seam_chain_t ch = {.n_servers = 3};
+    static const char *const eps[] = {"tcp://a:1", "tcp://b:2", "tcp://c:3"};
+    for (int i = 0; i < 3; i++) {
+        uniform(&fast[i], 100, 300);
+        ch.server[i] = (seam_chain_server_t){.endpoint = eps[i], .profile = &fast[i],
+                                             .begin = 0, .end = L, .has_head = true,
+                                             .link = {.rtt_us = i == 1 ? 100 : 300, .bytes_per_us = 100}};
+    }
+    ch.server[2].end = L / 2; /* holds other layers: not a replica */
+    assert_int_equal(seam_chain_group_replicas(&ch), 2);
+    assert_string_equal(ch.server[0].endpoint, "tcp://b:2"); /* the faster link leads */
+    assert_int_equal(ch.server[0].n_standby, 1);
+    assert_string_equal(ch.server[0].standby[0], "tcp://a:1");
+    seam_plan_constraints_t c = seam_plan_default_constraints(L);
+    seam_chain_plan_t best;
+    seam_plan_cost_t bc;
+    char spec[256];
+    best_chain(&slow, &ch, &c, &best, &bc, spec, sizeof spec);
+    printf("  three servers, two holding every layer: %s\n", spec);
+    assert_non_null(strstr(spec, "@tcp://b:2/f32|tcp://a:1/f32"));
 }
 
 /* Two real servers holding overlapping halves, and a client profile 4x slower than this
@@ -396,11 +515,7 @@ static void test_live_chain_plan(void **st)
     if (server_start(&s1, seam_bin, model_path(), test_port(4), "0-10", peers) != 0 ||
         server_start(&s2, seam_bin, model_path(), test_port(5), "8-18", NULL) != 0)
         fail_msg("could not start the servers");
-    static seam_profile_t p;
-    assert_int_equal(seam_profile_measure(model_path(), 1, 0, -1, &p), SEAM_OK);
-    seam_profile_scale(&p, 4);
-    snprintf(prof, sizeof prof, "/tmp/seam-chain-client-%d.json", getpid());
-    assert_int_equal(seam_profile_save(prof, &p, NULL), SEAM_OK);
+    slow_client(prof, sizeof prof, 4);
     snprintf(plan, sizeof plan, "/tmp/seam-chain-plan-%d.json", getpid());
     snprintf(cmd, sizeof cmd, "%s plan -m %s --server %s --server %s --profile %s -o %s --wire f32 "
              "> /dev/null", seam_bin, model_path(), s1.endpoint, s2.endpoint, prof, plan);
@@ -464,7 +579,8 @@ int main(void)
         cmocka_unit_test(test_search_is_exact),  cmocka_unit_test(test_plan_files),
         cmocka_unit_test(test_chain_search_is_exact), cmocka_unit_test(test_chain_clear_cut),
         cmocka_unit_test(test_live_plan), cmocka_unit_test(test_live_chain_plan),
-        cmocka_unit_test(test_live_hop_probe),
+        cmocka_unit_test(test_live_hop_probe), cmocka_unit_test(test_lossy_only_if_it_pays),
+        cmocka_unit_test(test_replicas_grouped),
     };
     return cmocka_run_group_tests_name("partitioner", tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include "../runtime/transport.h"
 #include "harness.h"
 #include "server_proc.h"
+#include "server_stats.h"
 
 #define N_DECODE 3
 static const int32_t prompt[] = {2, 818, 1806, 5905, 7913, 659, 506};
@@ -77,8 +78,8 @@ static int run_split(const char *spec, int wire, bool head_remote, bool bits)
     if (!sp)
         fail_msg("split '%s': %s", spec, seam_last_error());
     float *lg = malloc(sizeof(float) * (size_t)n_vocab);
-    seam_sampler_params_t greedy = seam_sampler_default_params();
-    greedy.temperature = 0;
+    seam_sample_request_t greedy = {.params = seam_sampler_default_params()};
+    greedy.params.temperature = 0;
     int same = 0, pos = 0, len = N_PROMPT;
     const int32_t *toks = prompt;
     for (int k = 0; k <= N_DECODE; k++) {
@@ -142,29 +143,6 @@ static void test_head_on_server(void **state)
     snprintf(spec, sizeof spec, "0-%d@%s", n_layer, full.endpoint);
     assert_int_equal(run_split(spec, 0, true, false), N_DECODE + 1);
     printf("  head and sampler on the server: same greedy tokens\n");
-}
-
-/* A server's STATS, asked on a socket of our own. */
-static Seam__Stats *query_stats(const char *endpoint, seam_msg_t *m)
-{
-    void *zctx = zmq_ctx_new(), *sock = zmq_socket(zctx, ZMQ_DEALER);
-    int linger = 0, timeout = 5000;
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
-    zmq_connect(sock, endpoint);
-    Seam__StatsRequest q = SEAM__STATS_REQUEST__INIT;
-    Seam__Envelope env = SEAM__ENVELOPE__INIT;
-    env.body_case = SEAM__ENVELOPE__BODY_STATS_REQUEST;
-    env.stats_request = &q;
-    Seam__Stats *st = NULL;
-    if (seam_msg_send(sock, NULL, 0, &env, NULL, 0) > 0 && seam_msg_recv(sock, false, m, 0) == SEAM_OK &&
-        m->env && m->env->body_case == SEAM__ENVELOPE__BODY_STATS)
-        st = m->env->stats;
-    zmq_close(sock);
-    zmq_ctx_term(zctx);
-    if (!st)
-        fail_msg("no STATS from %s", endpoint);
-    return st;
 }
 
 /* The chain's answer comes from its last server straight to the client: the first server
@@ -461,6 +439,46 @@ static void test_link_emulation(void **state)
     seam_split_destroy(&sp);
 }
 
+/* A prompt longer than a server takes in one FORWARD (512 rows) goes in chunks: the logits
+ * are still bit-identical to a local run, with the head here and the sampled token with it
+ * on the server. */
+static void test_long_prompt(void **state)
+{
+    (void)state;
+    enum { N = 700 };
+    static int32_t toks[N];
+    for (int i = 0; i < N; i++)
+        toks[i] = 2 + (int32_t)(((uint32_t)i * 2654435761u) % (uint32_t)(n_vocab - 2));
+    float *want = malloc(sizeof(float) * (size_t)n_vocab), *lg = malloc(sizeof(float) * (size_t)n_vocab);
+    seam_model_t *m = seam_model_new(model_path(), NULL);
+    seam_session_t *s = seam_session_new(m, NULL);
+    assert_int_equal(seam_forward_tokens(s, toks, N, 0, want), SEAM_OK);
+    seam_session_destroy(&s);
+    seam_model_destroy(&m);
+    char spec[256];
+    snprintf(spec, sizeof spec, "0-4@local,4-%d@%s", n_layer, full.endpoint);
+    for (int head = 0; head < 2; head++) {
+        seam_split_params_t p = {.model_path = model_path(), .spec = spec, .head_remote = head,
+                                 .n_threads = 2};
+        seam_split_t *sp = seam_split_new(&p);
+        assert_non_null(sp);
+        int32_t tok = -1;
+        seam_split_stats_t st;
+        if (seam_split_step(sp, toks, N, 0, lg, &tok, NULL, &st, false) != SEAM_OK)
+            fail_msg("a %d-token prompt: %s", N, seam_last_error());
+        if (head)
+            assert_int_equal(tok, argmax(want, n_vocab));
+        else
+            assert_memory_equal(lg, want, sizeof(float) * (size_t)n_vocab);
+        assert_true(st.stage[1].sent_bytes >= (uint64_t)(N - 4) * 640 * 4);
+        seam_split_destroy(&sp);
+    }
+    printf("  a %d-token prompt through %s: bit-identical logits (head here), the same token "
+           "(head on the server)\n", N, spec);
+    free(want);
+    free(lg);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -512,7 +530,7 @@ int main(void)
         cmocka_unit_test(test_head_on_server), cmocka_unit_test(test_chain),
         cmocka_unit_test(test_kv_move), cmocka_unit_test(test_lossy_wire), cmocka_unit_test(test_q8_tokens),
         cmocka_unit_test(test_link_emulation),
-        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_refusals), cmocka_unit_test(test_long_prompt),
     };
     return cmocka_run_group_tests_name("split over ZeroMQ (real seam serve processes)", tests,
                                        setup, teardown);

@@ -1,0 +1,98 @@
+/* Flag parsing every subcommand shares. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../runtime/transport.h"
+#include "cli.h"
+
+const char *seam_cli_cmd = "";
+
+const char *default_model(void)
+{
+    const char *env = getenv("SEAM_MODEL");
+    return env && *env ? env : DEFAULT_MODEL;
+}
+
+double now_ms(void) { return (double)seam_now_ns() / 1e6; }
+
+int parse_int(const char *flag, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < lo || v > hi) {
+        fprintf(stderr, "seam %s: %s expects an integer in [%ld, %ld], got '%s'\n", seam_cli_cmd,
+                flag, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int parse_float(const char *flag, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || end == s || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "seam %s: %s expects a number in [%g, %g], got '%s'\n", seam_cli_cmd, flag,
+                lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+bool set_link_emulation(const char *arg)
+{
+    double rate, rtt;
+    if (seam_link_parse(arg, &rate, &rtt) != 0) {
+        fprintf(stderr, "seam %s: --emulate-link: %s\n", seam_cli_cmd, seam_last_error());
+        return false;
+    }
+    seam_link_emulate(rate, rtt);
+    return true;
+}
+
+bool parse_backend(const char *s, seam_backend_kind_t *out)
+{
+    if (seam_backend_parse(s, out))
+        return true;
+    fprintf(stderr, "seam %s: --backend expects cpu, cuda or auto, got '%s'\n", seam_cli_cmd, s);
+    return false;
+}
+
+void note_backend(seam_backend_kind_t want)
+{
+    char why[192];
+    if (seam_backend_choose(want, why, sizeof why) == SEAM_BACKEND_CPU && why[0])
+        fprintf(stderr, "seam %s: %s; using the CPU backend\n", seam_cli_cmd, why);
+}
+
+int bad_option(int c, char **argv)
+{
+    /* a long option is named by its argument (optopt then holds its value code, not a name) */
+    const char *arg = argv[optind - 1];
+    char opt[64] = {'-', (char)optopt, 0};
+    if (!strncmp(arg, "--", 2))
+        snprintf(opt, sizeof opt, "%.*s", (int)strcspn(arg, "="), arg);
+    if (c == ':')
+        fprintf(stderr, "seam %s: option '%s' needs a value (see seam %s --help)\n", seam_cli_cmd,
+                opt, seam_cli_cmd);
+    else
+        fprintf(stderr, "seam %s: unknown option '%s' (see seam %s --help)\n", seam_cli_cmd, opt,
+                seam_cli_cmd);
+    return 2;
+}
+
+int stray_argument(int argc, char **argv)
+{
+    if (optind >= argc)
+        return 0;
+    fprintf(stderr, "seam %s: unexpected argument '%s' (see seam %s --help)\n", seam_cli_cmd,
+            argv[optind], seam_cli_cmd);
+    return 2;
+}
