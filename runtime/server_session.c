@@ -288,17 +288,9 @@ void seam_slots_tick(seam_server_t *s)
     uint64_t orphan = (uint64_t)s->p.orphan_timeout_s * 1000000000ull;
     for (int i = 0; i < s->n_slots; i++) {
         seam_slot_t *sl = &s->slots[i];
-        if (sl->state != SLOT_OPEN || sl->queued)
+        if (sl->state != SLOT_OPEN)
             continue;
-        char why[96];
-        if (now - sl->last_used_ns > idle) {
-            snprintf(why, sizeof why, "idle for %d s", s->p.idle_timeout_s);
-            seam_slots_close(s, sl, why);
-        } else if (sl->orphan_since_ns && now - sl->orphan_since_ns > orphan) {
-            snprintf(why, sizeof why, "its client's connection has been gone for %d s",
-                     s->p.orphan_timeout_s);
-            seam_slots_close(s, sl, why);
-        } else if (s->draining && !sl->told_draining) {
+        if (s->draining && !sl->told_draining) { /* at once, even with a step of it queued */
             Seam__Draining d = SEAM__DRAINING__INIT;
             d.session = sl->id;
             d.deadline_ms = now < s->drain_deadline_ns
@@ -308,6 +300,17 @@ void seam_slots_tick(seam_server_t *s)
             env.draining = &d;
             seam_srv_send(s, sl->reply_to, sl->reply_to_len, &env, NULL, 0);
             sl->told_draining = true;
+        }
+        if (sl->queued)
+            continue;
+        char why[96];
+        if (now - sl->last_used_ns > idle) {
+            snprintf(why, sizeof why, "idle for %d s", s->p.idle_timeout_s);
+            seam_slots_close(s, sl, why);
+        } else if (sl->orphan_since_ns && now - sl->orphan_since_ns > orphan) {
+            snprintf(why, sizeof why, "its client's connection has been gone for %d s",
+                     s->p.orphan_timeout_s);
+            seam_slots_close(s, sl, why);
         }
     }
 }
