@@ -10,8 +10,12 @@ PY      := $(VENV)/bin/python
 MODEL   := models/gemma-3-270m-q4_k_m.gguf
 THREADS ?= 2
 
-CFLAGS  := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wshadow -Wno-unknown-pragmas -MMD -MP
-LDLIBS  := -lzmq -lprotobuf-c -lsodium -lcjson -lm -lpthread
+# Objects are position-independent (libseam.so is made of them) and export only what SEAM_API
+# marks (runtime/seam*.h).
+CFLAGS  := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wshadow -Wno-unknown-pragmas -MMD -MP \
+           -fPIC -fvisibility=hidden
+LIB_DEPS := -lzmq -lprotobuf-c -lsodium -lcjson -lm -lpthread -ldl
+LDLIBS  := $(LIB_DEPS)
 ARCH    := $(shell uname -m)
 Q       := @
 
@@ -50,19 +54,29 @@ endif
 PROTO_C := $(BUILD)/gen/proto/seam.pb-c.c
 PROTO_H := $(BUILD)/gen/proto/seam.pb-c.h
 CFLAGS  += -I$(BUILD)/gen
-LIB_SRC := $(wildcard runtime/*.c) $(wildcard kernels/cpu/*.c) $(wildcard partitioner/*.c)
+# libseam: everything but the CUDA backend, which is a shared object of its own that libseam
+# loads when CUDA is asked for (runtime/cuda_plugin.h): a CPU-only program never links CUDA.
+LIB_SRC := $(filter-out runtime/backend_cuda.c,$(wildcard runtime/*.c) $(wildcard kernels/*.c) $(wildcard kernels/cpu/*.c) \
+           $(wildcard partitioner/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/proto/seam.pb-c.o
-# kernels/cuda/*.cu → the CUDA backend (runtime/backend_cuda.c builds a stub without nvcc)
+SEAM_VERSION := 0.2.0
+SEAM_SOVERSION := 0
+# kernels/cuda/*.cu + runtime/backend_cuda.c → libseam-cuda.so.0 (with what it needs of
+# libseam.a copied in, hidden: the wire codec and the weight types)
 ifneq ($(NVCC),)
 CUDA_SRC := $(wildcard kernels/cuda/*.cu)
-LIB_OBJ  += $(CUDA_SRC:%.cu=$(BUILD)/%.o)
+CUDA_OBJ := $(CUDA_SRC:%.cu=$(BUILD)/%.o)
+CUDA_PLUGIN := $(BUILD)/libseam-cuda.so.$(SEAM_SOVERSION)
 NVCC_ARCH := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_89,code=sm_89 \
              -gencode arch=compute_90,code=[sm_90,compute_90]
-NVCCFLAGS := -O3 -std=c++17 $(NVCC_ARCH) -Xcompiler -Wall -MMD -MP
+NVCCFLAGS := -O3 -std=c++17 $(NVCC_ARCH) -Xcompiler -Wall,-fPIC,-fvisibility=hidden -MMD -MP
 CFLAGS   += -DSEAM_HAVE_CUDA -I$(CUDA_HOME)/include
-LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++ -lm
 endif
 LIB     := $(BUILD)/libseam.a
+# test and bench programs find the CUDA backend in the build folder
+HERE_RPATH := -Wl,-rpath,$(abspath $(BUILD))
+SHLIB   := $(BUILD)/libseam.so.$(SEAM_VERSION)
 SEAM    := $(BUILD)/seam
 SEAM_SRC := tools/seam.c tools/flags.c $(wildcard tools/cmd_*.c)
 SEAM_OBJ := $(SEAM_SRC:%.c=$(BUILD)/%.o)
@@ -78,9 +92,9 @@ FIXTURES := $(BUILD)/fixtures/.stamp
 BPE_VOCAB := $(BUILD)/vocab/ggml-vocab-llama-bpe.gguf
 LLAMA_CPP_PY := 0.3.36
 
-.PHONY: all deps venv model demo test test-data test-unit test-asan fuzz bench bench-compare refs clean info
+.PHONY: FORCE install uninstall examples all deps venv model demo test test-data test-unit test-asan test-tsan fuzz bench bench-compare refs clean info
 .SECONDARY:
-all: info $(LIB) $(SEAM) $(TESTS) $(BENCH) $(BENCH_WIRE) $(BENCH_AGREE) $(BENCH_SERVE) $(BENCH_RECOVERY) $(BENCH_CUDA)
+all: info $(LIB) $(SHLIB) $(CUDA_PLUGIN) $(SEAM) $(TESTS) $(BENCH) $(BENCH_WIRE) $(BENCH_AGREE) $(BENCH_SERVE) $(BENCH_RECOVERY) $(BENCH_CUDA)
 
 info:
 	@echo "  $(OPENMP_MSG)"
@@ -92,6 +106,17 @@ $(PROTO_C) $(PROTO_H): proto/seam.proto
 	@mkdir -p $(BUILD)/gen
 	@echo "  PROTOC $<"
 	$(Q)protoc-c --c_out=$(BUILD)/gen $<
+
+# the commit and flags seam --version names; rewritten only when they change
+VERSION_H := $(BUILD)/gen/version_info.h
+$(VERSION_H): FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define SEAM_COMMIT "%s"\n#define SEAM_CFLAGS "%s"\n' \
+	    "$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$$(git diff --quiet HEAD -- 2>/dev/null || echo +changes)" \
+	    "$(notdir $(CC)) $(filter -O% -m% -fopenmp -fsanitize=%,$(CFLAGS))" > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(BUILD)/runtime/version.o: $(VERSION_H)
+FORCE:
 
 $(BUILD)/gen/proto/seam.pb-c.o: $(PROTO_C)
 	@echo "  CC $<"
@@ -119,17 +144,35 @@ $(LIB): $(LIB_OBJ)
 	@echo "  AR $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(SEAM): $(SEAM_OBJ) $(LIB)
+$(SHLIB): $(LIB_OBJ)
+	@echo "  LD $@"
+	$(Q)$(CC) -shared -Wl,-soname,libseam.so.$(SEAM_SOVERSION) -Wl,--no-undefined $(CFLAGS) $^ -o $@ $(LIB_DEPS)
+	$(Q)ln -sf $(notdir $@) $(BUILD)/libseam.so.$(SEAM_SOVERSION) && ln -sf $(notdir $@) $(BUILD)/libseam.so
+
+$(BUILD)/runtime/backend_cuda.o: | $(PROTO_H)
+$(CUDA_PLUGIN): $(BUILD)/runtime/backend_cuda.o $(CUDA_OBJ) $(LIB)
+	@echo "  LD $@ (the CUDA backend, loaded at run time)"
+	$(Q)$(CC) -shared -Wl,-soname,$(notdir $@) -Wl,--no-undefined $(CFLAGS) $^ -o $@ $(CUDA_LIBS)
+
+$(SEAM): $(SEAM_OBJ) $(LIB) | $(CUDA_PLUGIN)
 	@echo "  LD $@"
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 	@echo "  LD $@"
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(HERE_RPATH)
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB) | $(CUDA_PLUGIN)
 	@echo "  LD $@"
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka -lcjson
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(HERE_RPATH) -lcmocka -lcjson
+
+# these two call the CUDA kernels themselves as well as the backend
+$(BUILD)/tests/test_cuda: $(BUILD)/tests/test_cuda.o $(CUDA_OBJ) $(LIB) | $(CUDA_PLUGIN)
+	@echo "  LD $@"
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(CUDA_LIBS) $(HERE_RPATH) -lcmocka -lcjson
+$(BUILD)/bench/cuda/bench_matvec: $(BUILD)/bench/cuda/bench_matvec.o $(CUDA_OBJ) $(LIB) | $(CUDA_PLUGIN)
+	@echo "  LD $@"
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(CUDA_LIBS) $(HERE_RPATH)
 
 # ---- set-up ---------------------------------------------------------------------------
 deps:
@@ -183,13 +226,14 @@ test: deps
 	$(Q)rc=0; \
 	    SEAM_TALLY=$(abspath $(TALLY)) $(MAKE) --no-print-directory test-unit || rc=1; \
 	    SEAM_TALLY=$(abspath $(TALLY)) $(MAKE) --no-print-directory test-asan || rc=1; \
+	    SEAM_TALLY=$(abspath $(TALLY)) $(MAKE) --no-print-directory test-tsan || rc=1; \
 	    touch $(TALLY); \
 	    awk -v rc=$$rc '{p += $$1; f += $$2; s += $$3} END {print "== all test programs (normal and ASan builds)"; \
 	         if (rc && !f) f = 1; print p " passed, " f " failed" (s ? ", " s " skipped (no GPU here)" : ""); \
 	         exit f > 0}' $(TALLY)
 
 test-unit: all test-data
-	$(Q)SEAM_BACKEND=cpu SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) bash tests/run.sh $(TESTS)
+	$(Q)SEAM_BACKEND=cpu SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) bash tests/run.sh $(TESTS) tests/examples.sh
 
 # The parsers and the hostile-input suites again under AddressSanitizer and UBSan.
 # test_hostile and test_abuse attack an ASan-built seam serve (SEAM_BIN).
@@ -201,6 +245,15 @@ test-asan:
 	$(Q)ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=32 SEAM_BACKEND=cpu SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) SEAM_BIN=build/asan/seam \
 	    bash tests/run.sh $(ASAN_TESTS:%=build/asan/tests/%)
 
+# Threads sharing one model, again under ThreadSanitizer (no OpenMP: its runtime is not
+# instrumented).
+TSAN_TESTS := test_threads
+test-tsan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan Q=@ NO_CUDA=1 NO_OPENMP=1 \
+	    CFLAGS_EXTRA="-fsanitize=thread -fno-omit-frame-pointer" $(TSAN_TESTS:%=build/tsan/tests/%)
+	$(Q)TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 SEAM_BACKEND=cpu SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) \
+	    bash tests/run.sh $(TSAN_TESTS:%=build/tsan/tests/%)
+
 CFLAGS += $(CFLAGS_EXTRA)
 LDLIBS += $(CFLAGS_EXTRA)
 
@@ -209,7 +262,7 @@ LDLIBS += $(CFLAGS_EXTRA)
 # bounded in time (FUZZ_SECONDS).
 FUZZ_SECONDS ?= 60
 FUZZ_LIB := $(BUILD)/fuzzlib/libseam.a
-$(FUZZ_LIB): $(LIB_SRC) $(wildcard runtime/*.h kernels/cpu/*.h partitioner/*.h) proto/seam.proto
+$(FUZZ_LIB): $(LIB_SRC) $(wildcard runtime/*.h kernels/*.h kernels/cpu/*.h partitioner/*.h) proto/seam.proto
 	@echo "  CLANG libseam (fuzzer-no-link, ASan, UBSan)"
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzzlib CC=clang NO_CUDA=1 NO_OPENMP=1 Q=@ \
 	    CFLAGS_EXTRA="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
@@ -218,7 +271,7 @@ fuzz: $(PROTO_C) $(FUZZ_LIB) $(FIXTURES)
 	@mkdir -p $(BUILD)/fuzz
 	@echo "  CLANG fuzz_gguf (libFuzzer, $(FUZZ_SECONDS) s)"
 	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	    tests/fuzz_gguf.c runtime/gguf.c runtime/dtype.c runtime/error.c -lsodium -o $(BUILD)/fuzz/fuzz_gguf
+	    tests/fuzz_gguf.c runtime/gguf.c kernels/dtype.c runtime/error.c -lsodium -o $(BUILD)/fuzz/fuzz_gguf
 	$(Q)clang -std=c11 -D_GNU_SOURCE -g tests/fuzz_corpus.c -o $(BUILD)/fuzz/fuzz_corpus
 	$(Q)$(BUILD)/fuzz/fuzz_corpus $(BUILD)/fuzz/corpus
 	$(Q)$(BUILD)/fuzz/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
@@ -231,7 +284,7 @@ fuzz: $(PROTO_C) $(FUZZ_LIB) $(FIXTURES)
 	    $(BUILD)/fuzz/msg_corpus 2>&1 | tail -3
 	@echo "  CLANG fuzz_server (libFuzzer, $(FUZZ_SECONDS) s)"
 	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I$(BUILD)/fuzzlib/gen \
-	    tests/fuzz_server.c $(FUZZ_LIB) -lzmq -lprotobuf-c -lsodium -lcjson -lm -lpthread \
+	    tests/fuzz_server.c $(FUZZ_LIB) -lzmq -lprotobuf-c -lsodium -lcjson -lm -lpthread -ldl \
 	    -o $(BUILD)/fuzz/fuzz_server
 	$(Q)mkdir -p $(BUILD)/fuzz/server_corpus
 	$(Q)SEAM_FUZZ_MODEL=$(BUILD)/fixtures/tiny-llama-q4_k.gguf $(BUILD)/fuzz/fuzz_server \
@@ -256,6 +309,57 @@ bench-compare: all model
 refs: all model $(BPE_VOCAB)
 	$(Q)$(VENV)/bin/pip install -q -r tests/ref/requirements-fixtures.txt llama-cpp-python==$(LLAMA_CPP_PY)
 	$(Q)$(PY) tests/ref/make_refs.py --build $(BUILD) --model $(MODEL)
+
+# ---- install ----------------------------------------------------------------------------
+# make install PREFIX=/usr/local DESTDIR=: the libraries (libseam.so.0 with its soname, libseam.a,
+# the CUDA backend when it was built), the public headers, seam.pc, the seam binary and its man
+# pages (help2man, from each command's --help). make uninstall removes exactly those files.
+PREFIX  ?= /usr/local
+DEST    := $(DESTDIR)$(PREFIX)
+PUBLIC_H := runtime/seam.h runtime/seam_split.h runtime/seam_server.h
+MAN_CMDS := run serve plan profile keygen inspect
+MAN_run := generate text, on this machine or split across seam serve processes
+MAN_serve := hold a range of a model's layers and serve split clients
+MAN_plan := choose the best split for the servers and the measured links
+MAN_profile := time this machine's layers (and a link) for the partitioner
+MAN_keygen := write a CurveZMQ key pair for encrypted splits
+MAN_inspect := print a GGUF model's architecture, tensors and bytes per layer
+MANS    := $(BUILD)/man/seam.1 $(MAN_CMDS:%=$(BUILD)/man/seam-%.1)
+INSTALLED := lib/libseam.so.$(SEAM_VERSION) lib/libseam.so.$(SEAM_SOVERSION) lib/libseam.so \
+             lib/libseam.a lib/pkgconfig/seam.pc bin/seam $(PUBLIC_H:runtime/%=include/%) \
+             $(MANS:$(BUILD)/man/%=share/man/man1/%) $(if $(CUDA_PLUGIN),lib/$(notdir $(CUDA_PLUGIN)))
+
+$(BUILD)/man/seam.1: $(SEAM)
+	@mkdir -p $(dir $@)
+	@echo "  MAN $@"
+	$(Q)help2man -N -n "split-model inference runtime" -o $@ ./$(SEAM)
+$(BUILD)/man/seam-%.1: $(SEAM)
+	@mkdir -p $(dir $@)
+	@echo "  MAN $@"
+	$(Q)help2man -N -n "$(MAN_$*)" --version-string="$(SEAM_VERSION)" -o $@ "./$(SEAM) $*"
+
+install: $(LIB) $(SHLIB) $(CUDA_PLUGIN) $(SEAM) $(MANS)
+	@echo "  INSTALL $(DEST)"
+	$(Q)install -d $(DEST)/lib/pkgconfig $(DEST)/include $(DEST)/bin $(DEST)/share/man/man1
+	$(Q)install -m 644 $(LIB) $(DEST)/lib/
+	$(Q)install -m 755 $(SHLIB) $(CUDA_PLUGIN) $(DEST)/lib/
+	$(Q)ln -sf libseam.so.$(SEAM_VERSION) $(DEST)/lib/libseam.so.$(SEAM_SOVERSION)
+	$(Q)ln -sf libseam.so.$(SEAM_VERSION) $(DEST)/lib/libseam.so
+	$(Q)install -m 644 $(PUBLIC_H) $(DEST)/include/
+	$(Q)install -m 755 $(SEAM) $(DEST)/bin/
+	$(Q)install -m 644 $(MANS) $(DEST)/share/man/man1/
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(SEAM_VERSION)|' \
+	    -e 's|@LIBS_PRIVATE@|$(LIB_DEPS)|' tools/seam.pc.in > $(DEST)/lib/pkgconfig/seam.pc
+
+uninstall:
+	@echo "  UNINSTALL $(DEST)"
+	$(Q)rm -f $(INSTALLED:%=$(DEST)/%)
+	$(Q)rmdir -p $(DEST)/lib/pkgconfig $(DEST)/include $(DEST)/bin $(DEST)/share/man/man1 2>/dev/null || true
+
+# The examples, built against an installed tree (a prefix under the build folder) with nothing
+# but pkg-config, and run: tests/examples.sh (make test runs it).
+examples: all model
+	$(Q)SEAM_BUILD=$(BUILD) MODEL=$(MODEL) bash tests/examples.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "../runtime/seam.h"
-#include "../runtime/split.h"
+#include "../runtime/seam_split.h"
 #include "../runtime/transport.h"
 #include "../tests/server_proc.h"
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "../runtime/error.h"
-#include "../runtime/generate.h"
+#include "../runtime/seam.h"
 #include "../runtime/transport.h"
 
 /* While every layer is local no step crosses the link, so a thread of its own PINGs the server

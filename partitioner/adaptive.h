@@ -10,8 +10,8 @@
 
 #include <stdbool.h>
 
-#include "../runtime/generate.h"
-#include "../runtime/split.h"
+#include "../runtime/seam.h"
+#include "../runtime/seam_split.h"
 #include "plan.h"
 
 typedef struct seam_adaptive seam_adaptive_t;

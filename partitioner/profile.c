@@ -10,7 +10,7 @@
 
 #include "../runtime/error.h"
 #include "../runtime/gguf.h"
-#include "../runtime/keys.h"
+#include "../runtime/seam_server.h"
 #include "../runtime/measure.h"
 #include "../runtime/model_id.h"
 #include "../runtime/rpc.h"

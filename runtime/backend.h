@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dtype.h"
+#include "../kernels/dtype.h"
 #include "seam.h"
 
 /* A weight matrix y = W x: W is (rows, cols), each row of cols values stored contiguously in
@@ -95,6 +95,11 @@ typedef struct {
     int (*scale)(seam_backend_t *be, float *x, size_t n, float s);
     /* Optional: wait for queued work. NULL: the backend is synchronous. */
     int (*sync)(seam_backend_t *be);
+    /* Optional: a backend that shares this one's weights and device but has scratch and
+     * threads of its own, so that it can run while this one (or another clone) runs on
+     * another thread. NULL: there is only the one, and forward.c lets one call at a time use
+     * it (the model's lock). */
+    seam_backend_t *(*clone)(seam_backend_t *be);
     /* Optional: a forward call returned and the caller may now wait on the network; the CPU
      * backend puts its threads to sleep instead of letting them spin. NULL: nothing to do. */
     void (*idle)(seam_backend_t *be);

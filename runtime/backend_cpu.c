@@ -1,7 +1,7 @@
 /* The CPU backend: the op table of backend.h filled with kernels/cpu. Buffers are host
  * memory, weights are used straight from the GGUF mapping, and the KV cache is host memory
- * in f16 or f32. One backend serves one forward call at a time (its matmul scratch is
- * shared). */
+ * in f16 or f32. One backend serves one forward call at a time (its matmul scratch and threads
+ * are its own); a clone has its own of both, which is how sessions run at once. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -221,6 +221,11 @@ static int cpu_scale(seam_backend_t *be, float *x, size_t n, float s)
 /* A forward call returned: let the threads sleep rather than spin. */
 static void cpu_idle(seam_backend_t *be) { seam_pool_park(ctx_of(be)->pool); }
 
+static seam_backend_t *cpu_clone(seam_backend_t *be)
+{
+    return seam_backend_cpu_new(seam_pool_size(ctx_of(be)->pool));
+}
+
 static const seam_backend_iface_t cpu_iface = {
     .name = "cpu",
     .destroy = cpu_destroy,
@@ -244,6 +249,7 @@ static const seam_backend_iface_t cpu_iface = {
     .add = cpu_add,
     .scale = cpu_scale,
     .sync = NULL,
+    .clone = cpu_clone,
     .idle = cpu_idle,
 };
 

@@ -4,17 +4,17 @@
  * SEAM_CUDA_MATVEC_MAX_TOKENS rows) run the fused dequantise-and-dot kernels over activations
  * quantised as the CPU quantises them; larger batches dequantise the weight and multiply on
  * the matrix units through cuBLAS (f16/bf16 weights directly, the others as TF32). Hidden
- * states cross PCIe through a pinned buffer. Built only when nvcc was found (SEAM_HAVE_CUDA);
- * otherwise seam_backend_cuda_new says why it cannot start. */
+ * states cross PCIe through a pinned buffer. Built only when nvcc was found, into a shared
+ * object of its own, libseam-cuda.so.0 (cuda_plugin.h): its one export is the table libseam
+ * loads at the first CUDA request. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
+#include "cuda_plugin.h"
 #include "error.h"
-
-#ifdef SEAM_HAVE_CUDA
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
@@ -455,7 +455,7 @@ static const seam_backend_iface_t cuda_iface = {
     .idle = NULL,
 };
 
-bool seam_cuda_available(char *why, size_t cap)
+static bool cuda_available(char *why, size_t cap)
 {
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
@@ -473,10 +473,10 @@ bool seam_cuda_available(char *why, size_t cap)
     return true;
 }
 
-seam_backend_t *seam_backend_cuda_new(int device)
+static seam_backend_t *cuda_backend_new(int device)
 {
     char why[160];
-    if (!seam_cuda_available(why, sizeof why)) {
+    if (!cuda_available(why, sizeof why)) {
         seam_error_set("cuda backend: %s", why);
         return NULL;
     }
@@ -514,21 +514,29 @@ seam_backend_t *seam_backend_cuda_new(int device)
     return be;
 }
 
-#else /* built without nvcc */
+/* The plugin's errors go into the caller's seam_last_error(), through libseam. */
+static seam_verror_fn host_error;
 
-bool seam_cuda_available(char *why, size_t cap)
+void seam_error_set(const char *fmt, ...)
 {
-    if (why && cap)
-        snprintf(why, cap, "seam was built without CUDA (no nvcc at build time)");
-    return false;
+    va_list ap;
+    va_start(ap, fmt);
+    if (host_error)
+        host_error(fmt, ap);
+    va_end(ap);
 }
 
-seam_backend_t *seam_backend_cuda_new(int device)
-{
-    (void)device;
-    seam_error_set("cuda backend: seam was built without CUDA (no nvcc at build time); rebuild "
-                   "where the CUDA toolkit is installed");
-    return NULL;
-}
+static const seam_cuda_plugin_t plugin = {
+    .abi = SEAM_CUDA_PLUGIN_ABI,
+    .available = cuda_available,
+    .backend_new = cuda_backend_new,
+};
 
-#endif
+__attribute__((visibility("default"))) const seam_cuda_plugin_t *seam_cuda_plugin(int abi,
+                                                                                 seam_verror_fn verror)
+{
+    if (abi != SEAM_CUDA_PLUGIN_ABI)
+        return NULL;
+    host_error = verror;
+    return &plugin;
+}

@@ -30,6 +30,10 @@ int seam_batch_max_rows(const seam_batch_t *b);
  * model, the rows at most max_rows. h is overwritten with the output. */
 int seam_batch_layers(seam_batch_t *bt, const seam_batch_entry_t *e, int n_entries, int a, int b,
                       float *h);
+/* Marks positions [0, n) of every layer of s as held, whatever the cache holds (zeros): for
+ * timing runs (measure.c) that decode at a long context without computing it first. */
+void seam_session_assume_filled(seam_session_t *s, int n);
+
 /* Final norm and LM head on n rows of h (any n): logits is n × n_vocab, on the host. */
 int seam_batch_head(seam_batch_t *bt, const float *h, int n, float *logits);
 

@@ -2,7 +2,10 @@
  * KV cache of the model's materialised layers; a batch (batch.h) owns activation buffers and
  * runs the rows of one or many sessions through layers [a,b) at once. The pass is cut into
  * embed / layers [a,b) / head so that a split run can put each piece anywhere, and running
- * [0,a) then [a,L) gives the same bits as running [0,L). */
+ * [0,a) then [a,L) gives the same bits as running [0,L).
+ * Threads: each batch runs on a clone of the model's backend (its own scratch and threads), so
+ * sessions of one model run on as many threads at once; a backend that cannot be cloned is
+ * used by one call at a time (the model's run lock). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +15,7 @@
 
 struct seam_batch {
     seam_model_t *m;
-    seam_backend_t *be;
+    seam_backend_t *be; /* a clone of the model's, or the model's own (then shared) */
     int max_rows;
     float *x;        /* (max_rows, d) residual stream */
     float *xb;       /* (max_rows, d) normed input / block output */
@@ -30,6 +33,7 @@ struct seam_session {
     int n_batch;
     seam_kv_type_t kv_type;
     seam_kv_t **kv;         /* per materialised layer */
+    int *filled;            /* per materialised layer: positions [0, filled) hold keys */
     seam_batch_t *scratch;  /* (n_batch rows) for calls on this session alone; made on first
                              * use (a server's sessions run in its worker's batch instead) */
 };
@@ -49,9 +53,11 @@ void seam_batch_destroy(seam_batch_t **bp)
         return;
     seam_batch_t *b = *bp;
     float *bufs[] = {b->x, b->xb, b->q, b->k, b->v, b->att, b->gate, b->up, b->logits};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+    for (size_t i = 0; b->be && i < sizeof bufs / sizeof *bufs; i++)
         if (bufs[i])
             b->be->iface->free(b->be, bufs[i]);
+    if (b->be && b->be != b->m->be)
+        seam_backend_destroy(&b->be);
     free(b);
     *bp = NULL;
 }
@@ -68,9 +74,13 @@ seam_batch_t *seam_batch_new(seam_model_t *m, int max_rows)
         return NULL;
     }
     const seam_model_info_t *in = &m->info;
-    seam_backend_t *be = m->be;
+    seam_backend_t *be = m->be->iface->clone ? m->be->iface->clone(m->be) : m->be;
     b->m = m;
     b->be = be;
+    if (!be) {
+        seam_batch_destroy(&b);
+        return NULL;
+    }
     b->max_rows = max_rows;
     size_t nb = (size_t)max_rows, d = (size_t)in->d_model;
     size_t q_dim = (size_t)in->n_head * in->head_dim, kv_dim = (size_t)in->n_head_kv * in->head_dim;
@@ -104,6 +114,7 @@ void seam_session_destroy(seam_session_t **sp)
         for (int i = 0; i < s->m->layer_end - s->m->layer_begin; i++)
             be->iface->kv_destroy(be, s->kv[i]);
     free(s->kv);
+    free(s->filled);
     seam_batch_destroy(&s->scratch);
     free(s);
     *sp = NULL;
@@ -136,7 +147,8 @@ seam_session_t *seam_session_new(seam_model_t *m, const seam_session_params_t *p
     int n_layers = m->layer_end - m->layer_begin;
     size_t kv_dim = (size_t)in->n_head_kv * in->head_dim;
     s->kv = calloc((size_t)n_layers + 1, sizeof *s->kv);
-    if (!s->kv) {
+    s->filled = calloc((size_t)n_layers + 1, sizeof *s->filled);
+    if (!s->kv || !s->filled) {
         seam_error_set("session: out of memory");
         seam_session_destroy(&s);
         return NULL;
@@ -157,19 +169,56 @@ static seam_batch_t *scratch(seam_session_t *s)
     return s->scratch;
 }
 
-int seam_session_n_ctx(const seam_session_t *s) { return s->n_ctx; }
-seam_kv_type_t seam_session_kv_type(const seam_session_t *s) { return s->kv_type; }
+/* A backend without clones runs one call at a time, whichever thread and session it is for. */
+static void enter(seam_model_t *m, seam_backend_t *be)
+{
+    if (be == m->be && !be->iface->clone)
+        pthread_mutex_lock(&m->run_mu);
+}
+
+/* Every public forward call ends here: the backend may rest its threads until the next. */
+static int leave(seam_model_t *m, seam_backend_t *be, int rc)
+{
+    if (be->iface->idle)
+        be->iface->idle(be);
+    if (be == m->be && !be->iface->clone)
+        pthread_mutex_unlock(&m->run_mu);
+    return rc;
+}
+
+int seam_session_n_ctx(const seam_session_t *s) { return s ? s->n_ctx : 0; }
+seam_kv_type_t seam_session_kv_type(const seam_session_t *s) { return s ? s->kv_type : SEAM_KV_F16; }
+
+void seam_session_assume_filled(seam_session_t *s, int n)
+{
+    for (int i = 0; i < s->m->layer_end - s->m->layer_begin; i++)
+        s->filled[i] = n < s->n_ctx ? n : s->n_ctx;
+}
+
+int seam_session_filled(const seam_session_t *s, int layer)
+{
+    if (!s || layer < s->m->layer_begin || layer >= s->m->layer_end)
+        return 0;
+    return s->filled[layer - s->m->layer_begin];
+}
 
 size_t seam_session_kv_bytes(const seam_session_t *s, int a, int b, int n_pos)
 {
+    if (!s)
+        return 0;
     size_t kv_dim = (size_t)s->m->info.n_head_kv * (size_t)s->m->info.head_dim;
     size_t el = s->kv_type == SEAM_KV_F16 ? 2 : 4;
     return b > a && n_pos > 0 ? (size_t)(b - a) * 2 * (size_t)n_pos * kv_dim * el : 0;
 }
 
 /* The checks export and import share: layers this session holds, positions within it. */
-static int kv_range_ok(const seam_session_t *s, int a, int b, int pos, int n_pos, const char *what)
+static int kv_range_ok(const seam_session_t *s, int a, int b, int pos, int n_pos, const void *buf,
+                       const char *what)
 {
+    if (!s || !buf) {
+        seam_error_set("session: KV %s with no %s (NULL)", what, s ? "buffer" : "session");
+        return SEAM_ERR_INVALID;
+    }
     if (a < s->m->layer_begin || b > s->m->layer_end || a > b || pos < 0 || n_pos < 0 ||
         pos > s->n_ctx - n_pos) {
         seam_error_set("session: KV %s of layers [%d, %d) at positions [%d, +%d); this session "
@@ -182,22 +231,44 @@ static int kv_range_ok(const seam_session_t *s, int a, int b, int pos, int n_pos
 
 int seam_session_kv_export(const seam_session_t *s, int a, int b, int pos, int n_pos, void *buf)
 {
-    TRY(kv_range_ok(s, a, b, pos, n_pos, "export"));
+    TRY(kv_range_ok(s, a, b, pos, n_pos, buf, "export"));
+    for (int il = a; il < b; il++)
+        if (pos + n_pos > s->filled[il - s->m->layer_begin]) {
+            seam_error_set("session: KV export of positions [%d, %d) of layer %d, which has "
+                           "only [0, %d)", pos, pos + n_pos, il, s->filled[il - s->m->layer_begin]);
+            return SEAM_ERR_INVALID;
+        }
     size_t half = seam_session_kv_bytes(s, a, a + 1, n_pos) / 2;
     char *p = buf;
-    for (int il = a; il < b && n_pos > 0; il++, p += 2 * half)
-        TRY(s->be->iface->kv_get(s->be, s->kv[il - s->m->layer_begin], pos, n_pos, p, p + half));
-    return SEAM_OK;
+    seam_model_t *m = s->m;
+    enter(m, s->be);
+    int rc = SEAM_OK;
+    for (int il = a; il < b && n_pos > 0 && rc == SEAM_OK; il++, p += 2 * half)
+        rc = s->be->iface->kv_get(s->be, s->kv[il - m->layer_begin], pos, n_pos, p, p + half);
+    return leave(m, s->be, rc);
 }
 
 int seam_session_kv_import(seam_session_t *s, int a, int b, int pos, int n_pos, const void *buf)
 {
-    TRY(kv_range_ok(s, a, b, pos, n_pos, "import"));
+    TRY(kv_range_ok(s, a, b, pos, n_pos, buf, "import"));
+    for (int il = a; il < b; il++)
+        if (pos > s->filled[il - s->m->layer_begin]) {
+            seam_error_set("session: KV import at position %d of layer %d, which has only "
+                           "[0, %d): import the positions before it first", pos, il,
+                           s->filled[il - s->m->layer_begin]);
+            return SEAM_ERR_INVALID;
+        }
     size_t half = seam_session_kv_bytes(s, a, a + 1, n_pos) / 2;
     const char *p = buf;
-    for (int il = a; il < b && n_pos > 0; il++, p += 2 * half)
-        TRY(s->be->iface->kv_set(s->be, s->kv[il - s->m->layer_begin], pos, n_pos, p, p + half));
-    return SEAM_OK;
+    seam_model_t *m = s->m;
+    enter(m, s->be);
+    int rc = SEAM_OK;
+    for (int il = a; il < b && n_pos > 0 && rc == SEAM_OK; il++, p += 2 * half)
+        rc = s->be->iface->kv_set(s->be, s->kv[il - m->layer_begin], pos, n_pos, p, p + half);
+    for (int il = a; il < b && rc == SEAM_OK; il++) /* held as far as the import reaches */
+        if (s->filled[il - m->layer_begin] < pos + n_pos)
+            s->filled[il - m->layer_begin] = pos + n_pos;
+    return leave(m, s->be, rc);
 }
 
 /* One transformer block on the rows of b->x: entry i's rows follow entry i-1's. */
@@ -244,62 +315,73 @@ static int block(seam_batch_t *b, const seam_batch_entry_t *e, int n_entries, in
     return SEAM_OK;
 }
 
-/* Every public forward call ends here: the backend may rest its threads until the next. */
-static int idle(seam_backend_t *be, int rc)
-{
-    if (be->iface->idle)
-        be->iface->idle(be);
-    return rc;
-}
-
-static int embed(seam_session_t *s, const int32_t *tokens, int n, float *h);
-static int layers(seam_session_t *s, int a, int b, int pos, int n, float *h);
+static int embed(seam_session_t *s, seam_batch_t *bt, const int32_t *tokens, int n, float *h);
+static int layers(seam_session_t *s, seam_batch_t *bt, int a, int b, int pos, int n, float *h);
 static int batch_layers(seam_batch_t *bt, const seam_batch_entry_t *e, int n_entries, int a,
                         int b, float *h);
 static int head(seam_batch_t *bt, const float *h, int n, float *logits);
 
-/* A session handle from the caller: misuse is an error, not a crash. */
-#define CHECK_SESSION(s)                                                                      \
-    do {                                                                                      \
-        if (!(s)) {                                                                           \
-            seam_error_set("forward: no session (NULL)");                                     \
-            return SEAM_ERR_INVALID;                                                          \
-        }                                                                                     \
-    } while (0)
+/* A session handle and buffers from the caller: misuse is an error, not a crash. */
+static int check_call(const seam_session_t *s, const void *in, const void *out, const char *what)
+{
+    if (!s || !in || !out) {
+        seam_error_set("%s: no %s (NULL)", what, !s ? "session" : !in ? "input" : "output buffer");
+        return SEAM_ERR_INVALID;
+    }
+    return SEAM_OK;
+}
 
 int seam_forward_embed(seam_session_t *s, const int32_t *tokens, int n, float *h)
 {
-    CHECK_SESSION(s);
-    return idle(s->be, embed(s, tokens, n, h));
+    TRY(check_call(s, tokens, h, "forward_embed"));
+    seam_batch_t *bt = scratch(s);
+    if (!bt)
+        return SEAM_ERR_NOMEM;
+    enter(s->m, bt->be);
+    return leave(s->m, bt->be, embed(s, bt, tokens, n, h));
 }
 
 int seam_forward_layers(seam_session_t *s, int a, int b, int pos, int n, float *h)
 {
-    CHECK_SESSION(s);
-    return idle(s->be, layers(s, a, b, pos, n, h));
+    TRY(check_call(s, h, h, "forward_layers"));
+    seam_batch_t *bt = scratch(s);
+    if (!bt)
+        return SEAM_ERR_NOMEM;
+    enter(s->m, bt->be);
+    return leave(s->m, bt->be, layers(s, bt, a, b, pos, n, h));
 }
 
 int seam_forward_head(seam_session_t *s, const float *h, int n, float *logits)
 {
-    CHECK_SESSION(s);
+    TRY(check_call(s, h, logits, "forward_head"));
+    if (n < 1) {
+        seam_error_set("forward_head: %d rows; at least one", n);
+        return SEAM_ERR_INVALID;
+    }
     seam_batch_t *bt = scratch(s);
-    return idle(s->be, bt ? head(bt, h, n, logits) : SEAM_ERR_NOMEM);
+    if (!bt)
+        return SEAM_ERR_NOMEM;
+    enter(s->m, bt->be);
+    return leave(s->m, bt->be, head(bt, h, n, logits));
 }
 
 int seam_batch_layers(seam_batch_t *bt, const seam_batch_entry_t *e, int n_entries, int a, int b,
                       float *h)
 {
-    return idle(bt->be, batch_layers(bt, e, n_entries, a, b, h));
+    enter(bt->m, bt->be);
+    return leave(bt->m, bt->be, batch_layers(bt, e, n_entries, a, b, h));
 }
 
 int seam_batch_head(seam_batch_t *bt, const float *h, int n, float *logits)
 {
-    return idle(bt->be, head(bt, h, n, logits));
+    enter(bt->m, bt->be);
+    return leave(bt->m, bt->be, head(bt, h, n, logits));
 }
 
-static int embed(seam_session_t *s, const int32_t *tokens, int n, float *h)
+static int embed(seam_session_t *s, seam_batch_t *bt, const int32_t *tokens, int n, float *h)
 {
     const seam_model_t *m = s->m;
+    seam_backend_t *be = bt->be;
     if (!m->has_embed) {
         seam_error_set("forward: this model instance did not materialise the embedding");
         return SEAM_ERR_INVALID;
@@ -308,26 +390,20 @@ static int embed(seam_session_t *s, const int32_t *tokens, int n, float *h)
         seam_error_set("forward: embed needs at least one token");
         return SEAM_ERR_INVALID;
     }
-    seam_batch_t *bt = scratch(s);
-    if (!bt)
-        return SEAM_ERR_NOMEM;
     size_t d = (size_t)m->info.d_model;
     for (int c = 0; c < n; c += s->n_batch) {
         int nc = n - c < s->n_batch ? n - c : s->n_batch;
-        TRY(s->be->iface->embed(s->be, &m->tok_embd, tokens + c, nc, bt->x));
+        TRY(be->iface->embed(be, &m->tok_embd, tokens + c, nc, bt->x));
         if (m->embed_scale != 1.0f)
-            TRY(s->be->iface->scale(s->be, bt->x, (size_t)nc * d, m->embed_scale));
-        TRY(s->be->iface->download(s->be, h + (size_t)c * d, bt->x, (size_t)nc * d));
+            TRY(be->iface->scale(be, bt->x, (size_t)nc * d, m->embed_scale));
+        TRY(be->iface->download(be, h + (size_t)c * d, bt->x, (size_t)nc * d));
     }
     return SEAM_OK;
 }
 
 /* The session alone: its positions in chunks of n_batch rows, each a batch of one entry. */
-static int layers(seam_session_t *s, int a, int b, int pos, int n, float *h)
+static int layers(seam_session_t *s, seam_batch_t *bt, int a, int b, int pos, int n, float *h)
 {
-    seam_batch_t *bt = scratch(s);
-    if (!bt)
-        return SEAM_ERR_NOMEM;
     size_t d = (size_t)s->m->info.d_model;
     for (int c = 0; c < n || (n < 1 && c == 0); c += s->n_batch) {
         seam_batch_entry_t e = {.s = s, .pos = pos + c, .n = n - c < s->n_batch ? n - c : s->n_batch};
@@ -362,6 +438,13 @@ static int batch_layers(seam_batch_t *bt, const seam_batch_entry_t *e, int n_ent
                            e[i].pos, e[i].pos + e[i].n, s->n_ctx);
             return e[i].n < 1 || e[i].pos < 0 ? SEAM_ERR_INVALID : SEAM_ERR_CONTEXT;
         }
+        for (int il = a; il < b; il++)
+            if (e[i].pos > s->filled[il - m->layer_begin]) {
+                seam_error_set("forward: position %d of layer %d, whose cache holds positions "
+                               "[0, %d) only: run the positions before it first", e[i].pos, il,
+                               s->filled[il - m->layer_begin]);
+                return SEAM_ERR_INVALID;
+            }
         for (int j = 0; j < i; j++)
             if (e[j].s == s) {
                 seam_error_set("forward: a session appears twice in one batch (entries %d and %d)", j, i);
@@ -375,8 +458,11 @@ static int batch_layers(seam_batch_t *bt, const seam_batch_entry_t *e, int n_ent
     }
     size_t d = (size_t)m->info.d_model;
     TRY(bt->be->iface->upload(bt->be, bt->x, h, (size_t)rows * d));
-    for (int il = a; il < b; il++)
+    for (int il = a; il < b; il++) {
         TRY(block(bt, e, n_entries, rows, il));
+        for (int i = 0; i < n_entries; i++) /* the cache now ends where these rows end */
+            e[i].s->filled[il - m->layer_begin] = e[i].pos + e[i].n;
+    }
     return bt->be->iface->download(bt->be, h, bt->x, (size_t)rows * d);
 }
 
@@ -401,8 +487,8 @@ static int head(seam_batch_t *bt, const float *h, int n, float *logits)
 
 int seam_forward_tokens(seam_session_t *s, const int32_t *tokens, int n, int pos, float *logits)
 {
-    CHECK_SESSION(s);
-    const seam_model_t *m = s->m;
+    TRY(check_call(s, tokens, logits, "forward_tokens"));
+    seam_model_t *m = s->m;
     if (m->layer_begin != 0 || m->layer_end != m->info.n_layer || !m->has_embed || !m->has_head) {
         seam_error_set("forward: a full pass needs every layer, the embedding and the head");
         return SEAM_ERR_INVALID;
@@ -413,15 +499,18 @@ int seam_forward_tokens(seam_session_t *s, const int32_t *tokens, int n, int pos
     }
     size_t d = (size_t)m->info.d_model;
     float *h = malloc(sizeof(float) * d * (size_t)n);
-    if (!h) {
+    seam_batch_t *bt = scratch(s);
+    if (!h || !bt) {
+        free(h);
         seam_error_set("forward: out of memory for %d hidden states", n);
         return SEAM_ERR_NOMEM;
     }
-    int rc = embed(s, tokens, n, h);
+    enter(m, bt->be);
+    int rc = embed(s, bt, tokens, n, h);
     if (rc == SEAM_OK)
-        rc = layers(s, 0, m->info.n_layer, pos, n, h);
+        rc = layers(s, bt, 0, m->info.n_layer, pos, n, h);
     if (rc == SEAM_OK)
-        rc = head(s->scratch, h + (size_t)(n - 1) * d, 1, logits);
+        rc = head(bt, h + (size_t)(n - 1) * d, 1, logits);
     free(h);
-    return idle(s->be, rc);
+    return leave(m, bt->be, rc);
 }

@@ -1,5 +1,5 @@
 /* The generator and the two steppers of libseam itself. */
-#include "generate.h"
+#include "seam_split.h"
 
 #include <stdlib.h>
 #include <string.h>

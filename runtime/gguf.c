@@ -15,7 +15,7 @@
 
 #include <sodium.h>
 
-#include "dtype.h"
+#include "../kernels/dtype.h"
 #include "error.h"
 #include "seam.h"
 

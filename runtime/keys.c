@@ -1,5 +1,5 @@
 /* Key files for CurveZMQ. The secret file is created with mode 0600 and never overwritten. */
-#include "keys.h"
+#include "seam_server.h"
 
 #include <dirent.h>
 #include <stdbool.h>

@@ -6,7 +6,7 @@
 #include <zmq.h>
 
 #include "error.h"
-#include "keys.h"
+#include "seam_server.h"
 #include "measure.h"
 #include "rpc.h"
 #include "seam.h"

@@ -17,9 +17,8 @@ seam_model_params_t seam_model_default_params(void)
         .layer_begin = 0, .layer_end = -1, .embed = true, .head = true, .n_threads = 0};
 }
 
-const char *seam_version(void) { return "0.1.0"; }
 
-const char *seam_model_backend(const seam_model_t *m) { return m->be->iface->name; }
+const char *seam_model_backend(const seam_model_t *m) { return m ? m->be->iface->name : "none"; }
 
 bool seam_backend_parse(const char *s, seam_backend_kind_t *out)
 {
@@ -285,6 +284,10 @@ static bool bind_layer(seam_model_t *m, int il)
 
 seam_model_t *seam_model_new(const char *path, const seam_model_params_t *params)
 {
+    if (!path) {
+        seam_error_set("model: no path (NULL)");
+        return NULL;
+    }
     seam_model_params_t p = params ? *params : seam_model_default_params();
     seam_model_t *m = calloc(1, sizeof *m);
     if (!m) {
@@ -292,6 +295,7 @@ seam_model_t *seam_model_new(const char *path, const seam_model_params_t *params
         return NULL;
     }
     pthread_mutex_init(&m->tok_mu, NULL);
+    pthread_mutex_init(&m->run_mu, NULL);
     m->gguf = seam_gguf_open(path);
     if (!m->gguf || !read_hparams(m))
         goto fail;
@@ -395,13 +399,22 @@ void seam_model_destroy(seam_model_t **mp)
     free(m->layers);
     seam_tokenizer_destroy(&m->tok);
     pthread_mutex_destroy(&m->tok_mu);
+    pthread_mutex_destroy(&m->run_mu);
     seam_backend_destroy(&m->be);
     seam_gguf_destroy(&m->gguf);
     free(m);
     *mp = NULL;
 }
 
-void seam_model_info(const seam_model_t *m, seam_model_info_t *info) { *info = m->info; }
+void seam_model_info(const seam_model_t *m, seam_model_info_t *info)
+{
+    if (!info)
+        return;
+    if (m)
+        *info = m->info;
+    else
+        memset(info, 0, sizeof *info);
+}
 
 static uint64_t weight_bytes(const seam_weight_t *w)
 {
@@ -411,6 +424,8 @@ static uint64_t weight_bytes(const seam_weight_t *w)
 uint64_t seam_model_weight_bytes(const seam_model_t *m)
 {
     uint64_t total = 0;
+    if (!m)
+        return 0;
     for (int i = 0; i < m->layer_end - m->layer_begin; i++) {
         const seam_layer_t *L = &m->layers[i];
         const seam_weight_t *ws[] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo, &L->q_norm,
@@ -436,6 +451,8 @@ uint64_t seam_model_weight_bytes(const seam_model_t *m)
 static const seam_tokenizer_t *vocab(const seam_model_t *cm)
 {
     seam_model_t *m = (seam_model_t *)cm;
+    if (!m)
+        return NULL;
     pthread_mutex_lock(&m->tok_mu);
     if (!m->tok_tried) {
         m->tok_tried = true;
@@ -448,6 +465,10 @@ static const seam_tokenizer_t *vocab(const seam_model_t *cm)
 
 static bool has_vocab(const seam_model_t *m)
 {
+    if (!m) {
+        seam_error_set("tokenizer: no model (NULL)");
+        return false;
+    }
     if (vocab(m))
         return true;
     if (!seam_gguf_find(m->gguf, "tokenizer.ggml.model"))
@@ -459,14 +480,22 @@ int seam_tokenize(const seam_model_t *m, const char *text, size_t len, int32_t *
                   bool add_special, bool parse_special)
 {
     if (!has_vocab(m))
-        return SEAM_ERR_UNSUPPORTED;
+        return m ? SEAM_ERR_UNSUPPORTED : SEAM_ERR_INVALID;
+    if (!text || (!out && cap > 0) || cap < 0) {
+        seam_error_set("tokenize: no %s (NULL)", !text ? "text" : "output buffer");
+        return SEAM_ERR_INVALID;
+    }
     return seam_tokenizer_encode(vocab(m), text, len, out, cap, add_special, parse_special);
 }
 
 int seam_token_piece(const seam_model_t *m, int32_t token, char *buf, int cap)
 {
     if (!has_vocab(m))
-        return SEAM_ERR_UNSUPPORTED;
+        return m ? SEAM_ERR_UNSUPPORTED : SEAM_ERR_INVALID;
+    if (!buf && cap > 0) {
+        seam_error_set("token_piece: no buffer (NULL)");
+        return SEAM_ERR_INVALID;
+    }
     int n = seam_tokenizer_piece(vocab(m), token, buf, cap, false);
     if (n < 0) {
         seam_error_set("token id %d is outside the vocabulary of %d", token,

@@ -52,6 +52,9 @@ struct seam_model {
     seam_tokenizer_t *tok;
     bool tok_tried;
     pthread_mutex_t tok_mu;
+    /* one call at a time on a backend that cannot be cloned (forward.c); with clones every
+     * batch runs on its own */
+    pthread_mutex_t run_mu;
 
     float **owned; /* F32 copies of 1-D weights stored in other types */
     int n_owned;

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "keys.h"
+#include "seam_server.h"
 #include "transport.h"
 
 typedef struct seam_rpc seam_rpc_t;

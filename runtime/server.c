@@ -3,7 +3,7 @@
  * dispatched, and nothing here waits for compute (FORWARDs and KV requests go to the worker,
  * worker.c). HELLO, PING and STATS are answered here at once. SIGTERM drains: no new
  * sessions, every client told, out when the last session closes or the drain times out. */
-#include "server.h"
+#include "seam_server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,7 +22,7 @@
 #include "endpoint.h"
 #include "error.h"
 #include "gguf.h"
-#include "keys.h"
+#include "seam_server.h"
 #include "model_id.h"
 #include "server_core.h"
 
@@ -37,8 +37,17 @@ seam_server_params_t seam_server_default_params(void)
 
 void seam_srv_log(seam_server_t *s, const char *fmt, ...)
 {
-    if (!s->p.log)
+    if (!s->p.log) { /* the host's callback, if it set one */
+        if (seam_log_enabled()) {
+            char line[1024];
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(line, sizeof line, fmt, ap);
+            va_end(ap);
+            seam_log(SEAM_LOG_INFO, "seam serve: %s", line);
+        }
         return;
+    }
     char when[32];
     time_t t = time(NULL);
     struct tm tm;

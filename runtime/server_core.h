@@ -11,10 +11,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "keys.h"
+#include "seam_server.h"
 #include "measure.h"
 #include "seam.h"
-#include "server.h"
+#include "seam_server.h"
 #include "transport.h"
 
 typedef struct seam_worker seam_worker_t;

@@ -497,7 +497,7 @@ static int run_group(seam_split_t *s, int i, int j, int pos, int n, bool head, f
         snprintf(sk->where, sizeof sk->where, "%s", rk->endpoint);
         sk->layer_begin = s->st[k].a;
         sk->layer_end = s->st[k].b;
-        sk->dtype = rk->dtype;
+        sk->dtype = (seam_dtype_t)rk->dtype;
         sk->compute_us = tm->compute_us;
         sk->network_us = in_ns > 0 ? (uint64_t)in_ns / 1000 : 0;
         /* bytes into this stage: from us, or from the previous server of the chain */
@@ -739,10 +739,14 @@ static int step_rows(seam_split_t *s, const int32_t *tokens, int n, int pos, flo
         return rc;
     st_out->local_us += (seam_now_ns() - t0) / 1000;
     int32_t remote_token = -1;
-    int recoveries = 0;
+    int recoveries = 0, hooked = 0; /* stages [1, hooked] have had the caller's hook */
     for (int i = 0; i < s->n;) {
         seam_stage_t *st = &s->st[i];
         seam_stage_stats_t *ss = &st_out->stage[i];
+        if (s->p.on_hidden && i > hooked) {
+            s->p.on_hidden(s->p.hidden_ctx, st->a, s->h, n, (int)d);
+            hooked = i;
+        }
         if (seam_stage_here(st)) {
             snprintf(ss->where, sizeof ss->where, "local");
             ss->layer_begin = st->a;

@@ -5,10 +5,10 @@
 #define SEAM_SPLIT_CORE_H
 
 #include "../kernels/cpu/wire.h"
-#include "keys.h"
+#include "seam_server.h"
 #include "model_id.h"
 #include "rpc.h"
-#include "split.h"
+#include "seam_split.h"
 
 typedef struct {
     char endpoint[256];

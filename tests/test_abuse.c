@@ -32,7 +32,7 @@
 #include <zmq.h>
 
 #include "../bench/serve_load.h"
-#include "../runtime/split.h"
+#include "../runtime/seam_split.h"
 #include "../runtime/gguf.h"
 #include "../runtime/model_id.h"
 #include "../runtime/seam.h"

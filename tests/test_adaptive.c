@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "../partitioner/adaptive.h"
-#include "../runtime/generate.h"
+#include "../runtime/seam.h"
 #include "../runtime/seam.h"
 #include "../runtime/transport.h"
 #include "harness.h"

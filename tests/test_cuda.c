@@ -28,7 +28,7 @@
 #include "../kernels/cuda/sample.h"
 #include "../kernels/cuda/wire.h"
 #include "../runtime/backend.h"
-#include "../runtime/split.h"
+#include "../runtime/seam_split.h"
 #include "harness.h"
 #include "server_proc.h"
 

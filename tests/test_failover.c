@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "../runtime/seam.h"
-#include "../runtime/split.h"
+#include "../runtime/seam_split.h"
 #include "../runtime/transport.h"
 #include "harness.h"
 #include "server_proc.h"

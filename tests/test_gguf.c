@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "../runtime/dtype.h"
+#include "../kernels/dtype.h"
 #include "../runtime/gguf.h"
 #include "../runtime/seam.h"
 #include "gguf_builder.h"

@@ -10,7 +10,7 @@
 #include <inttypes.h>
 #include <zmq.h>
 
-#include "../runtime/split.h"
+#include "../runtime/seam_split.h"
 #include "../runtime/seam.h"
 #include "../runtime/transport.h"
 #include "harness.h"
@@ -523,13 +523,68 @@ static void test_refusals(void **state)
            "\"%s\"), bad endpoints\n", ms, "nothing listens");
 }
 
+/* The hidden-state hook (seam_split_params_t.on_hidden): read at each cut and written back
+ * unchanged, the logits are bit-identical to local; zeroed at the first cut, they change. */
+typedef struct {
+    int calls[64];
+    bool zero;
+    double sum; /* of what the hook saw at layer 4 */
+} hook_t;
+
+static void hook(void *ctx, int layer, float *h, int n, int d)
+{
+    hook_t *k = ctx;
+    k->calls[layer]++;
+    for (size_t i = 0; i < (size_t)n * (size_t)d; i++) {
+        if (layer == 4)
+            k->sum += h[i];
+        if (k->zero && layer == 4)
+            h[i] = 0;
+    }
+}
+
+static void test_hidden_hook(void **state)
+{
+    (void)state;
+    char spec[512];
+    snprintf(spec, sizeof spec, "0-4@local,4-16@%s,16-%d@local", full.endpoint, n_layer);
+    for (int zero = 0; zero <= 1; zero++) {
+        hook_t k = {.zero = zero};
+        seam_split_params_t p = {.model_path = model_path(), .spec = spec, .n_threads = 2,
+                                 .on_hidden = hook, .hidden_ctx = &k};
+        seam_split_t *sp = seam_split_new(&p);
+        assert_non_null(sp);
+        float *lg = malloc(sizeof(float) * (size_t)n_vocab);
+        int same = 0, pos = 0, len = N_PROMPT;
+        const int32_t *toks = prompt;
+        for (int s = 0; s <= N_DECODE; s++) {
+            assert_int_equal(seam_split_step(sp, toks, len, pos, lg, NULL, NULL, NULL, false), SEAM_OK);
+            same += !memcmp(lg, ref + (size_t)s * n_vocab, sizeof(float) * (size_t)n_vocab);
+            pos += len;
+            len = 1;
+            toks = &ref_tok[s];
+        }
+        printf("  hidden-state hook %s at layer 4: called %d times at layer 4 and %d at layer 16 "
+               "(%d steps); %d/%d steps' logits bit-identical to local (sum seen %.3f)\n",
+               zero ? "zeroing the state" : "reading and writing back", k.calls[4], k.calls[16],
+               N_DECODE + 1, same, N_DECODE + 1, k.sum);
+        assert_int_equal(k.calls[4], N_DECODE + 1);
+        assert_int_equal(k.calls[16], N_DECODE + 1);
+        assert_int_equal(k.calls[0] + k.calls[1], 0);
+        assert_true(k.sum != 0);
+        assert_int_equal(same, zero ? 0 : N_DECODE + 1);
+        free(lg);
+        seam_split_destroy(&sp);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_cut), cmocka_unit_test(test_u_shapes),
         cmocka_unit_test(test_head_on_server), cmocka_unit_test(test_chain),
         cmocka_unit_test(test_kv_move), cmocka_unit_test(test_lossy_wire), cmocka_unit_test(test_q8_tokens),
-        cmocka_unit_test(test_link_emulation),
+        cmocka_unit_test(test_link_emulation), cmocka_unit_test(test_hidden_hook),
         cmocka_unit_test(test_refusals), cmocka_unit_test(test_long_prompt),
     };
     return cmocka_run_group_tests_name("split over ZeroMQ (real seam serve processes)", tests,

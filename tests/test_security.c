@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "../runtime/split.h"
-#include "../runtime/keys.h"
+#include "../runtime/seam_split.h"
+#include "../runtime/seam_server.h"
 #include "../runtime/seam.h"
 #include "harness.h"
 #include "server_proc.h"

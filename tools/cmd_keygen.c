@@ -1,7 +1,7 @@
 /* seam keygen: a CurveZMQ key pair for encrypted splits. */
 #include <getopt.h>
 
-#include "../runtime/keys.h"
+#include "../runtime/seam_server.h"
 #include "cli.h"
 
 int cmd_keygen(int argc, char **argv)

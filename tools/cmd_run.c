@@ -15,8 +15,8 @@
 #include "../kernels/cpu/wire.h"
 #include "../partitioner/adaptive.h"
 #include "../partitioner/plan.h"
-#include "../runtime/generate.h"
-#include "../runtime/split.h"
+#include "../runtime/seam.h"
+#include "../runtime/seam_split.h"
 #include "../runtime/transport.h"
 #include "cli.h"
 
@@ -76,7 +76,7 @@ static void print_step_stats(FILE *f, int pos, const seam_split_stats_t *s)
         fprintf(f, " | %s [%d,%d) %s: net %.2f ms, remote %.2f ms, sent %" PRIu64 " B, recv %" PRIu64 " B",
                 st->where, st->layer_begin, st->layer_end, seam_wire_name((seam_wire_dtype_t)st->dtype),
                 st->network_us / 1e3, st->compute_us / 1e3, st->sent_bytes, st->recv_bytes);
-        if (st->dtype != SEAM_WIRE_F32)
+        if (st->dtype != SEAM_DTYPE_F32)
             fprintf(f, ", hop rel err %.2e", st->max_rel_err);
     }
     fprintf(f, " | total %.2f ms\n", s->total_us / 1e3);

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "../runtime/endpoint.h"
-#include "../runtime/server.h"
+#include "../runtime/seam_server.h"
 #include "cli.h"
 
 /* SIGTERM / SIGINT: the first drains (seam_server_run), a second stops at once. */

@@ -3,7 +3,8 @@
 # Called by `make deps`; safe to run again.
 set -euo pipefail
 pkgs=(build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libcjson-dev
-      libcmocka-dev libsodium-dev python3 python3-venv clang libclang-rt-dev tcpdump)
+      libcmocka-dev libsodium-dev python3 python3-venv clang libclang-rt-dev tcpdump help2man
+      g++)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

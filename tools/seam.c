@@ -28,7 +28,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "--version")) {
-        printf("seam %s\n", seam_version());
+        printf("%s\n", seam_build_info());
         return 0;
     }
     static const struct {

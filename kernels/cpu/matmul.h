@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../runtime/dtype.h"
+#include "../dtype.h"
 #include "pool.h"
 
 /* Bytes of scratch seam_cpu_matmul needs for n activation rows of cols values. */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../runtime/error.h"
+#include "../assert.h"
 
 /* ---- dequantisation ---------------------------------------------------------------- */
 
@@ -389,7 +389,7 @@ seam_vec_dot_fn seam_scalar_vec_dot_fn(seam_type_t t)
 
 /* ---- dispatch ---------------------------------------------------------------------- */
 
-static int isa_state = -1; /* -1: not chosen yet */
+static _Atomic int isa_state = -1; /* -1: not chosen yet; threads may ask at once */
 
 seam_isa_t seam_cpu_isa(void)
 {

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../runtime/dtype.h"
+#include "../dtype.h"
 
 #define QK4_0 32
 #define QK5_0 32

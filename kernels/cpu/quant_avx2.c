@@ -3,7 +3,7 @@
  * runs on CPUs without them. The integer sums equal the scalar reference's exactly. */
 #include "quant.h"
 
-#include "../../runtime/error.h"
+#include "../assert.h"
 
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <cpuid.h>

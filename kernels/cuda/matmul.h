@@ -6,7 +6,7 @@
 #ifndef SEAM_KERNELS_CUDA_MATMUL_H
 #define SEAM_KERNELS_CUDA_MATMUL_H
 
-#include "../../runtime/dtype.h"
+#include "../dtype.h"
 #include "launch.h"
 
 #define SEAM_CUDA_MATVEC_MAX_TOKENS 8

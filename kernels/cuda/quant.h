@@ -8,7 +8,7 @@
 
 #include <stdbool.h>
 
-#include "../../runtime/dtype.h"
+#include "../dtype.h"
 #include "launch.h"
 
 /* Bytes of one quantised activation row of cols values for weight type t; 0 when cols does

@@ -48,12 +48,27 @@ typedef struct {
     FILE *log;               /* one line per session and connection event; NULL: quiet */
 } seam_server_params_t;
 
-seam_server_params_t seam_server_default_params(void);
-seam_server_t *seam_server_new(const seam_server_params_t *p);
+SEAM_API seam_server_params_t seam_server_default_params(void);
+SEAM_API seam_server_t *seam_server_new(const seam_server_params_t *p);
 /* Serves until *stop becomes non-zero (checked at least every 100 ms): 1 drains (no new
  * sessions, every open session's client is told DRAINING, returns when none is left or after
  * drain_timeout_s), 2 or more returns at once. */
-int seam_server_run(seam_server_t *s, volatile sig_atomic_t *stop);
-void seam_server_destroy(seam_server_t **s);
+SEAM_API int seam_server_run(seam_server_t *s, volatile sig_atomic_t *stop);
+SEAM_API void seam_server_destroy(seam_server_t **s);
+
+/* ---- keys -------------------------------------------------------------------------------- */
+
+/* CurveZMQ keys on disk: `seam keygen -o NAME` writes NAME.key (public and secret, mode 0600)
+ * and NAME.pub (public only, to hand to the other side or drop in an --allow directory).
+ * Keys are Z85 text (40 characters), as ZeroMQ takes them. */
+#define SEAM_KEY_Z85 41 /* 40 characters and the NUL */
+
+SEAM_API int seam_keys_generate(const char *prefix);
+/* A .pub file, or the public line of a .key file. */
+SEAM_API int seam_key_load_public(const char *path, char pub[SEAM_KEY_Z85]);
+SEAM_API int seam_key_load_pair(const char *path, char pub[SEAM_KEY_Z85], char sec[SEAM_KEY_Z85]);
+/* Every *.pub in dir, decoded to 32 bytes each; *keys is malloc'd. Returns the count or a
+ * negative status. */
+SEAM_API int seam_keys_load_dir(const char *dir, uint8_t (**keys)[32]);
 
 #endif

@@ -17,7 +17,6 @@
 
 typedef struct seam_split seam_split_t;
 
-#define SEAM_SPLIT_MAX_STAGES 16
 #define SEAM_SPLIT_MAX_REPLICAS 8
 
 typedef enum {
@@ -32,7 +31,7 @@ typedef struct {
      * /f16, /bf16 or /q8 for its wire dtype (default: wire_dtype), and may name replicas
      * separated by | ("4-16@tcp://A:7001|tcp://B:7001/q8"), each with its own dtype. */
     const char *spec;
-    int wire_dtype;      /* seam_wire_dtype_t; default for stages without a suffix */
+    seam_dtype_t wire_dtype; /* for stages without a suffix */
     bool head_remote;    /* the last stage, remote and ending at the last layer, samples */
     int n_threads;
     seam_backend_kind_t backend; /* of the local stages; AUTO: CUDA when a GPU is present */
@@ -51,56 +50,24 @@ typedef struct {
     const char *server_keys[SEAM_SPLIT_MAX_STAGES];
     int n_server_keys;
     const char *key_file;
+    /* Optional, for activation research: called in each step with the hidden state entering
+     * every stage but the first that it reaches here (each cut: `layer` is the stage's first
+     * layer; inside a chain the state goes server to server, unseen), n rows of
+     * d floats, before the stage runs or the state is sent; it may read and overwrite them,
+     * and the split goes on with what it leaves there. Called once per cut and step (a step
+     * retried after a failover goes on with what it left). */
+    void (*on_hidden)(void *ctx, int layer, float *h, int n, int d);
+    void *hidden_ctx;
 } seam_split_params_t;
 
-typedef struct {
-    char where[256];     /* "local" or the endpoint */
-    int layer_begin, layer_end;
-    int dtype;
-    uint64_t compute_us; /* this stage's compute (remote: as the server reported it) */
-    uint64_t network_us; /* remote: round trip minus remote compute */
-    uint64_t sent_bytes, recv_bytes;
-    double max_rel_err;  /* remote, lossy dtype: ‖decoded − sent‖₂ / ‖sent‖₂ of the hidden state
-                          * this hop carried (last step) */
-} seam_stage_stats_t;
-
-typedef enum {
-    SEAM_RECOVERY_NONE = 0,
-    SEAM_RECOVERY_FAILOVER,  /* reopened on a standby, the history replayed */
-    SEAM_RECOVERY_FALLBACK,  /* no replica left: now run here, the history replayed */
-    SEAM_RECOVERY_REOPEN,    /* the same server, which had lost our session, the history replayed */
-    SEAM_RECOVERY_DRAIN,     /* its server drained: the KV cache moved, nothing replayed */
-} seam_recovery_kind_t;
-
-/* What a recovery did, and what it cost. */
-typedef struct {
-    seam_recovery_kind_t kind;
-    int layer_begin, layer_end;  /* the stage (a chain: its whole range) */
-    char from[256], to[256];     /* endpoints, or "local" */
-    char why[512];               /* what failed, as it was noticed */
-    double detect_ms;            /* from the request going out to the failure noticed */
-    double pause_ms;             /* from the failure noticed to the step going on */
-    int replayed;                /* positions replayed */
-    uint64_t kv_bytes;           /* KV moved (a drain) */
-} seam_recovery_t;
-
-typedef struct {
-    int n_stages;
-    seam_stage_stats_t stage[SEAM_SPLIT_MAX_STAGES];
-    uint64_t local_us;   /* embed + local stages + head, this client */
-    uint64_t total_us;
-    int n_recoveries;    /* during this step */
-    seam_recovery_t recovery[4];
-} seam_split_stats_t;
-
-seam_split_t *seam_split_new(const seam_split_params_t *p);
+SEAM_API seam_split_t *seam_split_new(const seam_split_params_t *p);
 /* Closes its sessions on the servers (without waiting for their answers) and frees it. */
-void seam_split_destroy(seam_split_t **s);
-const seam_model_t *seam_split_model(const seam_split_t *s);
+SEAM_API void seam_split_destroy(seam_split_t **s);
+SEAM_API const seam_model_t *seam_split_model(const seam_split_t *s);
 /* The split's context: the smallest of the one asked for and every server's maximum. */
-int seam_split_n_ctx(const seam_split_t *s);
+SEAM_API int seam_split_n_ctx(const seam_split_t *s);
 /* The split as it runs now, in the spec's syntax (replicas in use; local after a fallback). */
-const char *seam_split_layout(seam_split_t *s);
+SEAM_API const char *seam_split_layout(seam_split_t *s);
 
 /* One step over n tokens at positions pos..: logits (n_vocab) of the last token when the head
  * is local; *token when it is remote (sampled there as `sampling` says, the draw seeded by the
@@ -108,7 +75,7 @@ const char *seam_split_layout(seam_split_t *s);
  * measure_err: also decode each lossy hop's input locally to report its error. A server that
  * fails during the step is recovered from (stats->recovery says how) unless the fallback is
  * FAIL and no replica is left. */
-int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, float *logits,
+SEAM_API int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int pos, float *logits,
                     int32_t *token, const seam_sample_request_t *sampling,
                     seam_split_stats_t *stats, bool measure_err);
 
@@ -126,6 +93,9 @@ typedef struct {
  * splits' sessions, or moved over the wire (chunks sent back to back: about one round trip
  * per server and direction). `to` then continues at n_pos exactly as if it had run the
  * positions itself: moving a cut without recomputing. */
-int seam_split_kv_move(seam_split_t *to, seam_split_t *from, int n_pos, seam_kv_move_stats_t *st);
+/* The split as a stepper of the generator (seam_generate); it does not own the split. */
+SEAM_API seam_stepper_t *seam_stepper_split(seam_split_t *sp);
+
+SEAM_API int seam_split_kv_move(seam_split_t *to, seam_split_t *from, int n_pos, seam_kv_move_stats_t *st);
 
 #endif
