@@ -1,0 +1,247 @@
+"""seam: split-model inference from Python, over libseam.so.
+
+    m = seam.Model("model.gguf")
+    m.generate("The capital of France is", max_tokens=8, temperature=0.0)   # -> the text
+    for step in m.stream("Once upon a time", max_tokens=8): ...            # per-step dicts
+    sp = seam.Split("model.gguf", "0-4@local,4-16@tcp://127.0.0.1:7001,16-18@local")
+    sp.on_hidden = fn   # fn(layer, h): h a numpy (tokens, d_model) float32 view at each cut
+
+Threads: a Model may be used from several threads (each generation has its own session); a
+Split is used by one thread at a time.
+"""
+import ctypes
+import queue
+import threading
+
+import numpy as np
+
+from . import _lib
+
+__all__ = ["Model", "Split", "SeamError", "version"]
+
+_c = _lib.load()
+
+BACKENDS = {"auto": 0, "cpu": 1, "cuda": 2}
+
+
+class SeamError(RuntimeError):
+    """A libseam call failed; the message is libseam's reason."""
+
+
+def _error(what):
+    return SeamError(f"{what}: {_c.seam_last_error().decode(errors='replace')}")
+
+
+def version():
+    return _c.seam_version().decode()
+
+
+def _sampling(temperature, top_k=None, top_p=None, min_p=None, repeat_penalty=None,
+              repeat_last_n=None, seed=None):
+    s = _c.seam_sampler_default_params()
+    s.temperature = temperature
+    if top_k is not None:
+        s.top_k = top_k
+    if top_p is not None:
+        s.top_p = top_p
+    if min_p is not None:
+        s.min_p = min_p
+    if repeat_penalty is not None:
+        s.repeat_penalty = repeat_penalty
+    if repeat_last_n is not None:
+        s.repeat_last_n = repeat_last_n
+    if seed is not None:
+        s.seed = seed
+    return s
+
+
+def _record(ev):
+    """One generation event as a dict: token, text, position, timings, bytes per hop."""
+    e = ev.contents
+    rec = {"token": e.token, "text": ctypes.string_at(e.piece, e.piece_len).decode(errors="replace"),
+           "pos": e.pos, "step_ms": e.step_ms}
+    if e.info and e.info.contents.has_split:
+        st = e.info.contents.split
+        rec["local_ms"] = st.local_us / 1e3
+        rec["hops"] = [{"where": h.where.decode(), "layers": (h.layer_begin, h.layer_end),
+                        "dtype": _c.seam_dtype_name(h.dtype).decode(),
+                        "network_ms": h.network_us / 1e3, "remote_ms": h.compute_us / 1e3,
+                        "sent_bytes": h.sent_bytes, "recv_bytes": h.recv_bytes}
+                       for h in st.stage[:st.n_stages] if h.sent_bytes]
+        rec["recoveries"] = [{"from": r.from_.decode(), "to": r.to.decode(),
+                              "why": r.why.decode(), "pause_ms": r.pause_ms}
+                             for r in st.recovery[:st.n_recoveries]]
+    return rec
+
+
+class _Generating:
+    """What generate and stream share: a stepper made per call and the C generator."""
+
+    def _stepper(self):  # -> (stepper handle, cleanup)
+        raise NotImplementedError
+
+    def _run(self, prompt, on_token, stop, max_tokens, temperature, **sampling):
+        st, cleanup = self._stepper()
+        p = _c.seam_generate_default_params()
+        p.sampling = _sampling(temperature, **sampling)
+        p.n_predict = max_tokens
+        p.stop = ctypes.cast(ctypes.pointer(stop), ctypes.POINTER(ctypes.c_int))
+        cb = _lib.ON_TOKEN(lambda ctx, ev: on_token(_record(ev))) if on_token else _lib.ON_TOKEN()
+        p.on_token = cb
+        r = _lib.GenerateResult()
+        try:
+            rc = _c.seam_generate(st, prompt.encode(), ctypes.byref(p), ctypes.byref(r))
+            text = ctypes.string_at(r.text, r.text_len).decode(errors="replace") if r.text else ""
+            _c.seam_generate_result_free(ctypes.byref(r))
+            if rc != 0:
+                raise _error("generate")
+            return text
+        finally:
+            h = ctypes.c_void_p(st)
+            _c.seam_stepper_destroy(ctypes.byref(h))
+            cleanup()
+
+    def generate(self, prompt, max_tokens=128, temperature=0.8, top_k=None, top_p=None,
+                 min_p=None, repeat_penalty=None, repeat_last_n=None, seed=None):
+        """The text generated after prompt (the prompt itself not included)."""
+        return self._run(prompt, None, ctypes.c_int(0), max_tokens, temperature, top_k=top_k,
+                         top_p=top_p, min_p=min_p, repeat_penalty=repeat_penalty,
+                         repeat_last_n=repeat_last_n, seed=seed)
+
+    def stream(self, prompt, max_tokens=128, temperature=0.8, **sampling):
+        """Yields one dict per generated token as it comes (token, text, pos, step_ms; with a
+        split: local_ms, hops with bytes and times, recoveries). Closing the iterator stops
+        the generation after the step in progress."""
+        q = queue.Queue()
+        stop = ctypes.c_int(0)
+        failure = []
+
+        def work():
+            try:
+                self._run(prompt, q.put, stop, max_tokens, temperature, **sampling)
+            except Exception as e:  # handed to the caller's thread
+                failure.append(e)
+            finally:
+                q.put(None)
+
+        t = threading.Thread(target=work, daemon=True)
+        t.start()
+        try:
+            while (rec := q.get()) is not None:
+                yield rec
+        finally:
+            stop.value = 1
+            t.join()
+        if failure:
+            raise failure[0]
+
+
+class Model(_Generating):
+    """A GGUF model mapped once. layers=(a, b) materialises only those (no embedding or head
+    unless the range starts at 0 / ends at the last layer)."""
+
+    def __init__(self, path, layers=None, threads=None, backend="auto"):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {sorted(BACKENDS)}, not {backend!r}")
+        p = _c.seam_model_default_params()
+        if threads:
+            p.n_threads = threads
+        p.backend = BACKENDS[backend]
+        self.path = path
+        self._m = None
+        if layers is not None:
+            info = Model(path, layers=(0, 0), threads=1, backend="cpu").info
+            a, b = layers
+            p.layer_begin, p.layer_end = a, b
+            p.embed, p.head = a == 0, b == info["n_layer"]
+        self._m = _c.seam_model_new(path.encode(), ctypes.byref(p))
+        if not self._m:
+            raise _error(f"loading {path}")
+
+    @property
+    def info(self):
+        i = _lib.ModelInfo()
+        _c.seam_model_info(self._m, ctypes.byref(i))
+        return {"arch": i.arch_name.decode() if i.arch_name else "", "name": i.name.decode(),
+                "n_layer": i.n_layer, "d_model": i.d_model, "n_head": i.n_head,
+                "n_head_kv": i.n_head_kv, "d_ff": i.d_ff, "n_vocab": i.n_vocab,
+                "n_ctx_train": i.n_ctx_train, "backend": _c.seam_model_backend(self._m).decode()}
+
+    def tokenize(self, text, add_special=True):
+        buf = (ctypes.c_int32 * (len(text) + 16))()
+        b = text.encode()
+        n = _c.seam_tokenize(self._m, b, len(b), buf, len(buf), add_special, False)
+        if n < 0:
+            raise _error("tokenize")
+        return list(buf[:n])
+
+    def _stepper(self):
+        s = _c.seam_session_new(self._m, None)
+        if not s:
+            raise _error("session")
+        st = _c.seam_stepper_local(self._m, s)
+
+        def cleanup():
+            h = ctypes.c_void_p(s)
+            _c.seam_session_destroy(ctypes.byref(h))
+        if not st:
+            cleanup()
+            raise _error("stepper")
+        return st, cleanup
+
+    def close(self):
+        if self._m:
+            h = ctypes.c_void_p(self._m)
+            _c.seam_model_destroy(ctypes.byref(h))
+            self._m = None
+
+    def __del__(self):
+        self.close()
+
+
+class Split(_Generating):
+    """A split of the model at path: spec is seam run --split's ("0-4@local,4-16@EP,16-18@local",
+    replicas as EP1|EP2, /q8 etc. per stage). wire: the default dtype ("f32", "f16", "bf16",
+    "q8"). on_hidden: None, or fn(layer, h) called at each cut with the hidden state entering
+    that layer as a (tokens, d_model) float32 numpy view, to read or change in place before the
+    next stage runs."""
+
+    def __init__(self, path, spec, wire="f32", head_remote=False, threads=None, backend="auto",
+                 timeout_ms=0, fail_after_ms=0):
+        dt = _c.seam_dtype_parse(wire.encode())
+        if dt < 0:
+            raise ValueError(f"wire must be f32, f16, bf16 or q8, not {wire!r}")
+        self.path, self.spec, self.on_hidden = path, spec, None
+        self._keep = [path.encode(), spec.encode()]
+        self._hook = _lib.ON_HIDDEN(self._hidden)
+        p = _lib.SplitParams(model_path=self._keep[0], spec=self._keep[1], wire_dtype=dt,
+                             head_remote=head_remote, n_threads=threads or 0,
+                             backend=BACKENDS[backend], timeout_ms=timeout_ms,
+                             fail_after_ms=fail_after_ms, on_hidden=self._hook)
+        self._s = _c.seam_split_new(ctypes.byref(p))
+        if not self._s:
+            raise _error(f"split {spec}")
+
+    def _hidden(self, ctx, layer, h, n, d):
+        if self.on_hidden is not None:
+            self.on_hidden(layer, np.ctypeslib.as_array(h, shape=(n, d)))
+
+    @property
+    def layout(self):
+        """The split as it runs now (replicas in use; local after a fallback)."""
+        return _c.seam_split_layout(self._s).decode()
+
+    def _stepper(self):
+        st = _c.seam_stepper_split(self._s)
+        if not st:
+            raise _error("stepper")
+        return st, lambda: None
+
+    def close(self):
+        if getattr(self, "_s", None):
+            h = ctypes.c_void_p(self._s)
+            _c.seam_split_destroy(ctypes.byref(h))
+            self._s = None
+
+    def __del__(self):
+        self.close()
