@@ -36,22 +36,16 @@ def version():
     return _c.seam_version().decode()
 
 
-def _sampling(temperature, top_k=None, top_p=None, min_p=None, repeat_penalty=None,
-              repeat_last_n=None, seed=None):
+def _sampling(temperature, **given):
+    """libseam's default sampler parameters with temperature and whatever else was given."""
     s = _c.seam_sampler_default_params()
     s.temperature = temperature
-    if top_k is not None:
-        s.top_k = top_k
-    if top_p is not None:
-        s.top_p = top_p
-    if min_p is not None:
-        s.min_p = min_p
-    if repeat_penalty is not None:
-        s.repeat_penalty = repeat_penalty
-    if repeat_last_n is not None:
-        s.repeat_last_n = repeat_last_n
-    if seed is not None:
-        s.seed = seed
+    fields = {f[0] for f in _lib.SamplerParams._fields_}
+    for name, value in given.items():
+        if name not in fields:
+            raise TypeError(f"unknown sampling parameter {name!r}; one of {sorted(fields)}")
+        if value is not None:
+            setattr(s, name, value)
     return s
 
 
