@@ -170,9 +170,14 @@ static seam_batch_t *scratch(seam_session_t *s)
 }
 
 /* A backend without clones runs one call at a time, whichever thread and session it is for. */
+static bool shared(const seam_model_t *m, const seam_backend_t *be)
+{
+    return be == m->be && !be->iface->clone;
+}
+
 static void enter(seam_model_t *m, seam_backend_t *be)
 {
-    if (be == m->be && !be->iface->clone)
+    if (shared(m, be))
         pthread_mutex_lock(&m->run_mu);
 }
 
@@ -181,7 +186,7 @@ static int leave(seam_model_t *m, seam_backend_t *be, int rc)
 {
     if (be->iface->idle)
         be->iface->idle(be);
-    if (be == m->be && !be->iface->clone)
+    if (shared(m, be))
         pthread_mutex_unlock(&m->run_mu);
     return rc;
 }
@@ -211,10 +216,12 @@ size_t seam_session_kv_bytes(const seam_session_t *s, int a, int b, int n_pos)
     return b > a && n_pos > 0 ? (size_t)(b - a) * 2 * (size_t)n_pos * kv_dim * el : 0;
 }
 
-/* The checks export and import share: layers this session holds, positions within it. */
+/* The checks export and import share: layers this session holds, positions within it, and
+ * held: an export only of positions computed, an import starting no later than they end. */
 static int kv_range_ok(const seam_session_t *s, int a, int b, int pos, int n_pos, const void *buf,
-                       const char *what)
+                       bool import)
 {
+    const char *what = import ? "import" : "export";
     if (!s || !buf) {
         seam_error_set("session: KV %s with no %s (NULL)", what, s ? "buffer" : "session");
         return SEAM_ERR_INVALID;
@@ -226,18 +233,25 @@ static int kv_range_ok(const seam_session_t *s, int a, int b, int pos, int n_pos
                        s->m->layer_begin, s->m->layer_end, s->n_ctx);
         return SEAM_ERR_INVALID;
     }
+    for (int il = a; il < b; il++) {
+        int held = s->filled[il - s->m->layer_begin];
+        if (!import && pos + n_pos > held) {
+            seam_error_set("session: KV export of positions [%d, %d) of layer %d, which has "
+                           "only [0, %d)", pos, pos + n_pos, il, held);
+            return SEAM_ERR_INVALID;
+        }
+        if (import && pos > held) {
+            seam_error_set("session: KV import at position %d of layer %d, which has only "
+                           "[0, %d): import the positions before it first", pos, il, held);
+            return SEAM_ERR_INVALID;
+        }
+    }
     return SEAM_OK;
 }
 
 int seam_session_kv_export(const seam_session_t *s, int a, int b, int pos, int n_pos, void *buf)
 {
-    TRY(kv_range_ok(s, a, b, pos, n_pos, buf, "export"));
-    for (int il = a; il < b; il++)
-        if (pos + n_pos > s->filled[il - s->m->layer_begin]) {
-            seam_error_set("session: KV export of positions [%d, %d) of layer %d, which has "
-                           "only [0, %d)", pos, pos + n_pos, il, s->filled[il - s->m->layer_begin]);
-            return SEAM_ERR_INVALID;
-        }
+    TRY(kv_range_ok(s, a, b, pos, n_pos, buf, false));
     size_t half = seam_session_kv_bytes(s, a, a + 1, n_pos) / 2;
     char *p = buf;
     seam_model_t *m = s->m;
@@ -250,14 +264,7 @@ int seam_session_kv_export(const seam_session_t *s, int a, int b, int pos, int n
 
 int seam_session_kv_import(seam_session_t *s, int a, int b, int pos, int n_pos, const void *buf)
 {
-    TRY(kv_range_ok(s, a, b, pos, n_pos, buf, "import"));
-    for (int il = a; il < b; il++)
-        if (pos > s->filled[il - s->m->layer_begin]) {
-            seam_error_set("session: KV import at position %d of layer %d, which has only "
-                           "[0, %d): import the positions before it first", pos, il,
-                           s->filled[il - s->m->layer_begin]);
-            return SEAM_ERR_INVALID;
-        }
+    TRY(kv_range_ok(s, a, b, pos, n_pos, buf, true));
     size_t half = seam_session_kv_bytes(s, a, a + 1, n_pos) / 2;
     const char *p = buf;
     seam_model_t *m = s->m;

@@ -144,13 +144,27 @@ class Model(_Generating):
         self.path = path
         self._m = None
         if layers is not None:
-            info = Model(path, layers=(0, 0), threads=1, backend="cpu").info
             a, b = layers
             p.layer_begin, p.layer_end = a, b
-            p.embed, p.head = a == 0, b == info["n_layer"]
+            p.embed, p.head = a == 0, b == self._n_layer(path)
         self._m = _c.seam_model_new(path.encode(), ctypes.byref(p))
         if not self._m:
             raise _error(f"loading {path}")
+
+    @staticmethod
+    def _n_layer(path):
+        """The model's layer count, from an instance that materialises nothing."""
+        p = _c.seam_model_default_params()
+        p.layer_begin = p.layer_end = 0
+        p.embed = p.head = False
+        m = _c.seam_model_new(path.encode(), ctypes.byref(p))
+        if not m:
+            raise _error(f"loading {path}")
+        i = _lib.ModelInfo()
+        _c.seam_model_info(m, ctypes.byref(i))
+        h = ctypes.c_void_p(m)
+        _c.seam_model_destroy(ctypes.byref(h))
+        return i.n_layer
 
     @property
     def info(self):

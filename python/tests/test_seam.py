@@ -4,6 +4,7 @@ state read at a cut and written back unchanged gives the same text and a zeroed 
 the ctypes structures have the C compiler's sizes. Run by tests/python.sh (make test), which
 installs the package into a fresh venv; SEAM_MODEL, SEAM_BIN and SEAM_LIBRARY_PATH say where
 things are."""
+import ctypes
 import os
 import random
 import subprocess
@@ -65,22 +66,23 @@ def test_struct_sizes(tmp_path):
     subprocess.run(["cc", "-std=c11", "-I", os.path.join(ROOT, "runtime"), str(src), "-o", str(exe)],
                    check=True)
     sizes = [int(x) for x in subprocess.run([str(exe)], capture_output=True, text=True).stdout.split()]
-    mine = [ctypes_size(c) for c in (_lib.ModelParams, _lib.SamplerParams, _lib.StageStats,
+    mine = [ctypes.sizeof(c) for c in (_lib.ModelParams, _lib.SamplerParams, _lib.StageStats,
                                       _lib.Recovery, _lib.SplitStats, _lib.StepInfo,
                                       _lib.GenerateEvent, _lib.GenerateParams,
                                       _lib.GenerateResult, _lib.SplitParams, _lib.ModelInfo)]
     assert mine == sizes, dict(zip(names, zip(mine, sizes)))
 
 
-def ctypes_size(c):
-    import ctypes
-    return ctypes.sizeof(c)
-
-
 def test_generate_equals_cli(model):
     text = model.generate(PROMPT, max_tokens=8, temperature=0.0)
     assert PROMPT + text + "\n" == cli("-p", PROMPT, "-n", "8")
     assert model.info["n_layer"] == 18 and model.info["backend"] == "cpu"
+
+
+def test_layer_range():
+    m = seam.Model(MODEL, layers=(4, 16), threads=1, backend="cpu")
+    assert m.info["n_layer"] == 18
+    m.close()
 
 
 def test_stream(model):
