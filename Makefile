@@ -233,7 +233,7 @@ test: deps
 	         exit f > 0}' $(TALLY)
 
 test-unit: all test-data
-	$(Q)SEAM_BACKEND=cpu SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) bash tests/run.sh $(TESTS) tests/examples.sh tests/python.sh
+	$(Q)SEAM_BACKEND=cpu SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) bash tests/run.sh tests/layers.py $(TESTS) tests/examples.sh tests/python.sh
 
 # The parsers and the hostile-input suites again under AddressSanitizer and UBSan.
 # test_hostile and test_abuse attack an ASan-built seam serve (SEAM_BIN).
@@ -316,7 +316,7 @@ refs: all model $(BPE_VOCAB)
 # pages (help2man, from each command's --help). make uninstall removes exactly those files.
 PREFIX  ?= /usr/local
 DEST    := $(DESTDIR)$(PREFIX)
-PUBLIC_H := runtime/seam.h runtime/seam_split.h runtime/seam_server.h
+PUBLIC_H := runtime/seam.h runtime/seam_split.h runtime/seam_server.h runtime/seam_plan.h
 MAN_CMDS := run serve plan profile keygen inspect
 MAN_run := generate text, on this machine or split across seam serve processes
 MAN_serve := hold a range of a model's layers and serve split clients

@@ -1,7 +1,7 @@
 /* The adaptive runner. The link estimate comes from each step's measured network time (round
  * trip + bytes at the measured bandwidth); while every layer is local, PING probes from a thread
  * of their own stand in. Every step the exact search runs again on the fresh estimate. */
-#include "adaptive.h"
+#include "profile.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -57,7 +57,7 @@ seam_adaptive_params_t seam_adaptive_default_params(void)
     p.constraints.context = 64;
     /* f32 only unless asked: a move replays the history exactly, which keeps the text exactly
      * that of an unmoved run only when no hop rounds the hidden state */
-    p.constraints.dtypes = 1u << SEAM_WIRE_F32;
+    p.constraints.dtypes = 1u << SEAM_DTYPE_F32;
     p.fallback = SEAM_FALLBACK_LOCAL;
     return p;
 }
@@ -209,6 +209,10 @@ static int open_layout(seam_adaptive_t *a, const seam_plan_t *from)
 
 seam_adaptive_t *seam_adaptive_new(const seam_adaptive_params_t *params)
 {
+    if (!params || !params->model_path || !params->endpoint) {
+        seam_error_set("adaptive: params with a model path and an endpoint are required");
+        return NULL;
+    }
     seam_adaptive_t *a = calloc(1, sizeof *a);
     if (!a) {
         seam_error_set("adaptive: out of memory");
@@ -305,6 +309,10 @@ static void note_fallback(seam_adaptive_t *a, const seam_split_stats_t *st)
 int seam_adaptive_step(seam_adaptive_t *a, const int32_t *tokens, int n, float *logits,
                        int32_t *token, const seam_sample_request_t *req, seam_split_stats_t *stats)
 {
+    if (!a || !tokens || n < 1 || !token) {
+        seam_error_set("adaptive: a runner, n >= 1 tokens and a token output are required");
+        return SEAM_ERR_INVALID;
+    }
     if (a->n_history + n > a->cap_history) {
         int cap = (a->n_history + n) * 2;
         int32_t *h = realloc(a->history, sizeof *h * (size_t)cap);
@@ -390,12 +398,12 @@ seam_stepper_t *seam_stepper_adaptive(seam_adaptive_t *a)
     return seam_stepper_new(&adaptive_iface, a);
 }
 
-const char *seam_adaptive_spec(const seam_adaptive_t *a) { return a->spec; }
-bool seam_adaptive_head_remote(const seam_adaptive_t *a) { return a->plan.head_remote; }
-int seam_adaptive_moves(const seam_adaptive_t *a) { return a->moves; }
-double seam_adaptive_last_move_s(const seam_adaptive_t *a) { return a->last_move_s; }
+const char *seam_adaptive_spec(const seam_adaptive_t *a) { return a ? a->spec : ""; }
+bool seam_adaptive_head_remote(const seam_adaptive_t *a) { return a && a->plan.head_remote; }
+int seam_adaptive_moves(const seam_adaptive_t *a) { return a ? a->moves : 0; }
+double seam_adaptive_last_move_s(const seam_adaptive_t *a) { return a ? a->last_move_s : 0; }
 const seam_adaptive_move_t *seam_adaptive_last_move(const seam_adaptive_t *a)
 {
-    return a->moves ? &a->last : NULL;
+    return a && a->moves ? &a->last : NULL;
 }
-const seam_model_t *seam_adaptive_model(const seam_adaptive_t *a) { return seam_split_model(a->split); }
+const seam_model_t *seam_adaptive_model(const seam_adaptive_t *a) { return a ? seam_split_model(a->split) : NULL; }

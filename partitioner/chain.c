@@ -1,4 +1,4 @@
-/* Cost model and exact search for chains of servers. The objective is a weighted sum of decode
+/* Exact search for chains of servers (the cost model is cost.c). The objective is a weighted sum of decode
  * time, time to first token and server compute, and each of those is a sum over the chain's
  * segments and hops, so the best way to cover [a, c) ending on server i is the best way to
  * reach some c' < c on an earlier server (or the client, at c' = a) plus the hop and server
@@ -12,9 +12,6 @@
 
 #include "../runtime/error.h"
 
-#define HEADER_BYTES 40.0   /* a FORWARD or RESULT envelope */
-#define TOKEN_REPLY_BYTES 90.0
-
 void seam_chain_assume_links(seam_chain_t *ch)
 {
     for (int i = 0; i < ch->n_servers; i++)
@@ -23,150 +20,6 @@ void seam_chain_assume_links(seam_chain_t *ch)
             ch->between[i][j].rtt_us = (x->rtt_us + y->rtt_us) / 2;
             ch->between[i][j].bytes_per_us = fmin(x->bytes_per_us, y->bytes_per_us);
         }
-}
-
-static double layers_decode(const seam_profile_t *p, int from, int to, int T)
-{
-    double t = 0;
-    for (int l = from; l < to; l++)
-        t += p->dec_a[l] + p->dec_b[l] * T;
-    return t;
-}
-
-static double layers_prefill(const seam_profile_t *p, int from, int to)
-{
-    double t = 0;
-    for (int l = from; l < to; l++)
-        t += p->prefill_us_per_token[l];
-    return t;
-}
-
-/* One way over a link: half the round trip and the bytes at its bandwidth. */
-static double hop_us(const seam_link_profile_t *l, double bytes)
-{
-    return l->rtt_us / 2 + bytes / (l->bytes_per_us > 0 ? l->bytes_per_us : 1e9);
-}
-
-/* What the objective weighs: decode time, time to first token, server compute. */
-typedef struct {
-    double decode, ttft, server;
-} weights_t;
-
-static weights_t weights(const seam_plan_constraints_t *c)
-{
-    switch (c->objective) {
-    case SEAM_OBJ_TTFT: return (weights_t){0, 1, 0};
-    case SEAM_OBJ_MIX: return (weights_t){1, c->mix_weight, 0};
-    case SEAM_OBJ_SERVER: return (weights_t){1, 0, 1e3};
-    default: return (weights_t){1, 0, 0};
-    }
-}
-
-/* The pieces of a plan's cost, each a sum the search can take apart. */
-typedef struct {
-    double up, down;       /* bytes of one decode hop out / the last one back */
-    double prompt_bytes;   /* bytes of one prefill hop */
-    int T, P;
-} sizes_t;
-
-static sizes_t sizes(const seam_profile_t *cl, const seam_plan_constraints_t *c, seam_wire_dtype_t dt,
-                     bool head_remote)
-{
-    sizes_t z = {.T = c->context, .P = c->prompt};
-    z.up = (double)seam_wire_bytes(dt, 1, (size_t)cl->d_model) + HEADER_BYTES;
-    z.down = head_remote ? TOKEN_REPLY_BYTES : z.up;
-    z.prompt_bytes = (double)seam_wire_bytes(dt, (size_t)c->prompt, (size_t)cl->d_model);
-    return z;
-}
-
-/* Server s running [from, to): decode, prefill and server-compute terms. */
-static void segment(const seam_chain_server_t *s, int from, int to, const sizes_t *z,
-                    double *dec, double *pre)
-{
-    double load = seam_profile_load_factor(s->profile);
-    *dec = layers_decode(s->profile, from, to, z->T) * load;
-    *pre = layers_prefill(s->profile, from, to) * z->P * load;
-}
-
-static const char *client_side(const seam_profile_t *cl, int a, int b, bool head_remote,
-                               const seam_plan_constraints_t *c, seam_plan_cost_t *r)
-{
-    int L = cl->n_layer;
-    double head = head_remote ? 0 : cl->head_us;
-    r->client_compute_us = cl->embed_us + layers_decode(cl, 0, a, c->context) +
-                           layers_decode(cl, b, L, c->context) + head;
-    r->ttft_us = cl->embed_us * c->prompt +
-                 (layers_prefill(cl, 0, a) + layers_prefill(cl, b, L)) * c->prompt + head;
-    double mem = (double)cl->head_bytes;
-    int local_layers = 0;
-    for (int l = 0; l < L; l++)
-        if (l < a || l >= b) {
-            mem += (double)cl->weight_bytes[l];
-            local_layers++;
-        }
-    int tokens = c->context > c->prompt ? c->context : c->prompt;
-    mem += (double)cl->kv_bytes_per_token * local_layers * tokens;
-    r->client_bytes = mem;
-    if (a < 0 || b < a || b > L)
-        return "layer range out of bounds";
-    if (b > a && (a < c->keep_first || b > L - c->keep_last))
-        return "layers that must stay local";
-    if (c->client_mem > 0 && mem > c->client_mem)
-        return "does not fit the client's memory";
-    return NULL;
-}
-
-seam_plan_cost_t seam_chain_cost(const seam_profile_t *cl, const seam_chain_t *ch,
-                                 const seam_chain_plan_t *p, const seam_plan_constraints_t *c)
-{
-    seam_plan_cost_t r = {.feasible = true};
-    int L = cl->n_layer;
-    bool remote = p->b > p->a && p->n > 0;
-    const char *why = client_side(cl, p->a, p->b, p->head_remote, c, &r);
-    if (!why && (p->n < 0 || p->n > SEAM_CHAIN_MAX || (p->b > p->a && p->n == 0)))
-        why = "layer range out of bounds";
-    if (!why && remote && !(c->dtypes & (1u << p->dtype)))
-        why = "wire dtype not allowed";
-    if (!why && p->head_remote &&
-        (!remote || p->b != L || c->keep_last > 0 || !ch->server[p->server[p->n - 1]].has_head))
-        why = "the head runs after the last layer, on the server";
-    sizes_t z = sizes(cl, c, p->dtype, p->head_remote);
-    for (int k = 0; remote && k < p->n; k++) {
-        const seam_chain_server_t *s = &ch->server[p->server[k]];
-        int from = p->cut[k], to = p->cut[k + 1];
-        if (!why && (p->server[k] < 0 || p->server[k] >= ch->n_servers ||
-                     (k > 0 && p->server[k] <= p->server[k - 1])))
-            why = "servers out of chain order";
-        if (!why && ((k == 0 && from != p->a) || to <= from || from < s->begin || to > s->end ||
-                     (k + 1 == p->n && to != p->b)))
-            why = "the server does not hold these layers";
-        if (why)
-            break;
-        double dec, pre;
-        segment(s, from, to, &z, &dec, &pre);
-        const seam_link_profile_t *in = k ? &ch->between[p->server[k - 1]][p->server[k]] : &s->link;
-        r.server_compute_us += dec;
-        r.ttft_us += pre + hop_us(in, z.prompt_bytes);
-        r.link_us += hop_us(in, z.up);
-        if (k + 1 == p->n) { /* the last server: maybe the head, and the hop back */
-            double head = p->head_remote ? s->profile->head_us * seam_profile_load_factor(s->profile) : 0;
-            r.server_compute_us += head;
-            r.ttft_us += head + hop_us(&s->link, z.prompt_bytes);
-            r.link_us += hop_us(&s->link, z.down);
-        }
-    }
-    if (why) {
-        r.feasible = false;
-        r.why = why;
-    }
-    r.decode_us = r.client_compute_us + r.server_compute_us + r.link_us;
-    return r;
-}
-
-/* The objective of a piece: wd·decode + wt·ttft + ws·server compute. */
-static double weigh(const weights_t *w, double dec, double ttft, double server)
-{
-    return w->decode * dec + w->ttft * ttft + w->server * server;
 }
 
 /* The best chain over every allowed dtype. */
@@ -179,7 +32,7 @@ static int search_any(const seam_profile_t *cl, const seam_chain_t *ch,
         seam_error_set("chain: %d servers and %d layers; expected 1..%d servers", K, L, SEAM_CHAIN_MAX);
         return SEAM_ERR_INVALID;
     }
-    weights_t w = weights(c);
+    seam_cost_weights_t w = seam_cost_weights(c);
     double best_v = INFINITY;
     size_t cells = (size_t)K * (size_t)(L + 1);
     double *f = malloc(sizeof *f * cells);    /* f[i][c]: best way to reach c ending on server i */
@@ -203,7 +56,7 @@ static int search_any(const seam_profile_t *cl, const seam_chain_t *ch,
     for (int dt = 0; dt < 4; dt++) {
         if (!(c->dtypes & (1u << dt)))
             continue;
-        sizes_t z = sizes(cl, c, (seam_wire_dtype_t)dt, false);
+        seam_cost_sizes_t z = seam_cost_sizes(cl, c, (seam_wire_dtype_t)dt, false);
         for (int a = c->keep_first; a < L; a++) {
             /* the forward part: layers [a, x) covered, last on server i */
             for (size_t k = 0; k < cells; k++)
@@ -215,11 +68,11 @@ static int search_any(const seam_profile_t *cl, const seam_chain_t *ch,
                         continue;
                     for (int y = a > s->begin ? a : s->begin; y < x; y++) {
                         double dec, pre;
-                        segment(s, y, x, &z, &dec, &pre);
-                        double seg = weigh(&w, dec, pre, dec);
+                        seam_cost_segment(s, y, x, &z, &dec, &pre);
+                        double seg = seam_cost_weigh(&w, dec, pre, dec);
                         if (y == a) { /* first server: the hop from the client */
-                            double v = seg + weigh(&w, hop_us(&s->link, z.up),
-                                                   hop_us(&s->link, z.prompt_bytes), 0);
+                            double v = seg + seam_cost_weigh(&w, seam_cost_hop_us(&s->link, z.up),
+                                                   seam_cost_hop_us(&s->link, z.prompt_bytes), 0);
                             if (v < F(i, x))
                                 F(i, x) = v, FS(i, x) = -1, FC(i, x) = a;
                         }
@@ -228,7 +81,7 @@ static int search_any(const seam_profile_t *cl, const seam_chain_t *ch,
                                 continue;
                             const seam_link_profile_t *hl = &ch->between[j][i];
                             double v = F(j, y) + seg +
-                                       weigh(&w, hop_us(hl, z.up), hop_us(hl, z.prompt_bytes), 0);
+                                       seam_cost_weigh(&w, seam_cost_hop_us(hl, z.up), seam_cost_hop_us(hl, z.prompt_bytes), 0);
                             if (v < F(i, x))
                                 F(i, x) = v, FS(i, x) = j, FC(i, x) = y;
                         }
@@ -242,13 +95,13 @@ static int search_any(const seam_profile_t *cl, const seam_chain_t *ch,
                         if (!isfinite(F(i, b)) || (hr && (b != L || !s->has_head)))
                             continue;
                         seam_plan_cost_t cs = {0};
-                        if (client_side(cl, a, b, hr, c, &cs))
+                        if (seam_cost_client_side(cl, a, b, hr, c, &cs))
                             continue;
                         double load = seam_profile_load_factor(s->profile);
                         double head = hr ? s->profile->head_us * load : 0;
-                        double back = hop_us(&s->link, hr ? TOKEN_REPLY_BYTES : z.up);
-                        double v = F(i, b) + weigh(&w, cs.client_compute_us + head + back,
-                                                   cs.ttft_us + head + hop_us(&s->link, z.prompt_bytes),
+                        double back = seam_cost_hop_us(&s->link, hr ? SEAM_COST_TOKEN_REPLY_BYTES : z.up);
+                        double v = F(i, b) + seam_cost_weigh(&w, cs.client_compute_us + head + back,
+                                                   cs.ttft_us + head + seam_cost_hop_us(&s->link, z.prompt_bytes),
                                                    head);
                         /* ties: fewer layers off the client, then fewer servers */
                         if (v < best_v - 1e-9 || (fabs(v - best_v) <= 1e-9 && b - a < best->b - best->a)) {

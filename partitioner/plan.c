@@ -8,27 +8,22 @@
 #include <string.h>
 
 #include "../runtime/error.h"
-#include "chain.h"
-
-seam_plan_constraints_t seam_plan_default_constraints(int n_layer)
-{
-    return (seam_plan_constraints_t){.context = 512, .prompt = 128, .dtypes = 0xF,
-                                     .server_begin = 0, .server_end = n_layer,
-                                     .server_has_head = true, .mix_weight = 0.02,
-                                     .lossy_gain = 0.05};
-}
+#include "cost.h"
 
 /* A single-server plan is a chain of one: one cost model for both (chain.c). */
 seam_plan_cost_t seam_plan_cost(const seam_profile_t *cl, const seam_profile_t *sv,
                                 const seam_link_profile_t *link, const seam_plan_t *pl,
                                 const seam_plan_constraints_t *c)
 {
+    if (!cl || !sv || !link || !pl || !c) {
+        return (seam_plan_cost_t){.why = "missing argument"};
+    }
     seam_chain_t ch = {.n_servers = 1};
     ch.server[0] = (seam_chain_server_t){.endpoint = "", .profile = sv, .begin = c->server_begin,
                                          .end = c->server_end, .has_head = c->server_has_head,
                                          .link = *link};
     seam_chain_plan_t p = {.a = pl->a, .b = pl->b, .n = pl->b > pl->a, .cut = {pl->a, pl->b},
-                           .head_remote = pl->head_remote, .dtype = pl->dtype};
+                           .head_remote = pl->head_remote, .dtype = (seam_wire_dtype_t)pl->dtype};
     return seam_chain_cost(cl, &ch, &p, c);
 }
 
@@ -36,6 +31,9 @@ seam_move_cost_t seam_plan_move_cost(const seam_profile_t *cl, const seam_profil
                                      const seam_link_profile_t *link, const seam_plan_t *from,
                                      const seam_plan_t *to, int T, const seam_plan_constraints_t *c)
 {
+    if (!cl || !sv || !link || !from || !to || !c) {
+        return (seam_move_cost_t){0};
+    }
     seam_move_cost_t m = {0};
     bool out = false, back = false, stay = false; /* to the server, from it, on it */
     for (int l = 0; l < cl->n_layer; l++) {
@@ -54,21 +52,6 @@ seam_move_cost_t seam_plan_move_cost(const seam_profile_t *cl, const seam_profil
     return m;
 }
 
-double seam_plan_objective(const seam_plan_cost_t *cost, const seam_plan_constraints_t *c)
-{
-    switch (c->objective) {
-    case SEAM_OBJ_TTFT: return cost->ttft_us;
-    case SEAM_OBJ_MIX: return cost->decode_us + c->mix_weight * cost->ttft_us;
-    case SEAM_OBJ_SERVER: return cost->server_compute_us * 1e3 + cost->decode_us;
-    default: return cost->decode_us;
-    }
-}
-
-bool seam_plan_lossy_pays(double lossy, double exact, const seam_plan_constraints_t *c)
-{
-    return lossy <= (1.0 - c->lossy_gain) * exact;
-}
-
 /* The best plan over every allowed dtype. */
 static int search_any(const seam_profile_t *cl, const seam_profile_t *sv,
                       const seam_link_profile_t *link, const seam_plan_constraints_t *c,
@@ -85,7 +68,7 @@ static int search_any(const seam_profile_t *cl, const seam_profile_t *sv,
                     if (b > a && !(c->dtypes & (1u << dt)))
                         continue;
                     seam_plan_t p = {.a = b == a ? 0 : a, .b = b == a ? 0 : b,
-                                     .head_remote = hr, .dtype = (seam_wire_dtype_t)dt};
+                                     .head_remote = hr, .dtype = (seam_dtype_t)dt};
                     seam_plan_cost_t k = seam_plan_cost(cl, sv, link, &p, c);
                     double v = seam_plan_objective(&k, c);
                     /* ties: fewer layers off the client */
@@ -108,12 +91,16 @@ int seam_plan_search(const seam_profile_t *cl, const seam_profile_t *sv,
                      const seam_link_profile_t *link, const seam_plan_constraints_t *c,
                      seam_plan_t *best, seam_plan_cost_t *best_cost)
 {
+    if (!cl || !sv || !link || !c || !best || !best_cost) {
+        seam_error_set("plan: profiles, a link, constraints and the outputs are required");
+        return SEAM_ERR_INVALID;
+    }
     int rc = search_any(cl, sv, link, c, best, best_cost);
-    if (rc != SEAM_OK || best->b <= best->a || best->dtype == SEAM_WIRE_F32)
+    if (rc != SEAM_OK || best->b <= best->a || best->dtype == SEAM_DTYPE_F32)
         return rc;
     /* exact unless lossy pays: the best plan without rounding (f32 hops, or all local) */
     seam_plan_constraints_t exact = *c;
-    exact.dtypes &= 1u << SEAM_WIRE_F32;
+    exact.dtypes &= 1u << SEAM_DTYPE_F32;
     seam_plan_t e = {0};
     seam_plan_cost_t ek;
     if (exact.dtypes) {
@@ -131,6 +118,9 @@ int seam_plan_search(const seam_profile_t *cl, const seam_profile_t *sv,
 
 void seam_plan_spec(const seam_plan_t *p, int L, const char *endpoint, char *buf, size_t cap)
 {
+    if (!p || !buf || !cap) {
+        return;
+    }
     size_t n = 0;
     buf[0] = '\0';
 #define PART(...) n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, __VA_ARGS__)
@@ -140,7 +130,7 @@ void seam_plan_spec(const seam_plan_t *p, int L, const char *endpoint, char *buf
     }
     if (p->a > 0)
         PART("0-%d@local,", p->a);
-    PART("%d-%d@%s/%s", p->a, p->b, endpoint, seam_wire_name(p->dtype));
+    PART("%d-%d@%s/%s", p->a, p->b, endpoint, seam_dtype_name(p->dtype));
     if (p->b < L)
         PART(",%d-%d@local", p->b, L);
 #undef PART
@@ -149,25 +139,36 @@ void seam_plan_spec(const seam_plan_t *p, int L, const char *endpoint, char *buf
 int seam_plan_write(const char *path, const seam_plan_t *p, int L, const char *endpoint,
                     const char *server_key, const seam_plan_cost_t *cost, const char *objective)
 {
+    if (!path || !p || !endpoint) {
+        seam_error_set("plan: a path, a plan and an endpoint are required");
+        return SEAM_ERR_INVALID;
+    }
     char spec[512];
     seam_plan_spec(p, L, endpoint, spec, sizeof spec);
     return seam_plan_write_spec(path, spec, p->head_remote, p->dtype, server_key, cost, objective);
 }
 
 int seam_plan_write_spec(const char *path, const char *spec, bool head_remote,
-                         seam_wire_dtype_t dtype, const char *server_key,
+                         seam_dtype_t dtype, const char *server_key,
                          const seam_plan_cost_t *cost, const char *objective)
 {
+    if (!path || !spec) {
+        seam_error_set("plan: a path and a split spec are required");
+        return SEAM_ERR_INVALID;
+    }
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "split", spec);
     cJSON_AddStringToObject(j, "head", head_remote ? "server" : "local");
-    cJSON_AddStringToObject(j, "wire", seam_wire_name(dtype));
+    cJSON_AddStringToObject(j, "wire", seam_dtype_name(dtype));
     if (server_key)
         cJSON_AddStringToObject(j, "server_key", server_key);
-    cJSON_AddStringToObject(j, "objective", objective);
-    cJSON_AddNumberToObject(j, "predicted_decode_ms", cost->decode_us / 1e3);
-    cJSON_AddNumberToObject(j, "predicted_ttft_ms", cost->ttft_us / 1e3);
-    cJSON_AddNumberToObject(j, "predicted_client_bytes", cost->client_bytes);
+    if (objective)
+        cJSON_AddStringToObject(j, "objective", objective);
+    if (cost) {
+        cJSON_AddNumberToObject(j, "predicted_decode_ms", cost->decode_us / 1e3);
+        cJSON_AddNumberToObject(j, "predicted_ttft_ms", cost->ttft_us / 1e3);
+        cJSON_AddNumberToObject(j, "predicted_client_bytes", cost->client_bytes);
+    }
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     FILE *f = text ? fopen(path, "w") : NULL;
@@ -183,6 +184,10 @@ int seam_plan_write_spec(const char *path, const char *spec, bool head_remote,
 int seam_plan_read(const char *path, char *spec, size_t cap, bool *head_remote, char *server_key,
                    size_t key_cap)
 {
+    if (!path || !spec || !cap || !head_remote || !server_key || !key_cap) {
+        seam_error_set("plan: a path and every output are required");
+        return SEAM_ERR_INVALID;
+    }
     FILE *f = fopen(path, "r");
     if (!f) {
         seam_error_set("plan: cannot open '%s'", path);

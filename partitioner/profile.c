@@ -19,6 +19,10 @@
 int seam_profile_measure(const char *model_path, int n_threads, int begin, int end,
                          seam_profile_t *out)
 {
+    if (!model_path || !out) {
+        seam_error_set("profile: a model path and a profile to fill are required");
+        return SEAM_ERR_INVALID;
+    }
     memset(out, 0, sizeof *out);
     seam_layer_times_t *t = malloc(sizeof *t);
     if (!t) {
@@ -75,6 +79,10 @@ int seam_profile_measure(const char *model_path, int n_threads, int begin, int e
 int seam_profile_server(const char *endpoint, const char *server_key, const char *model_path,
                         seam_profile_t *out, int *begin, int *end, bool *has_head)
 {
+    if (!endpoint || !model_path || !out || !begin || !end || !has_head) {
+        seam_error_set("profile: an endpoint, a model path and every output are required");
+        return SEAM_ERR_INVALID;
+    }
     memset(out, 0, sizeof *out);
     uint8_t id[SEAM_MODEL_ID_BYTES];
     if (seam_model_identity(model_path, id) != SEAM_OK)
@@ -137,6 +145,9 @@ int seam_profile_server(const char *endpoint, const char *server_key, const char
 
 void seam_profile_scale(seam_profile_t *p, double factor)
 {
+    if (!p || !(factor > 0)) {
+        return;
+    }
     for (int l = 0; l < p->n_layer; l++) {
         p->dec_a[l] *= factor;
         p->dec_b[l] *= factor;
@@ -148,6 +159,9 @@ void seam_profile_scale(seam_profile_t *p, double factor)
 
 double seam_profile_load_factor(const seam_profile_t *p)
 {
+    if (!p) {
+        return 1.0;
+    }
     double b = p->busy > 0.9 ? 0.9 : p->busy > 0 ? p->busy : 0;
     return 1.0 / (1.0 - b);
 }
@@ -155,6 +169,10 @@ double seam_profile_load_factor(const seam_profile_t *p)
 int seam_profile_link(const char *endpoint, const char *server_key, int samples,
                       uint32_t reply_bytes, seam_link_profile_t *out)
 {
+    if (!endpoint || !out || samples < 1) {
+        seam_error_set("profile: an endpoint, samples >= 1 and a link to fill are required");
+        return SEAM_ERR_INVALID;
+    }
     seam_link_probe_t *p = seam_link_probe_new(endpoint, server_key);
     if (!p)
         return SEAM_ERR_INVALID;
@@ -234,6 +252,10 @@ static cJSON *array(const double *v, int n)
 
 int seam_profile_save(const char *path, const seam_profile_t *p, const seam_link_profile_t *link)
 {
+    if (!path || !p) {
+        seam_error_set("profile: a path and a profile are required");
+        return SEAM_ERR_INVALID;
+    }
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "backend", p->backend);
     cJSON_AddNumberToObject(j, "threads", p->threads);
@@ -291,6 +313,10 @@ static bool get_num(const cJSON *j, const char *key, double *v)
 
 int seam_profile_load(const char *path, seam_profile_t *p, seam_link_profile_t *link)
 {
+    if (!path || !p) {
+        seam_error_set("profile: a path and a profile to fill are required");
+        return SEAM_ERR_INVALID;
+    }
     memset(p, 0, sizeof *p);
     FILE *f = fopen(path, "r");
     if (!f) {

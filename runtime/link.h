@@ -1,16 +1,22 @@
-/* A link between two seam processes, measured: the round trip of an empty PING and the
- * bandwidth that PONGs with a payload imply. The one rule for the client's measurement of its
- * link to a server (partitioner/profile.c) and a server's LINK_PROBE of the next one (chain.c);
- * and a kept connection for timing PINGs one at a time (the adaptive runner's probe thread). */
+/* Links between seam processes, every seam_link_* in one place: their emulation on loopback
+ * for experiments, their measurement (the round trip of an empty PING and the bandwidth that
+ * PONGs with a payload imply; the one rule for the client's measurement of its link to a server,
+ * partitioner/profile.c, and a server's LINK_PROBE of the next one, chain.c), and a kept
+ * connection for timing PINGs one at a time (the adaptive runner's probe thread). */
 #ifndef SEAM_LINK_H
 #define SEAM_LINK_H
 
 #include <stdint.h>
 
-typedef struct {
-    double rtt_us;          /* round trip of an empty message */
-    double bytes_per_us;    /* bandwidth (one direction) */
-} seam_link_profile_t;
+#include "seam_split.h" /* seam_link_profile_t */
+
+/* Link emulation for experiments on loopback: every message this process sends is delayed by
+ * rtt/2 plus its size over rate (the sender sleeps). Configure client and server alike and the
+ * link between them gains `rtt` of round trip and a `rate` bandwidth cap. rate <= 0: no cap. */
+void seam_link_emulate(double rate_bits_per_s, double rtt_s);
+/* Parses "100mbit,20ms", "1gbit,5ms", "unlimited,50ms", "10mbit,0" (units: bit kbit mbit gbit;
+ * s ms us). Returns 0, or -1 with the error set. */
+int seam_link_parse(const char *spec, double *rate_bits_per_s, double *rtt_s);
 
 /* The link from the round trips of `samples` empty PINGs and as many with reply_bytes-long
  * PONGs (loaded is not read when reply_bytes is 0): the median empty round trip, and the

@@ -16,6 +16,10 @@
 
 #include "seam.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct seam_server seam_server_t;
 
 typedef struct {
@@ -70,5 +74,9 @@ SEAM_API int seam_key_load_pair(const char *path, char pub[SEAM_KEY_Z85], char s
 /* Every *.pub in dir, decoded to 32 bytes each; *keys is malloc'd. Returns the count or a
  * negative status. */
 SEAM_API int seam_keys_load_dir(const char *dir, uint8_t (**keys)[32]);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -15,7 +15,17 @@
 
 #include "seam.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct seam_split seam_split_t;
+
+/* A link between this process and a server, measured (seam_profile_link in seam_plan.h). */
+typedef struct {
+    double rtt_us;          /* round trip of an empty message */
+    double bytes_per_us;    /* bandwidth (one direction) */
+} seam_link_profile_t;
 
 #define SEAM_SPLIT_MAX_REPLICAS 8
 
@@ -79,6 +89,9 @@ SEAM_API int seam_split_step(seam_split_t *s, const int32_t *tokens, int n, int 
                     int32_t *token, const seam_sample_request_t *sampling,
                     seam_split_stats_t *stats, bool measure_err);
 
+/* The split as a stepper of the generator (seam_generate); it does not own the split. */
+SEAM_API seam_stepper_t *seam_stepper_split(seam_split_t *sp);
+
 /* What moving a KV cache cost. */
 typedef struct {
     uint64_t wire_bytes;   /* KV payload bytes that crossed the network, both directions */
@@ -93,9 +106,10 @@ typedef struct {
  * splits' sessions, or moved over the wire (chunks sent back to back: about one round trip
  * per server and direction). `to` then continues at n_pos exactly as if it had run the
  * positions itself: moving a cut without recomputing. */
-/* The split as a stepper of the generator (seam_generate); it does not own the split. */
-SEAM_API seam_stepper_t *seam_stepper_split(seam_split_t *sp);
-
 SEAM_API int seam_split_kv_move(seam_split_t *to, seam_split_t *from, int n_pos, seam_kv_move_stats_t *st);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

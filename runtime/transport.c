@@ -32,56 +32,10 @@ void seam_curve_client(void *sock, const char *server_key, const char *pub, cons
  * adaptive runner's probe thread sends too) */
 static _Atomic double emu_rate, emu_rtt;
 
-void seam_link_emulate(double rate_bits_per_s, double rtt_s)
+void seam_transport_delay(double rate_bits_per_s, double rtt_s)
 {
-    emu_rate = rate_bits_per_s > 0 ? rate_bits_per_s : 0;
-    emu_rtt = rtt_s > 0 ? rtt_s : 0;
-}
-
-static int parse_scaled(const char *s, size_t len, const char *const *units, const double *scale,
-                        int n_units, double *out)
-{
-    char buf[64];
-    if (len == 0 || len >= sizeof buf)
-        return -1;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    char *end;
-    double v = strtod(buf, &end);
-    if (end == buf || v < 0)
-        return -1;
-    if (*end == '\0') {
-        *out = v;
-        return 0;
-    }
-    for (int i = 0; i < n_units; i++)
-        if (strcmp(end, units[i]) == 0) {
-            *out = v * scale[i];
-            return 0;
-        }
-    return -1;
-}
-
-int seam_link_parse(const char *spec, double *rate, double *rtt)
-{
-    static const char *const rate_units[] = {"bit", "kbit", "mbit", "gbit"};
-    static const double rate_scale[] = {1, 1e3, 1e6, 1e9};
-    static const char *const time_units[] = {"s", "ms", "us"};
-    static const double time_scale[] = {1, 1e-3, 1e-6};
-    const char *comma = strchr(spec, ',');
-    size_t rl = comma ? (size_t)(comma - spec) : strlen(spec);
-    bool unlimited = rl == 9 && strncmp(spec, "unlimited", 9) == 0;
-    if ((!unlimited && parse_scaled(spec, rl, rate_units, rate_scale, 4, rate) != 0) ||
-        (comma && parse_scaled(comma + 1, strlen(comma + 1), time_units, time_scale, 3, rtt) != 0)) {
-        seam_error_set("link '%s': expected RATE,RTT such as 100mbit,20ms (rate in bit, kbit, mbit "
-                       "or gbit, or unlimited; round trip in s, ms or us)", spec);
-        return -1;
-    }
-    if (unlimited)
-        *rate = 0;
-    if (!comma)
-        *rtt = 0;
-    return 0;
+    emu_rate = rate_bits_per_s;
+    emu_rtt = rtt_s;
 }
 
 static void emulate(size_t bytes)

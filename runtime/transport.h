@@ -59,12 +59,8 @@ uint64_t seam_now_ns(void);
  * key pair pub/sec (Z85). Call before zmq_connect. */
 void seam_curve_client(void *sock, const char *server_key, const char *pub, const char *sec);
 
-/* Link emulation for experiments on loopback: every message this process sends is delayed by
- * rtt/2 plus its size over rate (the sender sleeps). Configure client and server alike and the
- * link between them gains `rtt` of round trip and a `rate` bandwidth cap. rate <= 0: no cap. */
-void seam_link_emulate(double rate_bits_per_s, double rtt_s);
-/* Parses "100mbit,20ms", "1gbit,5ms", "unlimited,50ms", "10mbit,0" (units: bit kbit mbit gbit;
- * s ms us). Returns 0, or -1 with the error set. */
-int seam_link_parse(const char *spec, double *rate_bits_per_s, double *rtt_s);
+/* The delay every message this process sends waits (link emulation, set by seam_link_emulate
+ * in link.h): rtt/2 plus its size over rate; rate 0: no cap. */
+void seam_transport_delay(double rate_bits_per_s, double rtt_s);
 
 #endif

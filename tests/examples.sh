@@ -27,14 +27,14 @@ export PKG_CONFIG_PATH=$P/lib/pkgconfig
 CF=$(pkg-config --cflags seam); LIBS=$(pkg-config --libs seam)
 echo "  installed into a temporary prefix; pkg-config: $CF $LIBS"
 
-for ex in simple split threads appliance; do
+for ex in simple split plan threads appliance; do
     cc -std=c11 -Wall -Wextra -Werror examples/$ex.c $CF $LIBS -lpthread -o "$OUT/$ex" 2>"$TMP/cc.log"
     check "examples/$ex.c builds against the installed tree" $? "$(head -3 "$TMP/cc.log")"
 done
-printf '#include <seam.h>\n#include <seam_split.h>\n#include <seam_server.h>\n#include <cstdio>\nint main() { std::printf("%%s\\n", seam_version()); return SEAM_VERSION >= SEAM_VERSION_AT(0, 2, 0) ? 0 : 1; }\n' \
+printf '#include <seam.h>\n#include <seam_split.h>\n#include <seam_server.h>\n#include <seam_plan.h>\n#include <cstdio>\nint main() { seam_split_t *s = nullptr; seam_split_destroy(&s); seam_plan_constraints_t c = seam_plan_default_constraints(18); std::printf("%%s %%d\\n", seam_version(), c.context); return SEAM_VERSION >= SEAM_VERSION_AT(0, 2, 0) ? 0 : 1; }\n' \
     | g++ -std=c++17 -Wall -Wextra -Werror -x c++ - $CF $LIBS -o "$OUT/cxx" 2>"$TMP/cxx.log"
-check "the public headers compile as C++17" $? "$(head -3 "$TMP/cxx.log")"
-printf '#include <seam.h>\n#include <seam_split.h>\n#include <seam_server.h>\nint main(void) { return 0; }\n' \
+check "the public headers compile and link as C++17" $? "$(head -3 "$TMP/cxx.log")"
+printf '#include <seam.h>\n#include <seam_split.h>\n#include <seam_server.h>\n#include <seam_plan.h>\nint main(void) { return 0; }\n' \
     | cc -std=c11 -pedantic -Wall -Wextra -Werror -x c - $CF -o /dev/null 2>"$TMP/c11.log"
 check "the public headers compile as C11 -pedantic" $? "$(head -3 "$TMP/c11.log")"
 
@@ -60,6 +60,8 @@ L=$(SEAM_BACKEND=cpu "$P/bin/seam" inspect -m "$MODEL" 2>/dev/null | sed -n 's/.
 L=${L:-18}
 got=$(SEAM_BACKEND=cpu "$OUT/split" "$MODEL" "0-4@local,4-16@tcp://127.0.0.1:$port,16-$L@local" "$PROMPT" 16 2>"$TMP/split.log")
 [ "$got" = "$want" ]; check "split through an installed seam serve = seam run" $? "$(grep -c '^token' "$TMP/split.log") token lines; $(tail -1 "$TMP/split.log" | cut -c1-110)"
+got=$(SEAM_BACKEND=cpu "$OUT/plan" "$MODEL" "tcp://127.0.0.1:$port" "$TMP/plan.json" "$PROMPT" 16 2>"$TMP/plan.log")
+[ "$got" = "$want" ] && grep -q '"split"' "$TMP/plan.json"; check "plan: planned, written, read back, generated = seam run" $? "$(grep '^plan:' "$TMP/plan.log" | head -1)"
 kill "$SERVER"; wait "$SERVER" 2>/dev/null; SERVER=""
 
 SEAM_BACKEND=cpu "$OUT/threads" "$MODEL" > "$TMP/threads.log" 2>&1

@@ -7,7 +7,7 @@ B=${SEAM_BUILD:-build}
 V=$(mktemp -d)/venv
 trap 'rm -rf "$(dirname "$V")"' EXIT
 python3 -m venv "$V"
-"$V/bin/pip" install -q ./python pytest
+"$V/bin/pip" install -q "./python[sweep]" pytest
 echo "  pip install ./python into a fresh venv: seam $("$V/bin/pip" show seam | sed -n 's/^Version: //p')"
 export SEAM_LIBRARY_PATH=$(realpath "$B") SEAM_BIN=$(realpath "$B/seam")
 export SEAM_MODEL=$(realpath "${SEAM_MODEL:-models/gemma-3-270m-q4_k_m.gguf}")

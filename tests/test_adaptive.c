@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "../partitioner/adaptive.h"
+#include "../runtime/seam_plan.h"
 #include "../runtime/seam.h"
-#include "../runtime/seam.h"
+#include "../runtime/link.h"
 #include "../runtime/transport.h"
 #include "harness.h"
 #include "server_proc.h"

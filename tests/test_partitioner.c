@@ -6,11 +6,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cmocka.h>
 
 #include "../partitioner/chain.h"
 #include "../partitioner/plan.h"
+#include "../partitioner/profile.h"
 #include "../runtime/seam.h"
 #include "harness.h"
 #include "server_proc.h"
@@ -45,7 +47,7 @@ static void test_cost_by_hand(void **st)
     seam_link_profile_t link = {.rtt_us = 2000, .bytes_per_us = 10};
     seam_plan_constraints_t c = seam_plan_default_constraints(L);
     c.context = 1000;
-    seam_plan_t p = {.a = 2, .b = 6, .dtype = SEAM_WIRE_F32};
+    seam_plan_t p = {.a = 2, .b = 6, .dtype = SEAM_DTYPE_F32};
     seam_plan_cost_t k = seam_plan_cost(&cl, &sv, &link, &p, &c);
     /* client: embed 5 + 4 layers x (1000 + 1 x 1000 context) + head 3000;
      * server: 4 x (100 + 0.1 x 1000); link: 2000 + 2 x (2560 + 40) / 10 */
@@ -64,7 +66,7 @@ static void test_cost_by_hand(void **st)
     /* moving [2,6) -> [4,8) after 100 tokens: layers 2,3 come back and 6,7 go out, 1024 B of
      * KV per layer and token: one round trip each way + 409600 B at 10 B/us; or the new
      * layout's prefill of the 100 tokens */
-    seam_plan_t to = {.a = 4, .b = 8, .dtype = SEAM_WIRE_F32};
+    seam_plan_t to = {.a = 4, .b = 8, .dtype = SEAM_DTYPE_F32};
     seam_move_cost_t mv = seam_plan_move_cost(&cl, &sv, &link, &p, &to, 100, &c);
     assert_int_equal(mv.layers_moved, 4);
     assert_true(fabs(mv.kv_bytes - 409600) < 1e-6);
@@ -178,7 +180,7 @@ static void test_search_is_exact(void **st)
             for (int b = a; b <= L; b++)
                 for (int dt = 0; dt < 4; dt++)
                     for (int hr = 0; hr < 2; hr++) {
-                        seam_plan_t p = {.a = a, .b = b, .head_remote = hr, .dtype = (seam_wire_dtype_t)dt};
+                        seam_plan_t p = {.a = a, .b = b, .head_remote = hr, .dtype = (seam_dtype_t)dt};
                         seam_plan_cost_t k = seam_plan_cost(&cl, &sv, &link, &p, &c);
                         if (k.feasible)
                             assert_true(seam_plan_objective(&k, &c) >= v - 1e-6);
@@ -355,7 +357,7 @@ static void test_plan_files(void **st)
     (void)st;
     char path[128], spec[512], key[256];
     snprintf(path, sizeof path, "/tmp/seam-plan-%d.json", getpid());
-    seam_plan_t p = {.a = 3, .b = 8, .head_remote = true, .dtype = SEAM_WIRE_Q8};
+    seam_plan_t p = {.a = 3, .b = 8, .head_remote = true, .dtype = SEAM_DTYPE_Q8};
     seam_plan_cost_t k = {.decode_us = 1234, .ttft_us = 5678, .client_bytes = 1e6, .feasible = true};
     assert_int_equal(seam_plan_write(path, &p, 8, "tcp://127.0.0.1:9", "keys/s.pub", &k, "decode"), SEAM_OK);
     bool head = false;
@@ -462,12 +464,12 @@ static void test_lossy_only_if_it_pays(void **st)
         assert_int_equal(seam_plan_search(&cl, &sv, &link, &any, &b_any, &k_any), SEAM_OK);
         assert_int_equal(seam_plan_search(&cl, &sv, &link, &exact, &b_exact, &k_exact), SEAM_OK);
         double va = seam_plan_objective(&k_any, &c), ve = seam_plan_objective(&k_exact, &c);
-        bool pays = b_any.b > b_any.a && b_any.dtype != SEAM_WIRE_F32 && va <= 0.95 * ve;
+        bool pays = b_any.b > b_any.a && b_any.dtype != SEAM_DTYPE_F32 && va <= 0.95 * ve;
         double v = seam_plan_objective(&bc, &c);
         assert_true(fabs(v - (pays ? va : ve)) <= 1e-9 * (1 + v));
-        assert_true((best.b > best.a && best.dtype != SEAM_WIRE_F32) == pays);
+        assert_true((best.b > best.a && best.dtype != SEAM_DTYPE_F32) == pays);
         lossy += pays;
-        kept_exact += !pays && b_any.b > b_any.a && b_any.dtype != SEAM_WIRE_F32;
+        kept_exact += !pays && b_any.b > b_any.a && b_any.dtype != SEAM_DTYPE_F32;
     }
     printf("  200 random cases: %d took a lossy dtype (>= 5%% faster), %d kept f32 where lossy "
            "was faster by less\n", lossy, kept_exact);
@@ -572,6 +574,86 @@ static void test_live_hop_probe(void **st)
     server_stop(&s3);
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The partitioner's public calls refuse what a careless host passes (NULLs, no servers, a file
+ * that is not a plan, a server that is not there) with SEAM_ERR_INVALID or a plain error, and
+ * seam_plan_make gives up on a closed loopback port with a reason instead of hanging. */
+static void test_public_misuse(void **st)
+{
+    (void)st;
+    seam_plan_result_t *r = malloc(sizeof *r);
+    assert_non_null(r);
+    assert_int_equal(seam_plan_make(NULL, r), SEAM_ERR_INVALID);
+    seam_planner_params_t pp = seam_planner_default_params();
+    assert_int_equal(seam_plan_make(&pp, r), SEAM_ERR_INVALID); /* no model, no server */
+    pp.model_path = model_path();
+    assert_int_equal(seam_plan_make(&pp, r), SEAM_ERR_INVALID); /* no server */
+    assert_non_null(strstr(seam_last_error(), "servers"));
+    pp.n_servers = 1; /* servers[0] NULL */
+    char prof[64];
+    snprintf(prof, sizeof prof, "/tmp/seam-misuse-profile-%d.json", getpid());
+    seam_profile_t cl;
+    uniform(&cl, 1000, 3000);
+    assert_int_equal(seam_profile_save(prof, &cl, NULL), SEAM_OK);
+    pp.client_profile = prof;
+    assert_int_equal(seam_plan_make(&pp, r), SEAM_ERR_INVALID);
+    char closed[64];
+    snprintf(closed, sizeof closed, "tcp://127.0.0.1:%d", test_port(7));
+    assert_false(port_open(test_port(7)));
+    pp.servers[0] = closed;
+    double t0 = now_s();
+    assert_true(seam_plan_make(&pp, r) < 0);
+    assert_true(now_s() - t0 < 15);
+    assert_true(strlen(seam_last_error()) > 0);
+    print_message("  a closed port: \"%s\" after %.1f s\n", seam_last_error(), now_s() - t0);
+    unlink(prof);
+    free(r);
+
+    seam_plan_t best;
+    seam_plan_cost_t cost;
+    seam_link_profile_t link = {100, 100};
+    seam_plan_constraints_t c = seam_plan_default_constraints(L);
+    assert_int_equal(seam_plan_search(NULL, &cl, &link, &c, &best, &cost), SEAM_ERR_INVALID);
+    assert_int_equal(seam_plan_search(&cl, &cl, &link, &c, NULL, &cost), SEAM_ERR_INVALID);
+    assert_false(seam_plan_cost(&cl, NULL, &link, &best, &c).feasible);
+    char spec[256], key[64];
+    bool head;
+    assert_int_equal(seam_plan_read(NULL, spec, sizeof spec, &head, key, sizeof key), SEAM_ERR_INVALID);
+    assert_int_equal(seam_plan_read("/nonexistent/plan.json", spec, sizeof spec, &head, key, sizeof key),
+                     SEAM_ERR_IO);
+    assert_int_equal(seam_plan_write_spec(NULL, "0-8@local", false, SEAM_DTYPE_F32, NULL, NULL, NULL),
+                     SEAM_ERR_INVALID);
+    snprintf(prof, sizeof prof, "/tmp/seam-misuse-plan-%d.json", getpid());
+    assert_int_equal(seam_plan_write_spec(prof, "0-8@local", false, SEAM_DTYPE_F32, NULL, NULL, NULL),
+                     SEAM_OK); /* no cost, no objective: still a plan file */
+    assert_int_equal(seam_plan_read(prof, spec, sizeof spec, &head, key, sizeof key), SEAM_OK);
+    assert_string_equal(spec, "0-8@local");
+    assert_true(seam_profile_load(prof, &cl, NULL) < 0); /* a plan is not a profile */
+    assert_int_equal(seam_profile_load(NULL, &cl, NULL), SEAM_ERR_INVALID);
+    assert_int_equal(seam_profile_measure(NULL, 1, 0, -1, &cl), SEAM_ERR_INVALID);
+    assert_int_equal(seam_profile_link(NULL, NULL, 5, 0, &link), SEAM_ERR_INVALID);
+    unlink(prof);
+
+    for (int o = 0; o < 4; o++)
+        assert_int_equal(seam_objective_parse(seam_objective_name((seam_objective_t)o)), o);
+    assert_int_equal(seam_objective_parse("fastest"), -1);
+    assert_int_equal(seam_objective_parse(NULL), -1);
+
+    assert_null(seam_adaptive_new(NULL));
+    int32_t tok;
+    assert_int_equal(seam_adaptive_step(NULL, &tok, 1, NULL, &tok, NULL, NULL), SEAM_ERR_INVALID);
+    assert_null(seam_stepper_adaptive(NULL));
+    assert_int_equal(seam_adaptive_moves(NULL), 0);
+    assert_null(seam_adaptive_last_move(NULL));
+    seam_adaptive_destroy(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -580,7 +662,7 @@ int main(void)
         cmocka_unit_test(test_chain_search_is_exact), cmocka_unit_test(test_chain_clear_cut),
         cmocka_unit_test(test_live_plan), cmocka_unit_test(test_live_chain_plan),
         cmocka_unit_test(test_live_hop_probe), cmocka_unit_test(test_lossy_only_if_it_pays),
-        cmocka_unit_test(test_replicas_grouped),
+        cmocka_unit_test(test_replicas_grouped), cmocka_unit_test(test_public_misuse),
     };
     return cmocka_run_group_tests_name("partitioner", tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "../kernels/cpu/quant.h"
+#include "../kernels/cpu/quant_avx2.h"
 #include "harness.h"
 
 static uint64_t rng = 0x1234567;

@@ -12,6 +12,7 @@
 
 #include "../runtime/seam_split.h"
 #include "../runtime/seam.h"
+#include "../runtime/link.h"
 #include "../runtime/transport.h"
 #include "harness.h"
 #include "server_proc.h"

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "../kernels/cpu/wire.h"
+#include "../runtime/link.h"
 #include "../runtime/transport.h"
 #include "harness.h"
 

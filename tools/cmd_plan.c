@@ -5,9 +5,7 @@
 #include <string.h>
 
 #include "../kernels/cpu/wire.h"
-#include "../partitioner/chain.h"
-#include "../partitioner/plan.h"
-#include "../partitioner/profile.h"
+#include "../runtime/seam_plan.h"
 #include "cli.h"
 
 static double parse_bytes(const char *s)
@@ -99,7 +97,7 @@ static void plan_row(const char *label, const seam_plan_t *p, const seam_plan_co
         snprintf(where, sizeof where, "all local");
     else
         snprintf(where, sizeof where, "[%d,%d) remote%s, %s", p->a, p->b,
-                 p->head_remote ? " + head" : "", seam_wire_name(p->dtype));
+                 p->head_remote ? " + head" : "", seam_dtype_name(p->dtype));
     (void)L;
     if (!c->feasible)
         printf("  %-12s %-32s %s\n", label, where, c->why);
@@ -109,89 +107,69 @@ static void plan_row(const char *label, const seam_plan_t *p, const seam_plan_co
                c->link_us / 1e3, c->ttft_us / 1e3);
 }
 
-/* seam plan with several servers: the best chain over them, in the order given. */
-static int plan_chain(const char *model, const char *const *servers, int n, const char *skey,
-                      const seam_profile_t *cl, const seam_plan_constraints_t *c,
-                      const char *objective, const char *out)
+/* Prints the library's progress lines (seam_plan_make) as they come. */
+static void plan_log(seam_log_level_t level, const char *line, void *ctx)
 {
-    static seam_profile_t sv[SEAM_CHAIN_MAX];
-    seam_chain_t ch = {.n_servers = n};
-    int L = cl->n_layer;
-    for (int i = 0; i < n; i++) {
-        seam_chain_server_t *s = &ch.server[i];
-        s->endpoint = servers[i];
-        s->profile = &sv[i];
-        if (seam_profile_server(servers[i], skey, model, &sv[i], &s->begin, &s->end, &s->has_head) != SEAM_OK ||
-            seam_profile_link(servers[i], skey, 20, SEAM_PROFILE_LINK_BYTES, &s->link) != SEAM_OK) {
-            fprintf(stderr, "seam plan: %s\n", seam_last_error());
-            return 1;
-        }
-        if (sv[i].n_layer != L) {
-            fprintf(stderr, "seam plan: %s serves a model of %d layers, this one has %d\n",
-                    servers[i], sv[i].n_layer, L);
-            return 1;
-        }
-        printf("server %d %s: layers [%d,%d)%s, round trip %.2f ms, %.1f MB/s, busy %.0f%%\n", i + 1,
-               servers[i], s->begin, s->end, s->has_head ? " + head" : "", s->link.rtt_us / 1e3,
-               s->link.bytes_per_us, 100.0 * sv[i].busy);
-    }
-    int n_before = n;
-    n = seam_chain_group_replicas(&ch);
-    for (int i = 0; i < n && n < n_before; i++)
-        for (int r = 0; r < ch.server[i].n_standby; r++)
-            printf("%s holds the same layers as %s: its replica, standing by\n",
-                   ch.server[i].standby[r], ch.server[i].endpoint);
-    seam_chain_assume_links(&ch);
-    for (int i = 0; i < n; i++) /* the hidden state goes down the chain: server i to a later j */
-        for (int j = i + 1; j < n; j++) {
-            seam_link_profile_t hop = {0};
-            if (seam_profile_hop(ch.server[i].endpoint, skey, ch.server[j].endpoint, skey, 10,
-                                 SEAM_PROFILE_LINK_BYTES,
-                                 &hop) == SEAM_OK) {
-                ch.between[i][j] = hop;
-                printf("server %d -> server %d (measured by server %d): round trip %.2f ms, %.1f MB/s\n",
-                       i + 1, j + 1, i + 1, hop.rtt_us / 1e3, hop.bytes_per_us);
-            } else {
-                printf("server %d -> server %d: not measured (%s); taken as the slower of their links "
-                       "to this client: round trip %.2f ms, %.1f MB/s\n", i + 1, j + 1,
-                       seam_last_error(), ch.between[i][j].rtt_us / 1e3, ch.between[i][j].bytes_per_us);
-            }
-        }
-    printf("objective %s, context %d, prompt %d\n\n", objective, c->context, c->prompt);
-    seam_chain_plan_t best;
-    seam_plan_cost_t bc;
-    if (seam_chain_search(cl, &ch, c, &best, &bc) != SEAM_OK) {
+    (void)level, (void)ctx;
+    printf("%s\n", line);
+    fflush(stdout);
+}
+
+static void chain_row(const char *mark, const char *label, const seam_plan_cost_t *k,
+                      const char *spec, bool head_remote)
+{
+    printf("%s %-22s %9.2f %9.2f %9.2f %9.2f %9.1f  %s%s\n", mark, label, k->decode_us / 1e3,
+           k->client_compute_us / 1e3, k->server_compute_us / 1e3, k->link_us / 1e3,
+           k->ttft_us / 1e3, spec, head_remote ? " --head server" : "");
+}
+
+/* seam plan with several servers: the best chain over them, in the order given (seam_plan_make). */
+static int plan_chain(seam_planner_params_t *pp, const char *objective, const char *out)
+{
+    static seam_plan_result_t r;
+    seam_set_log(plan_log, NULL);
+    int rc = seam_plan_make(pp, &r);
+    seam_set_log(NULL, NULL);
+    if (rc != SEAM_OK) {
         fprintf(stderr, "seam plan: %s\n", seam_last_error());
         return 1;
     }
+    for (int i = 0; i < r.n_servers; i++) {
+        const seam_plan_server_t *s = &r.server[i];
+        printf("server %d %s: layers [%d,%d)%s, round trip %.2f ms, %.1f MB/s, busy %.0f%%\n", i + 1,
+               s->endpoint, s->begin, s->end, s->has_head ? " + head" : "", s->link.rtt_us / 1e3,
+               s->link.bytes_per_us, 100.0 * s->busy);
+        if (s->standby_for >= 0)
+            printf("%s holds the same layers as %s: its replica, standing by\n", s->endpoint,
+                   r.server[s->standby_for].endpoint);
+    }
+    for (int i = 0; i < r.n_servers; i++)
+        for (int j = 0; j < r.n_servers; j++) {
+            const seam_link_profile_t *h = &r.between[i][j];
+            if (r.between_measured[i][j])
+                printf("server %d -> server %d (measured by server %d): round trip %.2f ms, %.1f MB/s\n",
+                       i + 1, j + 1, i + 1, h->rtt_us / 1e3, h->bytes_per_us);
+            else if (h->rtt_us > 0)
+                printf("server %d -> server %d: not measured; taken as the slower of their links to "
+                       "this client: round trip %.2f ms, %.1f MB/s\n", i + 1, j + 1, h->rtt_us / 1e3,
+                       h->bytes_per_us);
+        }
+    printf("objective %s, context %d, prompt %d\n\n", objective, pp->constraints.context,
+           pp->constraints.prompt);
     printf("  %-22s %9s %9s %9s %9s %9s  %s\n", "plan", "ms/token", "client", "servers", "links",
            "TTFT ms", "split");
-    char spec[1024];
-#define ROW(label, p, k, mark, chain)                                                           \
-    do {                                                                                      \
-        seam_chain_spec(p, chain, L, spec, sizeof spec);                                       \
-        printf("%s %-22s %9.2f %9.2f %9.2f %9.2f %9.1f  %s%s\n", mark, label, (k)->decode_us / 1e3, \
-               (k)->client_compute_us / 1e3, (k)->server_compute_us / 1e3, (k)->link_us / 1e3, \
-               (k)->ttft_us / 1e3, spec, (p)->head_remote ? " --head server" : "");            \
-    } while (0)
-    ROW("chosen chain", &best, &bc, "*", &ch);
-    seam_chain_plan_t local = {0};
-    seam_plan_cost_t lk = seam_chain_cost(cl, &ch, &local, c);
-    ROW("all local", &local, &lk, " ", &ch);
-    for (int i = 0; i < n; i++) { /* the best plan with server i alone */
-        seam_chain_t one = ch;
-        one.n_servers = 1;
-        one.server[0] = ch.server[i];
-        seam_chain_plan_t p;
-        seam_plan_cost_t k;
-        char label[32];
-        snprintf(label, sizeof label, "server %d alone", i + 1);
-        if (seam_chain_search(cl, &one, c, &p, &k) == SEAM_OK)
-            ROW(label, &p, &k, " ", &one);
-    }
-#undef ROW
-    seam_chain_spec(&best, &ch, L, spec, sizeof spec);
-    if (seam_plan_write_spec(out, spec, best.head_remote, best.dtype, skey, &bc, objective) != SEAM_OK) {
+    chain_row("*", "chosen chain", &r.cost, r.spec, r.head_remote);
+    char local[32];
+    snprintf(local, sizeof local, "0-%d@local", r.n_layer);
+    chain_row(" ", "all local", &r.all_local, local, false);
+    for (int i = 0; i < r.n_servers; i++)
+        if (r.alone_spec[i][0]) {
+            char label[32];
+            snprintf(label, sizeof label, "server %d alone", i + 1);
+            chain_row(" ", label, &r.alone[i], r.alone_spec[i], false);
+        }
+    if (seam_plan_write_spec(out, r.spec, r.head_remote, r.dtype, pp->server_key, &r.cost,
+                             objective) != SEAM_OK) {
         fprintf(stderr, "seam plan: %s\n", seam_last_error());
         return 1;
     }
@@ -258,7 +236,7 @@ static bool parse_wire_list(const char *v, unsigned *dtypes)
 int cmd_plan(int argc, char **argv)
 {
     const char *model = default_model(), *server = NULL, *skey = NULL, *out = "plan.json",
-               *profile = NULL, *objective = "decode", *csv = NULL, *servers[SEAM_CHAIN_MAX];
+               *profile = NULL, *objective = "decode", *csv = NULL, *servers[SEAM_PLAN_MAX_SERVERS];
     int n_servers = 0;
     long threads = 0;
     int L = 0;
@@ -286,8 +264,8 @@ int cmd_plan(int argc, char **argv)
         case 'o': out = optarg; break;
         case 't': if (parse_int("-t", optarg, 1, 1024, &threads)) return 2; break;
         case O_SERVER:
-            if (n_servers == SEAM_CHAIN_MAX) {
-                fprintf(stderr, "seam plan: at most %d --server\n", SEAM_CHAIN_MAX);
+            if (n_servers == SEAM_PLAN_MAX_SERVERS) {
+                fprintf(stderr, "seam plan: at most %d --server\n", SEAM_PLAN_MAX_SERVERS);
                 return 2;
             }
             server = servers[n_servers++] = optarg;
@@ -340,6 +318,17 @@ int cmd_plan(int argc, char **argv)
         fprintf(stderr, "seam plan: --server ENDPOINT is required (see seam plan --help)\n");
         return 2;
     }
+    if (n_servers > 1) {
+        seam_planner_params_t pp = seam_planner_default_params();
+        pp.model_path = model;
+        memcpy(pp.servers, servers, sizeof pp.servers);
+        pp.n_servers = n_servers;
+        pp.server_key = skey;
+        pp.n_threads = (int)threads;
+        pp.client_profile = profile;
+        pp.constraints = c;
+        return plan_chain(&pp, objective, out);
+    }
     static seam_profile_t cl, sv;
     seam_link_profile_t link, saved;
     if (profile ? seam_profile_load(profile, &cl, &saved) != SEAM_OK
@@ -348,8 +337,6 @@ int cmd_plan(int argc, char **argv)
         return 1;
     }
     L = cl.n_layer;
-    if (n_servers > 1)
-        return plan_chain(model, servers, n_servers, skey, &cl, &c, objective, out);
     if (seam_profile_server(server, skey, model, &sv, &c.server_begin, &c.server_end,
                             &c.server_has_head) != SEAM_OK ||
         seam_profile_link(server, skey, 20, SEAM_PROFILE_LINK_BYTES, &link) != SEAM_OK) {
@@ -396,11 +383,11 @@ int cmd_plan(int argc, char **argv)
         }
         fprintf(f, "cut,predicted_decode_ms,predicted_ttft_ms,rtt_ms,bytes_per_us,chosen_a,chosen_b,chosen_head,chosen_dtype,chosen_decode_ms\n");
         for (int a = 0; a <= L; a++) {
-            p = (seam_plan_t){.a = a < L ? a : 0, .b = a < L ? L : 0, .dtype = SEAM_WIRE_F32};
+            p = (seam_plan_t){.a = a < L ? a : 0, .b = a < L ? L : 0, .dtype = SEAM_DTYPE_F32};
             k = seam_plan_cost(&cl, &sv, &link, &p, &c);
             fprintf(f, "%d,%.4f,%.3f,%.4f,%.4f,%d,%d,%s,%s,%.4f\n", a, k.decode_us / 1e3, k.ttft_us / 1e3,
                     link.rtt_us / 1e3, link.bytes_per_us, best.a, best.b,
-                    best.head_remote ? "server" : "local", seam_wire_name(best.dtype), bc.decode_us / 1e3);
+                    best.head_remote ? "server" : "local", seam_dtype_name(best.dtype), bc.decode_us / 1e3);
         }
         fclose(f);
     }

@@ -13,7 +13,7 @@
 
 #include "../kernels/cpu/quant.h"
 #include "../kernels/cpu/wire.h"
-#include "../partitioner/adaptive.h"
+#include "../runtime/seam_plan.h"
 #include "../partitioner/plan.h"
 #include "../runtime/seam.h"
 #include "../runtime/seam_split.h"

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../runtime/link.h"
 #include "../runtime/transport.h"
 #include "cli.h"
 

@@ -2,6 +2,7 @@
  * products, written for clarity. The AVX2 path (quant_avx2.c) must agree with these; the
  * integer parts agree exactly and only the float summation order differs. */
 #include "quant.h"
+#include "quant_avx2.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,11 +1,11 @@
-/* Device-side reading of the GGUF block layouts (kernels/cpu/quant.h) that both the
+/* Device-side reading of the GGUF block layouts (kernels/cpu/blocks.h) that both the
  * dequantisation (quant.cu) and the fused dot products (matmul.cu) need. */
 #ifndef SEAM_KERNELS_CUDA_BLOCKS_CUH
 #define SEAM_KERNELS_CUDA_BLOCKS_CUH
 
 #include <stdint.h>
 
-#include "../cpu/quant.h"
+#include "../cpu/blocks.h"
 
 /* Scale and min j (0..7) of a Q4_K/Q5_K super-block, 6 bits each, packed in 12 bytes. */
 static __device__ __forceinline__ void scale_min_k4(int j, const uint8_t *q, int *d, int *m)

@@ -1,4 +1,4 @@
-"""ctypes declarations of libseam's public API (runtime/seam.h, runtime/seam_split.h).
+"""ctypes declarations of libseam's public API (runtime/seam.h, seam_split.h, seam_plan.h).
 
 The structures mirror the C ones field for field; tests/test_seam.py checks their sizes
 against the C compiler's. Nothing here is meant for scripts: use the classes in seam/__init__.py.
@@ -7,9 +7,12 @@ import ctypes
 import ctypes.util
 import os
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char, c_char_p, c_double, c_float,
-                    c_int, c_int32, c_size_t, c_uint64, c_void_p)
+                    c_int, c_int32, c_size_t, c_uint, c_uint32, c_uint64, c_void_p)
 
 MAX_STAGES = 16
+PROFILE_MAX_LAYERS = 512
+PLAN_MAX_SERVERS = 8
+PLAN_SPEC_MAX = 1024
 
 
 class ModelParams(Structure):
@@ -83,6 +86,58 @@ class ModelInfo(Structure):
                 ("norm_eps", c_float)]
 
 
+class LinkProfile(Structure):
+    _fields_ = [("rtt_us", c_double), ("bytes_per_us", c_double)]
+
+
+class Profile(Structure):
+    _fields_ = [("backend", c_char * 16), ("threads", c_int), ("n_layer", c_int), ("d_model", c_int),
+                ("dec_a", c_double * PROFILE_MAX_LAYERS), ("dec_b", c_double * PROFILE_MAX_LAYERS),
+                ("prefill_us_per_token", c_double * PROFILE_MAX_LAYERS),
+                ("weight_bytes", c_uint64 * PROFILE_MAX_LAYERS), ("kv_bytes_per_token", c_uint64),
+                ("embed_us", c_double), ("head_us", c_double), ("embed_bytes", c_uint64),
+                ("head_bytes", c_uint64), ("busy", c_double)]
+
+
+class PlanConstraints(Structure):
+    _fields_ = [("context", c_int), ("prompt", c_int), ("client_mem", c_double),
+                ("keep_first", c_int), ("keep_last", c_int), ("dtypes", c_uint),
+                ("server_begin", c_int), ("server_end", c_int), ("server_has_head", c_bool),
+                ("objective", c_int), ("mix_weight", c_double), ("lossy_gain", c_double)]
+
+
+class PlanCost(Structure):
+    _fields_ = [("decode_us", c_double), ("ttft_us", c_double), ("client_compute_us", c_double),
+                ("server_compute_us", c_double), ("link_us", c_double), ("client_bytes", c_double),
+                ("feasible", c_bool), ("why", c_char_p)]
+
+
+class Plan(Structure):
+    _fields_ = [("a", c_int), ("b", c_int), ("head_remote", c_bool), ("dtype", c_int)]
+
+
+class PlannerParams(Structure):
+    _fields_ = [("model_path", c_char_p), ("servers", c_char_p * PLAN_MAX_SERVERS),
+                ("n_servers", c_int), ("server_key", c_char_p), ("n_threads", c_int),
+                ("client_profile", c_char_p), ("client_slowdown", c_double),
+                ("link_samples", c_int), ("constraints", PlanConstraints)]
+
+
+class PlanServer(Structure):
+    _fields_ = [("endpoint", c_char_p), ("begin", c_int), ("end", c_int), ("has_head", c_bool),
+                ("link", LinkProfile), ("busy", c_double), ("standby_for", c_int)]
+
+
+class PlanResult(Structure):
+    _fields_ = [("spec", c_char * PLAN_SPEC_MAX), ("head_remote", c_bool), ("dtype", c_int),
+                ("cost", PlanCost), ("all_local", PlanCost),
+                ("alone_spec", (c_char * PLAN_SPEC_MAX) * PLAN_MAX_SERVERS),
+                ("alone", PlanCost * PLAN_MAX_SERVERS), ("n_layer", c_int), ("n_servers", c_int),
+                ("server", PlanServer * PLAN_MAX_SERVERS),
+                ("between", (LinkProfile * PLAN_MAX_SERVERS) * PLAN_MAX_SERVERS),
+                ("between_measured", (c_bool * PLAN_MAX_SERVERS) * PLAN_MAX_SERVERS)]
+
+
 def _candidates():
     env = os.environ.get("SEAM_LIBRARY_PATH")
     if env:
@@ -133,6 +188,23 @@ def load():
         "seam_dtype_name": (c_char_p, [c_int]),
         "seam_tokenize": (c_int, [c_void_p, c_char_p, c_size_t, POINTER(c_int32), c_int, c_bool,
                                   c_bool]),
+        "seam_profile_measure": (c_int, [c_char_p, c_int, c_int, c_int, POINTER(Profile)]),
+        "seam_profile_server": (c_int, [c_char_p, c_char_p, c_char_p, POINTER(Profile),
+                                        POINTER(c_int), POINTER(c_int), POINTER(c_bool)]),
+        "seam_profile_link": (c_int, [c_char_p, c_char_p, c_int, c_uint32, POINTER(LinkProfile)]),
+        "seam_profile_save": (c_int, [c_char_p, POINTER(Profile), POINTER(LinkProfile)]),
+        "seam_profile_load": (c_int, [c_char_p, POINTER(Profile), POINTER(LinkProfile)]),
+        "seam_plan_default_constraints": (PlanConstraints, [c_int]),
+        "seam_plan_cost": (PlanCost, [POINTER(Profile), POINTER(Profile), POINTER(LinkProfile),
+                                      POINTER(Plan), POINTER(PlanConstraints)]),
+        "seam_planner_default_params": (PlannerParams, []),
+        "seam_plan_make": (c_int, [POINTER(PlannerParams), POINTER(PlanResult)]),
+        "seam_plan_write_spec": (c_int, [c_char_p, c_char_p, c_bool, c_int, c_char_p,
+                                         POINTER(PlanCost), c_char_p]),
+        "seam_plan_read": (c_int, [c_char_p, c_char_p, c_size_t, POINTER(c_bool), c_char_p,
+                                   c_size_t]),
+        "seam_objective_parse": (c_int, [c_char_p]),
+        "seam_objective_name": (c_char_p, [c_int]),
     }
     for name, (res, args) in sig.items():
         f = getattr(lib, name)

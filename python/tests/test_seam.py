@@ -1,7 +1,8 @@
 """The Python package against the seam command line: the same text from Model.generate as from
 `seam run --temp 0`, from a Split as from the CLI's split (through a real `seam serve`), a hidden
 state read at a cut and written back unchanged gives the same text and a zeroed one changes it;
-the ctypes structures have the C compiler's sizes. Run by tests/python.sh (make test), which
+seam.profile/seam.plan measure and plan against that server, and the plan runs (as a Plan and
+as a plan file) to the local text; the ctypes structures have the C compiler's sizes. Run by tests/python.sh (make test), which
 installs the package into a fresh venv; SEAM_MODEL, SEAM_BIN and SEAM_LIBRARY_PATH say where
 things are."""
 import ctypes
@@ -58,9 +59,11 @@ def test_struct_sizes(tmp_path):
     names = ["seam_model_params_t", "seam_sampler_params_t", "seam_stage_stats_t",
              "seam_recovery_t", "seam_split_stats_t", "seam_step_info_t",
              "seam_generate_event_t", "seam_generate_params_t", "seam_generate_result_t",
-             "seam_split_params_t", "seam_model_info_t"]
+             "seam_split_params_t", "seam_model_info_t", "seam_link_profile_t",
+             "seam_profile_t", "seam_plan_constraints_t", "seam_plan_cost_t", "seam_plan_t",
+             "seam_planner_params_t", "seam_plan_server_t", "seam_plan_result_t"]
     src = tmp_path / "sizes.c"
-    src.write_text('#include <stdio.h>\n#include "seam_split.h"\nint main(void) {\n' +
+    src.write_text('#include <stdio.h>\n#include "seam_plan.h"\nint main(void) {\n' +
                    "".join(f'    printf("%zu\\n", sizeof({n}));\n' for n in names) + "}\n")
     exe = tmp_path / "sizes"
     subprocess.run(["cc", "-std=c11", "-I", os.path.join(ROOT, "runtime"), str(src), "-o", str(exe)],
@@ -69,7 +72,10 @@ def test_struct_sizes(tmp_path):
     mine = [ctypes.sizeof(c) for c in (_lib.ModelParams, _lib.SamplerParams, _lib.StageStats,
                                       _lib.Recovery, _lib.SplitStats, _lib.StepInfo,
                                       _lib.GenerateEvent, _lib.GenerateParams,
-                                      _lib.GenerateResult, _lib.SplitParams, _lib.ModelInfo)]
+                                      _lib.GenerateResult, _lib.SplitParams, _lib.ModelInfo,
+                                      _lib.LinkProfile, _lib.Profile, _lib.PlanConstraints,
+                                      _lib.PlanCost, _lib.Plan, _lib.PlannerParams,
+                                      _lib.PlanServer, _lib.PlanResult)]
     assert mine == sizes, dict(zip(names, zip(mine, sizes)))
 
 
@@ -147,3 +153,38 @@ def test_errors():
     with pytest.raises(ValueError):
         seam.Split(MODEL, "0-18@local", wire="f64")
     assert seam.version() == "0.2.0"
+
+
+@pytest.fixture(scope="module")
+def here():
+    return seam.profile(MODEL, threads=2)
+
+
+def test_profile(here, tmp_path):
+    assert here.n_layer == 18 and here.backend == "cpu"
+    assert (here.decode_us(512) > 0).all() and (here.weight_bytes > 0).all()
+    assert (here.decode_us(4096) >= here.decode_us(16)).all()
+    here.save(str(tmp_path / "p.json"))
+    again = seam.Profile.load(str(tmp_path / "p.json"))
+    assert np.allclose(again.decode_us(512), here.decode_us(512), rtol=1e-6)
+
+
+def test_plan_runs(server, model, here, tmp_path):
+    pl = seam.plan(MODEL, server, wire="f32", client_profile=here)
+    assert pl.servers[0]["layers"] == (4, 16) and pl.servers[0]["rtt_ms"] > 0
+    assert pl.predicted["feasible"] and pl.predicted["decode_ms"] <= pl.all_local["decode_ms"] + 1e-9
+    want = model.generate(PROMPT, max_tokens=8, temperature=0.0)
+    assert seam.Split(MODEL, pl, threads=2, backend="cpu").generate(PROMPT, max_tokens=8, temperature=0.0) == want
+    # a 20x slower client sends the layers the server holds there
+    slow = seam.plan(MODEL, [server], wire="f32", client_profile=here, client_slowdown=20)
+    assert "@tcp://" in slow.spec, slow
+    slow.write(str(tmp_path / "plan.json"))
+    back = seam.Plan.read(str(tmp_path / "plan.json"))
+    assert back.spec == slow.spec and back.head_remote == slow.head_remote
+    sp = seam.Split(MODEL, str(tmp_path / "plan.json"), threads=2, backend="cpu")
+    assert sp.generate(PROMPT, max_tokens=8, temperature=0.0) == want
+    sp.close()
+    with pytest.raises(ValueError):
+        seam.plan(MODEL, server, objective="fastest")
+    with pytest.raises(seam.SeamError, match="nothing listens"):
+        seam.plan(MODEL, "tcp://127.0.0.1:9", client_profile=here)

@@ -1,0 +1,147 @@
+/* The block layouts of the GGUF quantised types (ggml's ggml-common.h, as documented in the
+ * GGUF spec), the half-precision conversions, and the signatures every dot kernel has: what
+ * the scalar kernels (quant.c), the AVX2 ones (quant_avx2.c) and the CUDA ones share. */
+#ifndef SEAM_KERNELS_CPU_BLOCKS_H
+#define SEAM_KERNELS_CPU_BLOCKS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "../dtype.h"
+
+#define QK4_0 32
+#define QK5_0 32
+#define QK8_0 32
+#define QK_K 256
+
+typedef struct {
+    uint16_t d;         /* f16 scale */
+    uint8_t qs[16];     /* value j in the low nibble of qs[j], value j+16 in the high */
+} block_q4_0;
+typedef struct {
+    uint16_t d;
+    uint8_t qh[4];      /* fifth bit of each of the 32 values */
+    uint8_t qs[16];
+} block_q5_0;
+typedef struct {
+    uint16_t d;
+    int8_t qs[32];
+} block_q8_0;
+typedef struct {
+    uint16_t d;         /* super-block scale for the 6-bit scales */
+    uint16_t dmin;      /* super-block scale for the 6-bit mins */
+    uint8_t scales[12]; /* 8 scales and 8 mins, 6 bits each */
+    uint8_t qs[128];
+} block_q4_K;
+typedef struct {
+    uint16_t d;
+    uint16_t dmin;
+    uint8_t scales[12];
+    uint8_t qh[32];
+    uint8_t qs[128];
+} block_q5_K;
+typedef struct {
+    uint8_t ql[128];    /* low 4 bits */
+    uint8_t qh[64];     /* high 2 bits */
+    int8_t scales[16];  /* one per 16 values */
+    uint16_t d;
+} block_q6_K;
+typedef struct {
+    float d;
+    int8_t qs[256];
+    int16_t bsums[16];  /* sum of each 16 quants, for the K-quant min terms */
+} block_q8_K;
+
+/* the CUDA kernels include these layouts too, compiled as C++ */
+#ifdef __cplusplus
+#define SEAM_LAYOUT_ASSERT static_assert
+#else
+#define SEAM_LAYOUT_ASSERT _Static_assert
+#endif
+SEAM_LAYOUT_ASSERT(sizeof(block_q4_0) == 18, "q4_0 layout");
+SEAM_LAYOUT_ASSERT(sizeof(block_q5_0) == 22, "q5_0 layout");
+SEAM_LAYOUT_ASSERT(sizeof(block_q8_0) == 34, "q8_0 layout");
+SEAM_LAYOUT_ASSERT(sizeof(block_q4_K) == 144, "q4_K layout");
+SEAM_LAYOUT_ASSERT(sizeof(block_q5_K) == 176, "q5_K layout");
+SEAM_LAYOUT_ASSERT(sizeof(block_q6_K) == 210, "q6_K layout");
+SEAM_LAYOUT_ASSERT(sizeof(block_q8_K) == 292, "q8_K layout");
+
+static inline float seam_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0x1f)
+        bits = sign | 0x7f800000u | (man << 13);
+    else if (exp != 0)
+        bits = sign | ((exp + 112) << 23) | (man << 13);
+    else if (man == 0)
+        bits = sign;
+    else { /* subnormal: normalise */
+        int e = -1;
+        do {
+            e++;
+            man <<= 1;
+        } while ((man & 0x400) == 0);
+        bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3ff) << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/* Round to nearest even, as the F16C instruction does. */
+static inline uint16_t seam_f32_to_f16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000;
+    uint32_t ax = x & 0x7fffffffu;
+    if (ax >= 0x7f800000u) /* inf or nan */
+        return (uint16_t)(sign | 0x7c00 | (ax > 0x7f800000u ? 0x200 : 0));
+    if (ax >= 0x477ff000u) /* rounds to beyond the largest half */
+        return (uint16_t)(sign | 0x7c00);
+    if (ax < 0x38800000u) { /* subnormal half or zero */
+        if (ax < 0x33000000u)
+            return (uint16_t)sign;
+        uint32_t e = ax >> 23, man = (ax & 0x7fffff) | 0x800000;
+        uint32_t shift = 126 - e; /* 14..24 */
+        uint32_t half = man >> shift, rem = man & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        if (rem > mid || (rem == mid && (half & 1)))
+            half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t h = ((ax >> 13) - (112u << 10));
+    uint32_t rem = ax & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1)))
+        h++;
+    return (uint16_t)(sign | h);
+}
+
+static inline float seam_bf16_to_f32(uint16_t h)
+{
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline uint16_t seam_f32_to_bf16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if ((x & 0x7fffffffu) > 0x7f800000u) /* nan: keep it quiet */
+        return (uint16_t)((x >> 16) | 64);
+    return (uint16_t)((x + (0x7fff + ((x >> 16) & 1))) >> 16);
+}
+
+/* dot(weight row w, activation row a already in the weight type's activation format), over
+ * n values. */
+typedef float (*seam_vec_dot_fn)(int64_t n, const void *w, const void *a);
+
+/* One weight row against nt <= SEAM_DOT_MAX_ROWS activation rows at once (the weight block is
+ * unpacked once); out[t] is bit-identical to the one-row dot of rows[t]. */
+#define SEAM_DOT_MAX_ROWS 4
+typedef void (*seam_vec_dot_n_fn)(int64_t n, const void *w, const void *const *rows, int nt,
+                                  float *out);
+
+#endif

@@ -1,0 +1,20 @@
+/* The AVX2/FMA/F16C kernels (quant_avx2.c, compiled with -mavx2 -mfma -mf16c): the twins of
+ * quant.c's scalar ones, which quant.c dispatches to when the CPU has them. Without AVX2 at
+ * build time they are stubs that are never picked. */
+#ifndef SEAM_KERNELS_CPU_QUANT_AVX2_H
+#define SEAM_KERNELS_CPU_QUANT_AVX2_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../dtype.h"
+#include "blocks.h"
+
+float seam_avx2_dot_f16(const uint16_t *x, const uint16_t *y, int n);
+void seam_avx2_mad_f16(float *y, const uint16_t *x, float w, int n);
+void seam_avx2_f32_to_f16(uint16_t *y, const float *x, int n);
+seam_vec_dot_fn seam_avx2_vec_dot_fn(seam_type_t t);
+seam_vec_dot_n_fn seam_avx2_vec_dot_n_fn(seam_type_t t);
+bool seam_avx2_supported(void);
+
+#endif
