@@ -248,6 +248,39 @@ static void test_f16_helpers(void **st)
     seam_cpu_isa_set(seam_avx2_supported() ? SEAM_ISA_AVX2 : SEAM_ISA_SCALAR);
 }
 
+/* The model loader admits exactly the types whose traits say computable; every one of them must
+ * then have each kernel the forward pass calls (dequantisation, the activation quantiser of its
+ * dot type, the dot itself, scalar and dispatched), or the switch in quant.c would stop the
+ * host on its internal-error assert: run each once on a zero row. */
+static void test_every_computable_type_has_kernels(void **st)
+{
+    (void)st;
+    int n_types = 0;
+    for (uint32_t t = 0; t < SEAM_TYPE_COUNT; t++) {
+        const seam_type_traits_t *tr = seam_type_traits(t);
+        if (!tr || !tr->computable)
+            continue;
+        n_types++;
+        int64_t n = 256; /* a multiple of every block size */
+        size_t row = (size_t)(n / tr->block_size) * tr->type_size;
+        void *w = calloc(1, row), *a = calloc(1, 2 * row + 1024);
+        float *y = calloc((size_t)n, sizeof(float)), *x = calloc((size_t)n, sizeof(float));
+        assert_non_null(w);
+        seam_cpu_dequantize_row((seam_type_t)t, w, y, n);
+        for (int64_t i = 0; i < n; i++)
+            assert_true(y[i] == 0.0f);
+        seam_type_t dt = seam_cpu_vec_dot_type((seam_type_t)t);
+        seam_cpu_quantize_row(dt, x, a, n);
+        assert_non_null(seam_cpu_vec_dot_fn((seam_type_t)t));
+        assert_non_null(seam_scalar_vec_dot_fn((seam_type_t)t));
+        assert_true(seam_cpu_vec_dot_fn((seam_type_t)t)(n, w, a) == 0.0f);
+        assert_true(seam_scalar_vec_dot_fn((seam_type_t)t)(n, w, a) == 0.0f);
+        free(w), free(a), free(y), free(x);
+    }
+    printf("  %d computable types, each with its kernels\n", n_types);
+    assert_true(n_types >= 9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_q4_K), cmocka_unit_test(test_q5_K), cmocka_unit_test(test_q6_K),
         cmocka_unit_test(test_half_round_trip), cmocka_unit_test(test_f16_helpers),
         cmocka_unit_test(test_dequant_vs_gguf_py), cmocka_unit_test(test_dot_rows_bit_identical),
+        cmocka_unit_test(test_every_computable_type_has_kernels),
     };
     printf("quant: dot-product ISA available: %s\n", seam_avx2_supported() ? "avx2+fma" : "scalar only");
     return cmocka_run_group_tests_name("quant", tests, NULL, NULL);

@@ -169,6 +169,21 @@ static void test_misuse(void **st)
     assert_int_equal(seam_forward_tokens(s, toks, 1, 4, logits), SEAM_OK);
     assert_int_equal(seam_forward_tokens(s, toks, 1, 2, logits), SEAM_OK); /* a rewind */
     assert_int_equal(seam_session_filled(s, 0), 3);
+    /* the context's end: nothing reaches the backend's cache bounds (its internal asserts) */
+    seam_session_params_t sp = seam_session_default_params();
+    sp.n_ctx = 8;
+    seam_session_t *small = seam_session_new(m, &sp);
+    assert_non_null(small);
+    int32_t many[12] = {2, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1100};
+    assert_true(seam_forward_tokens(small, many, 12, 0, logits) < 0); /* longer than the context */
+    assert_int_equal(seam_forward_tokens(small, many, 6, 0, logits), SEAM_OK);
+    assert_true(seam_forward_tokens(small, many, 4, 6, logits) < 0);  /* 6 + 4 > 8 */
+    assert_true(seam_forward_layers(small, 0, 1, 6, 4, h) < 0);
+    REFUSED(seam_session_kv_export(small, 0, 1, 6, 4, h), "positions");
+    REFUSED(seam_session_kv_import(small, 0, 1, 6, 4, h), "positions");
+    REFUSED(seam_session_kv_export(small, 0, 1, -1, 1, h), "positions");
+    assert_int_equal(seam_forward_tokens(small, many, 2, 6, logits), SEAM_OK); /* exactly full */
+    seam_session_destroy(&small);
     /* NULL is safe where a handle is only read or destroyed */
     seam_model_info_t none;
     seam_model_info(NULL, &none);
