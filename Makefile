@@ -78,7 +78,7 @@ LIB     := $(BUILD)/libseam.a
 HERE_RPATH := -Wl,-rpath,$(abspath $(BUILD))
 SHLIB   := $(BUILD)/libseam.so.$(SEAM_VERSION)
 SEAM    := $(BUILD)/seam
-SEAM_SRC := tools/seam.c tools/flags.c $(wildcard tools/cmd_*.c)
+SEAM_SRC := tools/seam.c tools/flags.c tools/record.c $(wildcard tools/cmd_*.c)
 SEAM_OBJ := $(SEAM_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -115,7 +115,7 @@ $(VERSION_H): FORCE
 	    "$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$$(git diff --quiet HEAD -- 2>/dev/null || echo +changes)" \
 	    "$(notdir $(CC)) $(filter -O% -m% -fopenmp -fsanitize=%,$(CFLAGS))" > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
-$(BUILD)/runtime/version.o: $(VERSION_H)
+$(BUILD)/runtime/version.o $(BUILD)/tools/record.o: $(VERSION_H)
 FORCE:
 
 $(BUILD)/gen/proto/seam.pb-c.o: $(PROTO_C)

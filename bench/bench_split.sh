@@ -14,14 +14,15 @@ LAYERS=$("$SEAM" inspect "$MODEL" | awk '/^layers/ {print $2}')
 A=4; B=$((LAYERS - 2)); EP="tcp://127.0.0.1:$PORT"
 "$SEAM" serve -m "$MODEL" --layers "$A-$B" --listen "$EP" -t "$THREADS" 2>/dev/null &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
+TMP=$(mktemp -d)
+trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true; rm -rf "$TMP"' EXIT
 for _ in $(seq 200); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
 best() { # best generated tok/s over REPS runs of: seam run ARGS...
     local b=0 t
     for _ in $(seq "$REPS"); do
-        t=$("$SEAM" run -m "$MODEL" -t "$THREADS" -n "$N" --temp 0 --no-stream \
-            -p "The three primary colors are" "$@" 2>&1 >/dev/null |
-            sed -n 's/.*generated [0-9]* tokens in [0-9]* ms (\([0-9.]*\) tok\/s).*/\1/p')
+        "$SEAM" run -m "$MODEL" -t "$THREADS" -n "$N" --temp 0 --no-stream \
+            -p "The three primary colors are" "$@" --json "$TMP/run.json" >/dev/null 2>&1
+        t=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["decode_tok_s"])' "$TMP/run.json")
         b=$(awk -v a="$b" -v c="$t" 'BEGIN {print (c > a) ? c : a}')
     done
     echo "$b"

@@ -31,9 +31,11 @@ measure() { # best of REPS: ms per generated token for one split spec (or: --pla
     local what=(--split "$1") best="" t
     [ "$1" = "--plan" ] && what=(--plan "$2")
     for _ in $(seq "$REPS"); do
-        t=$("$SEAM" run -m "$MODEL" -t "$CLIENT_THREADS" -n "$N" --temp 0 --no-stream \
-            -p "The three primary colors are" --emulate-link "$LINK" "${what[@]}" 2>&1 >/dev/null |
-            sed -n 's/.*generated \([0-9]*\) tokens in \([0-9]*\) ms.*/\2 \1/p' | awk '{printf "%.3f", $1 / $2}')
+        "$SEAM" run -m "$MODEL" -t "$CLIENT_THREADS" -n "$N" --temp 0 --no-stream \
+            -p "The three primary colors are" --emulate-link "$LINK" "${what[@]}" \
+            --json "$TMP/run.json" >/dev/null 2>&1
+        # ms per decode step (the N - 1 steps after the prompt's; not decode time over N)
+        t=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print("%.3f" % (s["decode_ms"] / s["decode_steps"]))' "$TMP/run.json")
         best=$(awk -v a="$best" -v b="$t" 'BEGIN {print (a == "" || b < a) ? b : a}')
     done
     echo "$best"

@@ -50,6 +50,8 @@ typedef struct {
     const char *allow_dir;   /* admit only clients whose NAME.pub is in this directory */
     bool insecure;           /* allow listening beyond loopback without encryption */
     FILE *log;               /* one line per session and connection event; NULL: quiet */
+    const char *audit;       /* JSON Lines file appended with every session (opened, ended)
+                              * and every refused request; NULL: none */
 } seam_server_params_t;
 
 SEAM_API seam_server_params_t seam_server_default_params(void);

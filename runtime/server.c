@@ -24,6 +24,7 @@
 #include "gguf.h"
 #include "seam_server.h"
 #include "model_id.h"
+#include "audit.h"
 #include "server_core.h"
 
 seam_server_params_t seam_server_default_params(void)
@@ -67,11 +68,31 @@ const char *seam_srv_short_id(uint64_t id, char buf[12])
     return buf;
 }
 
+void seam_srv_audit_session(seam_server_t *s, const seam_slot_t *sl, const char *outcome,
+                            const char *why)
+{
+    if (!s->audit)
+        return;
+    seam_audit_rec_t r = {.event = outcome ? "ended" : "opened", .outcome = outcome,
+                          .session = sl->id, .peer = sl->peer, .owner = sl->owner,
+                          .layer_begin = sl->layer_begin, .layer_end = sl->layer_end,
+                          .context = sl->n_ctx, .forwards = sl->forwards, .tokens = sl->rows,
+                          .bytes_in = sl->bytes_in, .bytes_out = sl->bytes_out,
+                          .compute_us = sl->compute_us,
+                          .seconds = (double)(seam_now_ns() - sl->opened_ns) / 1e9, .why = why};
+    seam_audit_write(s->audit, &r);
+}
+
 void seam_server_destroy(seam_server_t **sp)
 {
     if (!sp || !*sp)
         return;
     seam_server_t *s = *sp;
+    for (int i = 0; s->audit && i < s->n_slots; i++) /* sessions the server outlived */
+        if (s->slots[i].state == SLOT_OPEN)
+            seam_srv_audit_session(s, &s->slots[i], s->draining ? "drained" : "stopped",
+                                   "the server stopped with it open");
+    seam_audit_close(&s->audit);
     seam_worker_destroy(&s->worker); /* first: it is the only user of the model and sessions */
     seam_chain_free(s);
     seam_slots_free(s);
@@ -286,6 +307,10 @@ seam_server_t *seam_server_new(const seam_server_params_t *params)
     if (s->p.allow_dir && !s->p.key_file) {
         seam_error_set("server: --allow needs --key (an allow list only means something on an "
                        "encrypted, authenticated connection)");
+        goto fail;
+    }
+    if (s->p.audit && !(s->audit = seam_audit_open(s->p.audit))) {
+        fail_with("--audit");
         goto fail;
     }
     s->curve = s->p.key_file != NULL;

@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "error.h"
+#include "audit.h"
 #include "server_core.h"
 
 struct seam_out {
@@ -212,7 +213,7 @@ static void stalled(seam_server_t *s, seam_conn_t *c)
     drop_backlog(c);
     for (int i = 0; i < s->n_slots; i++)
         if (s->slots[i].state == SLOT_OPEN && strcmp(s->slots[i].owner, c->owner) == 0)
-            seam_slots_close(s, &s->slots[i], "its client stopped reading");
+            seam_slots_close(s, &s->slots[i], "failed", "its client stopped reading");
 }
 
 static bool hold(seam_server_t *s, seam_conn_t *c, const Seam__Envelope *env, const void *payload,
@@ -286,6 +287,15 @@ long seam_srv_error(seam_server_t *s, const uint8_t *to, size_t to_len, uint64_t
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    if (s->audit) {
+        const seam_conn_t *c = by_id(s, to, to_len);
+        const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&seam__error_code__descriptor,
+                                                                           (int)code);
+        seam_audit_rec_t rec = {.event = "refused", .peer = c ? c->addr : NULL,
+                                .owner = c ? c->owner : NULL, .code = v ? v->name : "?",
+                                .why = text};
+        seam_audit_write(s->audit, &rec);
+    }
     Seam__Error err;
     Seam__Envelope env;
     seam_envelope_error(&env, &err, rid, code, text);

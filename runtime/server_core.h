@@ -121,6 +121,9 @@ typedef struct {
     int queued;                   /* jobs at the worker */
     bool told_draining;
     uint64_t forwards, rows;
+    uint64_t bytes_in, bytes_out, compute_us; /* for the audit trail */
+    char peer[64];                /* the address it was opened from */
+    int layer_begin, layer_end;   /* the layers it has used */
 } seam_slot_t;
 
 /* ---- connections (server_conn.c) ------------------------------------------------------- */
@@ -219,6 +222,7 @@ struct seam_server {
     seam_sent_fn sent;            /* in process (no sockets): replies go here */
     void *sent_ctx;
     uint64_t started_ns, forwards, errors, refused, bytes_in, bytes_out, dropped;
+    struct seam_audit *audit;     /* --audit, or NULL */
 };
 
 /* A request being handled: who sent it and when. */
@@ -237,6 +241,10 @@ typedef struct {
 seam_server_t *seam_server_new_in_process(const seam_server_params_t *p, seam_sent_fn sent, void *ctx);
 void seam_server_feed(seam_server_t *s, seam_msg_t *m);
 void seam_srv_log(seam_server_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The audit record of a session opened or ended (outcome: closed, expired, orphaned, failed,
+ * drained, stopped); nothing without --audit. */
+void seam_srv_audit_session(seam_server_t *s, const seam_slot_t *sl, const char *outcome,
+                            const char *why);
 /* The first 8 hex digits of a session id: all the log ever shows of one. */
 const char *seam_srv_short_id(uint64_t id, char buf[12]);
 
@@ -267,7 +275,8 @@ seam_slot_t *seam_slots_find(seam_server_t *s, uint64_t id);
 seam_slot_t *seam_slots_for(seam_req_t *r, uint64_t id, uint64_t token);
 int seam_slots_of_owner(const seam_server_t *s, const char *owner);
 /* Closes a session without a request (expiry, orphan, backlog, drain): why goes to the log. */
-void seam_slots_close(seam_server_t *s, seam_slot_t *sl, const char *why);
+/* outcome: the audit trail's (closed, expired, orphaned, failed); why: the log's words */
+void seam_slots_close(seam_server_t *s, seam_slot_t *sl, const char *outcome, const char *why);
 void seam_slots_owner_gone(seam_server_t *s, const char *owner);
 void seam_slots_owner_back(seam_server_t *s, const char *owner, const uint8_t *id, size_t id_len);
 /* Expiry and orphans; in a drain, DRAINING notices. */

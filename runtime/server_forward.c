@@ -142,6 +142,7 @@ void seam_on_forward(seam_req_t *r, const Seam__Forward *f)
     sl->last_used_ns = seam_now_ns();
     sl->forwards++;
     sl->rows += (uint64_t)n;
+    sl->bytes_in += j->msg.wire_bytes;
     s->bytes_in += j->msg.wire_bytes;
     s->forwards++;
     seam_srv_submit(s, j);
@@ -183,6 +184,7 @@ void seam_forward_done(seam_server_t *s, seam_job_t *j)
                        "%s", j->why);
         return;
     }
+    sl->compute_us += j->compute_us;
     if (f->n_next > 0) {
         seam_chain_pass(s, j, f);
         return;
@@ -219,5 +221,6 @@ void seam_forward_done(seam_server_t *s, seam_job_t *j)
         sent = seam_srv_send(s, from, from_len, &env, j->out, j->out_len);
     }
     s->bytes_out += sent > 0 ? (uint64_t)sent : 0;
+    sl->bytes_out += sent > 0 ? (uint64_t)sent : 0;
     free(res.timing);
 }

@@ -106,14 +106,17 @@ static void submit_close(seam_server_t *s, seam_slot_t *sl)
     seam_srv_submit(s, j);
 }
 
-void seam_slots_close(seam_server_t *s, seam_slot_t *sl, const char *why)
+void seam_slots_close(seam_server_t *s, seam_slot_t *sl, const char *outcome, const char *why)
 {
     if (sl->state != SLOT_OPEN && sl->state != SLOT_OPENING)
         return;
+    if (sl->state == SLOT_OPEN)
+        seam_srv_audit_session(s, sl, outcome, why);
     char sid[12];
-    seam_srv_log(s, "session %s closed: %s (%" PRIu64 " forwards, %" PRIu64 " rows; %d/%d sessions)",
-                 seam_srv_short_id(sl->id, sid), why, sl->forwards, sl->rows, s->n_live - 1,
-                 s->n_slots);
+    seam_srv_log(s, "session %s of %.13s closed: %s (%" PRIu64 " forwards, %" PRIu64 " rows, %" PRIu64
+                 " B in, %" PRIu64 " B out, %.0f ms compute; %d/%d sessions)",
+                 seam_srv_short_id(sl->id, sid), sl->owner, why, sl->forwards, sl->rows, sl->bytes_in,
+                 sl->bytes_out, sl->compute_us / 1e3, s->n_live - 1, s->n_slots);
     submit_close(s, sl);
 }
 
@@ -175,6 +178,9 @@ void seam_on_open(seam_req_t *r, const Seam__Open *o)
     sl->n_ctx = n_ctx;
     sl->opened_ns = sl->last_used_ns = seam_now_ns();
     snprintf(sl->owner, sizeof sl->owner, "%s", r->owner);
+    snprintf(sl->peer, sizeof sl->peer, "%s", j->msg.peer); /* the request moved into j */
+    sl->layer_begin = s->p.layer_begin;
+    sl->layer_end = s->p.layer_end;
     memcpy(sl->reply_to, j->msg.identity, j->msg.identity_len);
     sl->reply_to_len = j->msg.identity_len;
     s->n_live++;
@@ -189,7 +195,7 @@ void seam_on_close(seam_req_t *r, const Seam__Close *c)
     seam_slot_t *sl = seam_slots_for(r, c->session, 0);
     if (!sl)
         return;
-    seam_slots_close(s, sl, "by its client");
+    seam_slots_close(s, sl, s->draining ? "drained" : "closed", "by its client");
     Seam__Close out = SEAM__CLOSE__INIT;
     out.session = c->session;
     Seam__Envelope env = SEAM__ENVELOPE__INIT;
@@ -217,8 +223,10 @@ static void opened(seam_server_t *s, seam_job_t *j, seam_slot_t *sl)
         return;
     }
     sl->state = SLOT_OPEN;
-    seam_srv_log(s, "session %s opened for %.13s (context %d; %d/%d sessions)",
-                 seam_srv_short_id(sl->id, sid), sl->owner, sl->n_ctx, s->n_live, s->n_slots);
+    seam_srv_log(s, "session %s opened for %.13s from %s (context %d; %d/%d sessions)",
+                 seam_srv_short_id(sl->id, sid), sl->owner, sl->peer[0] ? sl->peer : "?", sl->n_ctx,
+                 s->n_live, s->n_slots);
+    seam_srv_audit_session(s, sl, NULL, NULL);
     Seam__Opened out = SEAM__OPENED__INIT;
     out.session = sl->id;
     out.n_ctx = (uint32_t)sl->n_ctx;
@@ -255,7 +263,7 @@ void seam_slots_job_done(seam_server_t *s, seam_job_t *j)
     /* a failed job leaves the session's KV cache in a state nobody can describe */
     if (j->status != SEAM_OK && j->kind != SEAM_JOB_OPEN && j->kind != SEAM_JOB_CLOSE &&
         sl->id == j->session)
-        seam_slots_close(s, sl, "a request failed in the worker");
+        seam_slots_close(s, sl, "failed", "a request failed in the worker");
     seam_job_free(j);
 }
 
@@ -306,11 +314,11 @@ void seam_slots_tick(seam_server_t *s)
         char why[96];
         if (now - sl->last_used_ns > idle) {
             snprintf(why, sizeof why, "idle for %d s", s->p.idle_timeout_s);
-            seam_slots_close(s, sl, why);
+            seam_slots_close(s, sl, "expired", why);
         } else if (sl->orphan_since_ns && now - sl->orphan_since_ns > orphan) {
             snprintf(why, sizeof why, "its client's connection has been gone for %d s",
                      s->p.orphan_timeout_s);
-            seam_slots_close(s, sl, why);
+            seam_slots_close(s, sl, "orphaned", why);
         }
     }
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "audit.h"
 #include "error.h"
 #include "server_core.h"
 
@@ -72,6 +73,12 @@ void seam_zap_answer(seam_server_t *s)
         zmq_msg_close(&part[i]);
     if (!ok) {
         s->refused++;
+        seam_audit_rec_t rec = {.event = "refused", .peer = addr, .code = "unknown_key",
+                                .why = "its key is not in the allow list"};
+        char owner[SEAM_OWNER_MAX];
+        snprintf(owner, sizeof owner, "key:%s", user);
+        rec.owner = curve ? owner : NULL;
+        seam_audit_write(s->audit, &rec);
         seam_srv_log(s, "refused a connection from %s: its key is not in %s", addr,
                      s->p.allow_dir ? s->p.allow_dir : "the allow list");
     }

@@ -1,6 +1,6 @@
 /* A server dies, drains or vanishes in the middle of a generation, and the text goes on,
  * identical. Real `seam serve` processes on loopback, a U-shaped split through them, greedy:
- *   - 20 trials, each `kill -9` of the server in use at a random token of a 128-token
+ *   - 20 trials, each `kill -9` of the server in use at a random token of a 48-token
  *     generation, with a replica standing by: 20/20 outputs identical to the uninterrupted
  *     run; each trial's detection (<= 1 s) and pause printed;
  *   - the same with no replica: the layers fall back to this process, 20/20 identical;
@@ -23,6 +23,7 @@
 
 #define N_GEN 128
 #define TRIALS 20
+#define TRIAL_GEN 48 /* each kill trial's generation: the kill at a random token of it */
 
 static char seam_bin[1024];
 static const int32_t prompt[] = {2, 818, 1806, 5905, 7913, 659, 506, 2624, 563};
@@ -67,10 +68,10 @@ typedef struct {
 
 typedef void (*at_token_fn)(void *ctx, seam_split_t *sp, int k);
 
-/* Generates N_GEN greedy tokens through spec, calling at(ctx, sp, k) before step k; the tokens
+/* Generates n greedy tokens through spec, calling at(ctx, sp, k) before step k; the tokens
  * compared with want. */
-static void generate(const char *spec, int wire, const int32_t *want, at_token_fn at, void *ctx,
-                     int32_t *out, run_t *r)
+static void generate_n(const char *spec, int wire, const int32_t *want, at_token_fn at, void *ctx,
+                       int32_t *out, run_t *r, int n)
 {
     seam_split_params_t p = {.model_path = model_path(), .spec = spec, .wire_dtype = wire,
                              .n_threads = 2, .timeout_ms = 30000}; /* --fail-after: its default */
@@ -80,7 +81,7 @@ static void generate(const char *spec, int wire, const int32_t *want, at_token_f
     float *lg = malloc(sizeof(float) * (size_t)n_vocab);
     memset(r, 0, sizeof *r);
     int pos = 0, same = 1;
-    for (int k = 0; k < N_GEN; k++) {
+    for (int k = 0; k < n; k++) {
         if (at)
             at(ctx, sp, k);
         const int32_t *toks = k ? &out[k - 1] : prompt;
@@ -97,6 +98,12 @@ static void generate(const char *spec, int wire, const int32_t *want, at_token_f
     }
     free(lg);
     seam_split_destroy(&sp);
+}
+
+static void generate(const char *spec, int wire, const int32_t *want, at_token_fn at, void *ctx,
+                     int32_t *out, run_t *r)
+{
+    generate_n(spec, wire, want, at, ctx, out, r, N_GEN);
 }
 
 /* The server of ours whose endpoint the split uses for layer 4 now. */
@@ -181,18 +188,19 @@ static void kill_trials(bool replica)
         for (int i = 0; i < n; i++)
             wait_listening(&srv[i]);
         rng = rng * 1103515245u + 12345u;
-        kill_ctx_t c = {.srv = srv, .n = n, .at = 1 + (int)((rng >> 8) % (N_GEN - 1)), .signal = SIGKILL};
+        kill_ctx_t c = {.srv = srv, .n = n, .at = 1 + (int)((rng >> 8) % (TRIAL_GEN - 1)),
+                        .signal = SIGKILL};
         int32_t out[N_GEN];
         run_t r;
-        generate(spec, 0, ref, kill_at, &c, out, &r);
+        generate_n(spec, 0, ref, kill_at, &c, out, &r, TRIAL_GEN);
         int victim = srv[0].pid == 0 ? 0 : 1;
         restart_async(&srv[victim], c.victim_port, "4-16", NULL);
-        identical += r.same == N_GEN;
+        identical += r.same == TRIAL_GEN;
         assert_int_equal(r.n, 1);
         printf("  trial %2d: kill -9 at token %3d: %s %s -> %s, noticed in %.0f ms, pause %.0f ms "
                "(%d positions replayed), %d/%d tokens identical\n", t + 1, c.at,
                r.rec[0].kind == SEAM_RECOVERY_FALLBACK ? "fell back" : "failed over", r.rec[0].from,
-               r.rec[0].to, r.rec[0].detect_ms, r.rec[0].pause_ms, r.rec[0].replayed, r.same, N_GEN);
+               r.rec[0].to, r.rec[0].detect_ms, r.rec[0].pause_ms, r.rec[0].replayed, r.same, TRIAL_GEN);
         assert_int_equal(r.rec[0].kind, replica ? SEAM_RECOVERY_FAILOVER : SEAM_RECOVERY_FALLBACK);
         worst_detect = r.rec[0].detect_ms > worst_detect ? r.rec[0].detect_ms : worst_detect;
     }

@@ -6,10 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
 #include <cmocka.h>
 #include <inttypes.h>
+#include <math.h>
 #include <zmq.h>
 
+#include "../kernels/cpu/wire.h"
 #include "../runtime/seam_split.h"
 #include "../runtime/seam.h"
 #include "../runtime/link.h"
@@ -579,6 +582,77 @@ static void test_hidden_hook(void **state)
     }
 }
 
+/* seam run --json: one record per generated token, and a summary whose bytes per decode token
+ * are exactly the hidden state both ways in the wire dtype plus the envelopes (under 256 B,
+ * within a dtype field of each other for f32 and q8); local and -n 1 runs too (no decode step: 0 tok/s, not a
+ * rate over no time). */
+static cJSON *run_json(const char *extra, int n, const char *tag)
+{
+    char path[128], cmd[2048];
+    snprintf(path, sizeof path, "/tmp/seam-run-%d-%s.json", getpid(), tag);
+    snprintf(cmd, sizeof cmd, "%s run -m %s -t 2 -n %d --temp 0 --no-stream -p 'The three primary "
+             "colors are' %s --json %s > /dev/null 2>&1", seam_bin, model_path(), n, extra, path);
+    assert_int_equal(system(cmd), 0);
+    char *text = read_file(path, NULL);
+    assert_non_null(text);
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    unlink(path);
+    assert_non_null(j);
+    return j;
+}
+
+static double num(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (!cJSON_IsNumber(v))
+        fail_msg("no number \"%s\" in the record", k);
+    return v->valuedouble;
+}
+
+static void test_run_json(void **state)
+{
+    (void)state;
+    const int n = 8, d = 640;
+    double envelope[2];
+    const char *dts[2] = {"f32", "q8"};
+    for (int k = 0; k < 2; k++) {
+        char extra[512];
+        snprintf(extra, sizeof extra, "--split 0-4@local,4-%d@%s/%s", n_layer, full.endpoint, dts[k]);
+        cJSON *j = run_json(extra, n, dts[k]);
+        const cJSON *steps = cJSON_GetObjectItemCaseSensitive(j, "steps");
+        const cJSON *sum = cJSON_GetObjectItemCaseSensitive(j, "summary");
+        assert_int_equal(cJSON_GetArraySize(steps), n);
+        assert_int_equal((int)num(sum, "generated"), n);
+        assert_int_equal((int)num(sum, "decode_steps"), n - 1);
+        const cJSON *st;
+        cJSON_ArrayForEach(st, steps) {
+            const cJSON *hops = cJSON_GetObjectItemCaseSensitive(st, "hops");
+            assert_int_equal(cJSON_GetArraySize(hops), 1);
+            assert_true(num(cJSON_GetArrayItem(hops, 0), "network_ms") > 0);
+        }
+        double payload = 2.0 * (double)seam_wire_bytes((seam_wire_dtype_t)seam_wire_parse(dts[k]), 1, d);
+        envelope[k] = num(sum, "bytes_per_decode_token") - payload;
+        print_message("  --json, %s: %d records, %.0f B per decode token = 2 x %.0f payload + %.0f of "
+                      "envelopes, %.1f tok/s over %d decode steps\n", dts[k], cJSON_GetArraySize(steps),
+                      num(sum, "bytes_per_decode_token"), payload / 2, envelope[k], num(sum, "decode_tok_s"),
+                      (int)num(sum, "decode_steps"));
+        assert_true(envelope[k] > 0 && envelope[k] < 256);
+        assert_int_equal(strlen(cJSON_GetObjectItemCaseSensitive(j, "model_digest")->valuestring), 64);
+        cJSON_Delete(j);
+    }
+    /* f32 is protobuf's default dtype and not written; q8's dtype field costs a few bytes in the
+     * request and in the reply: nothing else differs */
+    assert_true(envelope[1] - envelope[0] >= 0 && envelope[1] - envelope[0] <= 12);
+    cJSON *j = run_json("", 1, "one");
+    const cJSON *sum = cJSON_GetObjectItemCaseSensitive(j, "summary");
+    assert_int_equal((int)num(sum, "decode_steps"), 0);
+    assert_true(num(sum, "decode_tok_s") == 0);
+    assert_true(num(sum, "ttft_ms") > 0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "steps")), 1);
+    cJSON_Delete(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -587,6 +661,7 @@ int main(void)
         cmocka_unit_test(test_kv_move), cmocka_unit_test(test_lossy_wire), cmocka_unit_test(test_q8_tokens),
         cmocka_unit_test(test_link_emulation), cmocka_unit_test(test_hidden_hook),
         cmocka_unit_test(test_refusals), cmocka_unit_test(test_long_prompt),
+        cmocka_unit_test(test_run_json),
     };
     return cmocka_run_group_tests_name("split over ZeroMQ (real seam serve processes)", tests,
                                        setup, teardown);

@@ -14,7 +14,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <cjson/cJSON.h>
 #include <cmocka.h>
+#include <zmq.h>
 
 #include "../runtime/seam_split.h"
 #include "../runtime/seam_server.h"
@@ -22,7 +24,8 @@
 #include "harness.h"
 #include "server_proc.h"
 
-static char seam_bin[1024], dir[256], allow[300], skey[300], spub[300], ckey[300], ikey[300];
+static char seam_bin[1024], dir[256], allow[300], skey[300], spub[300], ckey[300], ikey[300],
+    audit[300];
 static server_proc_t secure, plain;
 static const int32_t prompt[] = {2, 818, 1806, 5905, 7913, 659, 506};
 #define N_PROMPT 7
@@ -55,7 +58,8 @@ static int setup(void **state)
     snprintf(spub, sizeof spub, "%s/server.pub", dir);
     snprintf(ckey, sizeof ckey, "%s/client.key", dir);
     snprintf(ikey, sizeof ikey, "%s/intruder.key", dir);
-    const char *extra[] = {"--key", skey, "--allow", allow, NULL};
+    snprintf(audit, sizeof audit, "%s/audit.jsonl", dir);
+    const char *extra[] = {"--key", skey, "--allow", allow, "--audit", audit, NULL};
     if (server_start(&secure, seam_bin, model_path(), test_port(4), "4-18", extra) != 0)
         return -1;
     if (server_start(&plain, seam_bin, model_path(), test_port(5), "4-18", NULL) != 0)
@@ -129,6 +133,104 @@ static void test_refused_and_allowed(void **state)
     seam_session_destroy(&s);
     seam_model_destroy(&m);
     seam_split_destroy(&sp);
+}
+
+/* The first 16 hex digits of a key file's public key: how the audit trail names a client. */
+static void fingerprint(const char *key_file, char out[17])
+{
+    char pub[SEAM_KEY_Z85], sec[SEAM_KEY_Z85];
+    assert_int_equal(seam_key_load_pair(key_file, pub, sec), SEAM_OK);
+    uint8_t raw[32];
+    assert_non_null(zmq_z85_decode(raw, pub));
+    for (int i = 0; i < 8; i++)
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+}
+
+/* Records of the audit trail with this event (and code or outcome, when given) and key. */
+static int count_records(const char *event, const char *what, const char *key, cJSON **last)
+{
+    char *text = read_file(audit, NULL);
+    assert_non_null(text);
+    int n = 0;
+    for (char *save, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        cJSON *j = cJSON_Parse(line);
+        assert_non_null(j); /* every line is JSON */
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "event");
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, !strcmp(event, "refused") ? "code" : "outcome");
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(j, "key");
+        assert_true(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "time")));
+        bool match = cJSON_IsString(e) && !strcmp(e->valuestring, event) &&
+                     (!what || (cJSON_IsString(c) && !strcmp(c->valuestring, what))) &&
+                     (!key || (cJSON_IsString(k) && !strcmp(k->valuestring, key)));
+        if (match) {
+            n++;
+            if (last) {
+                cJSON_Delete(*last);
+                *last = j;
+                continue;
+            }
+        }
+        cJSON_Delete(j);
+    }
+    free(text);
+    return n;
+}
+
+/* seam serve --audit after a mixed run: an allowed client's session opened and ended (peer,
+ * key, layers, tokens, bytes, compute), the intruder's key refused, a malformed message from
+ * the allowed key refused with its code; each record written as it happened. */
+static void test_audit_trail(void **state)
+{
+    (void)state;
+    char good[17], bad[17];
+    fingerprint(ckey, good);
+    fingerprint(ikey, bad);
+    int opened0 = count_records("opened", NULL, good, NULL);
+    int ended0 = count_records("ended", "closed", good, NULL);
+    assert_null(connect_split(secure.endpoint, spub, ikey)); /* refused */
+    seam_split_t *sp = connect_split(secure.endpoint, spub, ckey);
+    assert_non_null(sp);
+    float *lg = malloc(sizeof(float) * 262144 * 2);
+    assert_int_equal(seam_split_step(sp, prompt, N_PROMPT, 0, lg, NULL, NULL, NULL, false), SEAM_OK);
+    free(lg);
+    assert_int_equal(count_records("opened", NULL, good, NULL), opened0 + 1); /* at once */
+    seam_split_destroy(&sp);
+    /* a malformed message on an allowed, encrypted connection */
+    void *ctx = zmq_ctx_new(), *d = zmq_socket(ctx, ZMQ_DEALER);
+    char cpub[SEAM_KEY_Z85], csec[SEAM_KEY_Z85], server[SEAM_KEY_Z85];
+    assert_int_equal(seam_key_load_pair(ckey, cpub, csec), SEAM_OK);
+    assert_int_equal(seam_key_load_public(spub, server), SEAM_OK);
+    zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, server, 40);
+    zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, cpub, 40);
+    zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, csec, 40);
+    int linger = 0, rcvtimeo = 5000;
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(d, ZMQ_RCVTIMEO, &rcvtimeo, sizeof rcvtimeo);
+    assert_int_equal(zmq_connect(d, secure.endpoint), 0);
+    assert_true(zmq_send(d, "\xff\xfe not a seam envelope", 25, 0) > 0);
+    char reply[1024];
+    assert_true(zmq_recv(d, reply, sizeof reply, 0) > 0); /* the ERROR came back */
+    zmq_close(d);
+    zmq_ctx_term(ctx);
+    cJSON *ended = NULL, *refused = NULL;
+    for (int i = 0; i < 50 && count_records("ended", "closed", good, NULL) == ended0; i++)
+        usleep(100000); /* the close is not waited for by the client */
+    assert_int_equal(count_records("ended", "closed", good, &ended), ended0 + 1);
+    assert_true(count_records("refused", "unknown_key", bad, NULL) >= 1);
+    assert_true(count_records("refused", "ERR_MALFORMED", good, &refused) >= 1);
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(ended, "layers");
+    assert_int_equal(cJSON_GetArrayItem(layers, 0)->valueint, CUT);
+    assert_int_equal(cJSON_GetArrayItem(layers, 1)->valueint, 18);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(ended, "tokens")->valueint, N_PROMPT);
+    assert_true(cJSON_GetObjectItemCaseSensitive(ended, "bytes_in")->valuedouble > N_PROMPT * 640 * 4);
+    assert_true(cJSON_GetObjectItemCaseSensitive(ended, "bytes_out")->valuedouble > N_PROMPT * 640 * 4);
+    assert_true(cJSON_GetObjectItemCaseSensitive(ended, "compute_ms")->valuedouble > 0);
+    assert_non_null(strstr(cJSON_GetObjectItemCaseSensitive(ended, "peer")->valuestring, "127.0.0.1"));
+    char *e = cJSON_PrintUnformatted(ended), *r = cJSON_PrintUnformatted(refused);
+    printf("  audit: %s\n  audit: %s\n", e, r);
+    free(e), free(r);
+    cJSON_Delete(ended);
+    cJSON_Delete(refused);
 }
 
 static void test_plain_beyond_loopback_refused(void **state)
@@ -207,6 +309,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keygen_files),
         cmocka_unit_test(test_refused_and_allowed),
+        cmocka_unit_test(test_audit_trail),
         cmocka_unit_test(test_plain_beyond_loopback_refused),
         cmocka_unit_test(test_capture),
     };

@@ -19,6 +19,7 @@
 #include "../runtime/seam_split.h"
 #include "../runtime/transport.h"
 #include "cli.h"
+#include "record.h"
 
 typedef struct {
     const char *model_path, *prompt;
@@ -26,7 +27,7 @@ typedef struct {
     seam_sampler_params_t sampling;
     seam_session_params_t session;
     bool seed_given, special, stream, head_remote, want_stats, adaptive;
-    const char *split, *adaptive_server, *key_file;
+    const char *split, *adaptive_server, *key_file, *json;
     const char *server_keys[SEAM_SPLIT_MAX_STAGES];
     int n_server_keys, wire;
     seam_fallback_t fallback;
@@ -43,6 +44,7 @@ typedef struct {
     int n_steps, recoveries;
     seam_adaptive_t *adaptive;
     int moves;
+    run_record_t *record;      /* --json */
 } run_out_t;
 
 static void accumulate_stats(seam_split_stats_t *t, const seam_split_stats_t *s)
@@ -124,6 +126,15 @@ static void on_token(void *ctx, const seam_generate_event_t *ev)
         fwrite(ev->piece, 1, (size_t)ev->piece_len, stdout);
         fflush(stdout);
     }
+    if (r->record)
+        run_record_step(r->record, ev);
+    if (!ev->info->has_split && r->o->want_stats) { /* a local run: the step is all local */
+        if (ev->pos >= 0) /* as for a split: the prompt step counts in the total only */
+            fprintf(stderr, "[stats] pos %d: local %.2f ms | total %.2f ms\n", ev->pos,
+                    ev->step_ms, ev->step_ms);
+        r->total.local_us += (uint64_t)(ev->step_ms * 1e3);
+        r->total.total_us += (uint64_t)(ev->step_ms * 1e3);
+    }
     if (ev->info->has_split) {
         const seam_split_stats_t *st = &ev->info->split;
         for (int i = 0; i < st->n_recoveries && i < 4; i++)
@@ -146,6 +157,31 @@ static void on_token(void *ctx, const seam_generate_event_t *ev)
                 mv->predicted.kv_us / 1e3, mv->predicted.kv_bytes / 1e3,
                 mv->predicted.recompute_us / 1e3);
     }
+}
+
+/* What ran, for --json: the flags that shape the numbers. */
+static cJSON *run_config(const run_opts_t *o, const seam_model_info_t *info, const seam_model_t *m,
+                         const char *layout)
+{
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddStringToObject(c, "model", o->model_path);
+    cJSON_AddStringToObject(c, "model_name", info->name);
+    cJSON_AddNumberToObject(c, "n_layer", info->n_layer);
+    cJSON_AddNumberToObject(c, "d_model", info->d_model);
+    cJSON_AddStringToObject(c, "prompt", o->prompt);
+    cJSON_AddNumberToObject(c, "n_predict", (double)o->n_predict);
+    cJSON_AddNumberToObject(c, "threads", o->threads ? (double)o->threads : (double)sysconf(_SC_NPROCESSORS_ONLN));
+    cJSON_AddStringToObject(c, "backend", seam_model_backend(m));
+    cJSON_AddStringToObject(c, "kernels", strcmp(seam_model_backend(m), "cuda")
+                                              ? seam_cpu_isa_name(seam_cpu_isa()) : "cuda");
+    cJSON_AddStringToObject(c, "mode", o->adaptive ? "adaptive" : o->split ? "split" : "local");
+    if (layout)
+        cJSON_AddStringToObject(c, "split", layout);
+    cJSON_AddStringToObject(c, "wire", seam_dtype_name((seam_dtype_t)o->wire));
+    cJSON_AddStringToObject(c, "head", o->head_remote ? "server" : "local");
+    cJSON_AddNumberToObject(c, "temperature", o->sampling.temperature);
+    cJSON_AddNumberToObject(c, "seed", (double)o->sampling.seed);
+    return c;
 }
 
 /* ---- Ctrl-C and SIGTERM ------------------------------------------------------------------ */
@@ -206,10 +242,15 @@ static void run_usage(FILE *f)
             "                         standby, or here; a closed connection is noticed at once\n"
             "      --fallback local|fail  with no replica left, run the stage here from MODEL\n"
             "                         (default) or fail the generation\n"
-            "      --stats            per token and in total: local compute, each hop's network\n"
-            "                         time and remote compute, bytes sent and received (inside\n"
-            "                         a chain, hops are split by clock offsets measured with\n"
-            "                         PING, which assumes each link is symmetric)\n"
+            "      --stats            per token and in total: local compute, and with a split\n"
+            "                         each hop's network time and remote compute, bytes sent\n"
+            "                         and received (inside a chain, hops are split by clock\n"
+            "                         offsets measured with PING, which assumes each link is\n"
+            "                         symmetric)\n"
+            "      --json FILE        write every step (token, text, times, bytes per hop) and\n"
+            "                         a summary (TTFT, decode tok/s over the decode steps,\n"
+            "                         bytes per decode token, config, commit, model digest,\n"
+            "                         host) as JSON to FILE\n"
             "      --timeout MS       the longest one request may take (default 30000)\n"
             "      --server-key FILE  CurveZMQ public key of the servers (NAME.pub): encrypt;\n"
             "                         once for all, or once per remote stage in order\n"
@@ -232,7 +273,8 @@ static void run_usage(FILE *f)
             "  seam run -p 'The capital of France is' -n 32 --temp 0\n"
             "  seam run -p 'Once upon a time' --split 0-4@local,4-18@tcp://127.0.0.1:7001 --head server\n"
             "  seam run -p 'Once upon a time' --split '0-4@local,4-16@tcp://127.0.0.1:7001|tcp://127.0.0.1:7002,16-18@local'\n"
-            "  seam run -p 'Once upon a time' --adaptive --server tcp://127.0.0.1:7001\n");
+            "  seam run -p 'Once upon a time' --adaptive --server tcp://127.0.0.1:7001\n"
+            "  seam run -p 'Once upon a time' -n 32 --split 0-4@local,4-18@tcp://127.0.0.1:7001 --json run.json\n");
 }
 
 /* 0: parsed; 1: --help printed; 2: a bad flag (said). */
@@ -246,7 +288,7 @@ static int parse_run(int argc, char **argv, run_opts_t *o)
                       .move = SEAM_MOVE_AUTO, .backend = SEAM_BACKEND_AUTO, .lossy_gain = 0.05};
     enum { O_TEMP = 256, O_TOPK, O_TOPP, O_MINP, O_REP, O_REPN, O_SEED, O_KV, O_SPECIAL,
            O_NOSTREAM, O_SPLIT, O_WIRE, O_HEAD, O_STATS, O_TIMEOUT, O_SKEY, O_KEY, O_EMU, O_PLAN,
-           O_ADAPT, O_SERVER, O_MOVE, O_BACKEND, O_GPU, O_FAIL, O_FALLBACK, O_LOSSY };
+           O_ADAPT, O_SERVER, O_MOVE, O_BACKEND, O_GPU, O_FAIL, O_FALLBACK, O_LOSSY, O_JSON };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},   {"prompt", required_argument, 0, 'p'},
         {"n-predict", required_argument, 0, 'n'}, {"threads", required_argument, 0, 't'},
@@ -258,6 +300,7 @@ static int parse_run(int argc, char **argv, run_opts_t *o)
         {"special", no_argument, 0, O_SPECIAL}, {"no-stream", no_argument, 0, O_NOSTREAM},
         {"split", required_argument, 0, O_SPLIT}, {"wire", required_argument, 0, O_WIRE},
         {"head", required_argument, 0, O_HEAD}, {"stats", no_argument, 0, O_STATS},
+        {"json", required_argument, 0, O_JSON},
         {"timeout", required_argument, 0, O_TIMEOUT},
         {"fail-after", required_argument, 0, O_FAIL},
         {"fallback", required_argument, 0, O_FALLBACK},
@@ -319,6 +362,7 @@ static int parse_run(int argc, char **argv, run_opts_t *o)
             o->head_remote = strcmp(optarg, "server") == 0;
             break;
         case O_STATS: o->want_stats = true; break;
+        case O_JSON: o->json = optarg; break;
         case O_TIMEOUT: if (parse_int("--timeout", optarg, 1, 3600000, &o->timeout_ms)) return 2; break;
         case O_FAIL: if (parse_int("--fail-after", optarg, 1, 3600000, &o->fail_after_ms)) return 2; break;
         case O_FALLBACK:
@@ -379,8 +423,8 @@ static int parse_run(int argc, char **argv, run_opts_t *o)
         fprintf(stderr, "seam run: --adaptive needs --server ENDPOINT (and no --split/--plan)\n");
         return 2;
     }
-    if (!o->split && !o->adaptive && (o->head_remote || o->want_stats)) {
-        fprintf(stderr, "seam run: --head server and --stats need --split\n");
+    if (!o->split && !o->adaptive && o->head_remote) {
+        fprintf(stderr, "seam run: --head server needs --split\n");
         return 2;
     }
     return 0;
@@ -479,7 +523,9 @@ int cmd_run(int argc, char **argv)
             layout ? (parts.adaptive ? ", plan " : ", split ") : "", layout ? layout : "",
             parts.adaptive && seam_adaptive_head_remote(parts.adaptive) ? " --head server" : "");
 
-    run_out_t out = {.o = &o, .adaptive = parts.adaptive};
+    run_out_t out = {.o = &o, .adaptive = parts.adaptive,
+                     .record = o.json ? run_record_new() : NULL};
+    cJSON *config = o.json ? run_config(&o, &info, m, layout) : NULL;
     seam_generate_params_t gp = seam_generate_default_params();
     gp.sampling = o.sampling;
     gp.n_predict = (int)o.n_predict;
@@ -513,18 +559,33 @@ int cmd_run(int argc, char **argv)
     if (o.want_stats && rc == SEAM_OK)
         print_total_stats(stderr, &out.total, res.n_gen);
     if (rc == SEAM_OK || res.n_prompt > 0) {
+        /* decode: the steps after the prompt's, each giving one token (the first token comes
+         * with the prompt step, so N tokens take N - 1 of them) */
+        int steps = res.n_gen > 0 ? res.n_gen - 1 : 0;
+        char decode[96] = "no decode step";
+        if (steps > 0)
+            snprintf(decode, sizeof decode, "%d decode steps in %.0f ms (%.1f tok/s)", steps,
+                     res.decode_ms, res.decode_ms > 0 ? steps * 1e3 / res.decode_ms : 0.0);
         fprintf(stderr,
-                "seam: prompt %d tokens in %.0f ms (%.1f tok/s) | generated %d tokens in %.0f ms "
-                "(%.1f tok/s) | seed %" PRIu64,
+                "seam: prompt %d tokens in %.0f ms (%.1f tok/s; the first token) | generated %d "
+                "tokens: %s | seed %" PRIu64,
                 res.n_prompt, res.prompt_ms, res.prompt_ms > 0 ? res.n_prompt * 1e3 / res.prompt_ms : 0.0,
-                res.n_gen, res.decode_ms, res.n_gen > 1 && res.decode_ms > 0 ? (res.n_gen - 1) * 1e3 / res.decode_ms : 0.0,
-                o.sampling.seed);
+                res.n_gen, decode, o.sampling.seed);
         if (out.recoveries)
             fprintf(stderr, " | %d recover%s", out.recoveries, out.recoveries == 1 ? "y" : "ies");
         if (o.adaptive)
             fprintf(stderr, " | %d move(s)", out.moves);
         fprintf(stderr, "\n");
     }
+    if (out.record) {
+        cJSON *doc = run_record_json(out.record, &res, o.model_path, config);
+        config = NULL;
+        if (!run_record_write(o.json, doc) && rc == SEAM_OK)
+            rc = SEAM_ERR_IO;
+        cJSON_Delete(doc);
+        run_record_free(&out.record);
+    }
+    cJSON_Delete(config);
     if (res.stopped)
         fprintf(stderr, "seam run: stopped by %s; sessions closed in %.0f ms\n",
                 stop_signal == SIGINT ? "Ctrl-C (SIGINT)" : "SIGTERM", close_ms);
