@@ -317,13 +317,14 @@ refs: all model $(BPE_VOCAB)
 PREFIX  ?= /usr/local
 DEST    := $(DESTDIR)$(PREFIX)
 PUBLIC_H := runtime/seam.h runtime/seam_split.h runtime/seam_server.h runtime/seam_plan.h
-MAN_CMDS := run serve plan profile keygen inspect
+MAN_CMDS := run serve plan profile keygen inspect stats
 MAN_run := generate text, on this machine or split across seam serve processes
 MAN_serve := hold a range of a model's layers and serve split clients
 MAN_plan := choose the best split for the servers and the measured links
 MAN_profile := time this machine's layers (and a link) for the partitioner
 MAN_keygen := write a CurveZMQ key pair for encrypted splits
 MAN_inspect := print a GGUF model's architecture, tensors and bytes per layer
+MAN_stats := ask a seam serve for its numbers (sessions, traffic, busy)
 MANS    := $(BUILD)/man/seam.1 $(MAN_CMDS:%=$(BUILD)/man/seam-%.1)
 INSTALLED := lib/libseam.so.$(SEAM_VERSION) lib/libseam.so.$(SEAM_SOVERSION) lib/libseam.so \
              lib/libseam.a lib/pkgconfig/seam.pc bin/seam $(PUBLIC_H:runtime/%=include/%) \

@@ -62,6 +62,26 @@ SEAM_API seam_server_t *seam_server_new(const seam_server_params_t *p);
 SEAM_API int seam_server_run(seam_server_t *s, volatile sig_atomic_t *stop);
 SEAM_API void seam_server_destroy(seam_server_t **s);
 
+/* How a server is doing, as its STATS says (seam stats). */
+typedef struct {
+    int sessions, max_sessions;  /* open, and the most it holds */
+    int queued;                  /* requests waiting for the compute worker */
+    int connections;
+    uint64_t kv_bytes;           /* KV caches of the open sessions */
+    uint64_t weight_bytes;       /* of the layers it holds */
+    uint64_t forwards, errors, refused;
+    uint64_t bytes_in, bytes_out;
+    uint64_t batches, batch_rows; /* compute steps, and the rows they ran */
+    double uptime_s;
+    double busy;                 /* fraction of the last few seconds spent computing */
+    bool draining;
+} seam_server_stats_t;
+
+/* Asks the server at endpoint (server_key: its .pub when it encrypts; key_file: our key pair
+ * when it keeps an allow list; either may be NULL). */
+SEAM_API int seam_server_stats(const char *endpoint, const char *server_key, const char *key_file,
+                               seam_server_stats_t *out);
+
 /* ---- keys -------------------------------------------------------------------------------- */
 
 /* CurveZMQ keys on disk: `seam keygen -o NAME` writes NAME.key (public and secret, mode 0600)

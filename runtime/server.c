@@ -454,33 +454,55 @@ static void on_ping(seam_req_t *r, const Seam__Ping *p)
     reply(r, &env, zeros, p->reply_bytes);
 }
 
-static void on_stats(seam_req_t *r)
+void seam_srv_stats(seam_server_t *s, seam_server_stats_t *out)
 {
-    seam_server_t *s = r->s;
     seam_worker_stats_t ws;
     seam_worker_stats(s->worker, &ws);
-    Seam__Stats out = SEAM__STATS__INIT;
+    *out = (seam_server_stats_t){0};
     size_t kv_per = (size_t)2 * 2 * (size_t)s->info.n_head_kv * (size_t)s->info.head_dim *
                     (size_t)(s->p.layer_end - s->p.layer_begin);
     for (int i = 0; i < s->n_slots; i++)
         if (s->slots[i].state == SLOT_OPEN) {
-            out.sessions++;
-            out.kv_bytes += kv_per * (size_t)s->slots[i].n_ctx;
+            out->sessions++;
+            out->kv_bytes += kv_per * (size_t)s->slots[i].n_ctx;
         }
-    out.max_sessions = (uint32_t)s->n_slots;
-    out.weight_bytes = seam_model_weight_bytes(s->model);
-    out.forwards = s->forwards;
-    out.errors = s->errors;
-    out.uptime_ms = (seam_now_ns() - s->started_ns) / 1000000;
-    out.bytes_in = s->bytes_in;
-    out.bytes_out = s->bytes_out;
-    out.busy = ws.busy_span_ns ? (float)((double)ws.busy_ns / (double)ws.busy_span_ns) : 0;
-    out.queued = (uint32_t)ws.queued;
-    out.connections = (uint32_t)seam_conns_open(s);
-    out.draining = s->draining;
-    out.batches = ws.batches;
-    out.batch_rows = ws.batch_rows;
-    out.refused = s->refused;
+    out->max_sessions = s->n_slots;
+    out->weight_bytes = seam_model_weight_bytes(s->model);
+    out->forwards = s->forwards;
+    out->errors = s->errors;
+    out->refused = s->refused;
+    out->uptime_s = (double)(seam_now_ns() - s->started_ns) / 1e9;
+    out->bytes_in = s->bytes_in;
+    out->bytes_out = s->bytes_out;
+    out->busy = ws.busy_span_ns ? (double)ws.busy_ns / (double)ws.busy_span_ns : 0;
+    out->queued = ws.queued;
+    out->connections = seam_conns_open(s);
+    out->draining = s->draining;
+    out->batches = ws.batches;
+    out->batch_rows = ws.batch_rows;
+}
+
+static void on_stats(seam_req_t *r)
+{
+    seam_server_stats_t st;
+    seam_srv_stats(r->s, &st);
+    Seam__Stats out = SEAM__STATS__INIT;
+    out.sessions = (uint32_t)st.sessions;
+    out.max_sessions = (uint32_t)st.max_sessions;
+    out.kv_bytes = st.kv_bytes;
+    out.weight_bytes = st.weight_bytes;
+    out.forwards = st.forwards;
+    out.errors = st.errors;
+    out.uptime_ms = (uint64_t)(st.uptime_s * 1e3);
+    out.bytes_in = st.bytes_in;
+    out.bytes_out = st.bytes_out;
+    out.busy = (float)st.busy;
+    out.queued = (uint32_t)st.queued;
+    out.connections = (uint32_t)st.connections;
+    out.draining = st.draining;
+    out.batches = st.batches;
+    out.batch_rows = st.batch_rows;
+    out.refused = st.refused;
     Seam__Envelope env = SEAM__ENVELOPE__INIT;
     env.body_case = SEAM__ENVELOPE__BODY_STATS;
     env.stats = &out;

@@ -241,6 +241,11 @@ typedef struct {
 seam_server_t *seam_server_new_in_process(const seam_server_params_t *p, seam_sent_fn sent, void *ctx);
 void seam_server_feed(seam_server_t *s, seam_msg_t *m);
 void seam_srv_log(seam_server_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* This server's numbers, as STATS and the metrics page give them (server.c). */
+void seam_srv_stats(seam_server_t *s, seam_server_stats_t *out);
+/* A STATS message as the public struct (stats.c). */
+void seam_stats_from_proto(const Seam__Stats *p, seam_server_stats_t *out);
+
 /* The audit record of a session opened or ended (outcome: closed, expired, orphaned, failed,
  * drained, stopped); nothing without --audit. */
 void seam_srv_audit_session(seam_server_t *s, const seam_slot_t *sl, const char *outcome,

@@ -16,6 +16,7 @@
 
 #include <cjson/cJSON.h>
 #include <cmocka.h>
+#include <inttypes.h>
 #include <zmq.h>
 
 #include "../runtime/seam_split.h"
@@ -226,6 +227,27 @@ static void test_audit_trail(void **state)
     assert_true(cJSON_GetObjectItemCaseSensitive(ended, "bytes_out")->valuedouble > N_PROMPT * 640 * 4);
     assert_true(cJSON_GetObjectItemCaseSensitive(ended, "compute_ms")->valuedouble > 0);
     assert_non_null(strstr(cJSON_GetObjectItemCaseSensitive(ended, "peer")->valuestring, "127.0.0.1"));
+    /* seam stats and seam_server_stats see the same server: keys needed, numbers consistent */
+    seam_server_stats_t st;
+    assert_int_equal(seam_server_stats(secure.endpoint, spub, ckey, &st), SEAM_OK);
+    assert_true(st.forwards >= 1 && st.refused >= 1 && st.max_sessions > 0 && st.weight_bytes > 0);
+    char cmd[2400], out[320];
+    snprintf(out, sizeof out, "%s/stats.json", dir);
+    snprintf(cmd, sizeof cmd, "%s stats %s --server-key %s --key %s --json > %s", seam_bin,
+             secure.endpoint, spub, ckey, out);
+    assert_int_equal(system(cmd), 0);
+    char *text = read_file(out, NULL);
+    cJSON *sj = cJSON_Parse(text);
+    free(text);
+    assert_non_null(sj);
+    assert_true(cJSON_GetObjectItemCaseSensitive(sj, "forwards")->valuedouble >= (double)st.forwards);
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(sj, "draining")));
+    cJSON_Delete(sj);
+    snprintf(cmd, sizeof cmd, "%s stats %s --server-key %s --key %s > /dev/null 2>&1", seam_bin,
+             secure.endpoint, spub, ikey);
+    assert_int_not_equal(system(cmd), 0); /* a key not allowed gets nothing */
+    printf("  seam stats: %" PRIu64 " forwards, %" PRIu64 " refused, %d/%d sessions\n", st.forwards,
+           st.refused, st.sessions, st.max_sessions);
     char *e = cJSON_PrintUnformatted(ended), *r = cJSON_PrintUnformatted(refused);
     printf("  audit: %s\n  audit: %s\n", e, r);
     free(e), free(r);
