@@ -14,7 +14,7 @@ THREADS ?= 2
 # marks (runtime/seam*.h).
 CFLAGS  := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wshadow -Wno-unknown-pragmas -MMD -MP \
            -fPIC -fvisibility=hidden
-LIB_DEPS := -lzmq -lprotobuf-c -lsodium -lcjson -lm -lpthread -ldl
+LIB_DEPS := -lzmq -lprotobuf-c -lsodium -lcjson -lmicrohttpd -lm -lpthread -ldl
 LDLIBS  := $(LIB_DEPS)
 ARCH    := $(shell uname -m)
 Q       := @
@@ -233,7 +233,7 @@ test: deps
 	         exit f > 0}' $(TALLY)
 
 test-unit: all test-data
-	$(Q)SEAM_BACKEND=cpu SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) bash tests/run.sh tests/layers.py $(TESTS) tests/examples.sh tests/python.sh
+	$(Q)SEAM_BACKEND=cpu SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) bash tests/run.sh tests/layers.py $(TESTS) tests/examples.sh tests/python.sh tests/metrics.sh
 
 # The parsers and the hostile-input suites again under AddressSanitizer and UBSan.
 # test_hostile and test_abuse attack an ASan-built seam serve (SEAM_BIN).
@@ -284,7 +284,7 @@ fuzz: $(PROTO_C) $(FUZZ_LIB) $(FIXTURES)
 	    $(BUILD)/fuzz/msg_corpus 2>&1 | tail -3
 	@echo "  CLANG fuzz_server (libFuzzer, $(FUZZ_SECONDS) s)"
 	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I$(BUILD)/fuzzlib/gen \
-	    tests/fuzz_server.c $(FUZZ_LIB) -lzmq -lprotobuf-c -lsodium -lcjson -lm -lpthread -ldl \
+	    tests/fuzz_server.c $(FUZZ_LIB) $(LIB_DEPS) \
 	    -o $(BUILD)/fuzz/fuzz_server
 	$(Q)mkdir -p $(BUILD)/fuzz/server_corpus
 	$(Q)SEAM_FUZZ_MODEL=$(BUILD)/fixtures/tiny-llama-q4_k.gguf $(BUILD)/fuzz/fuzz_server \

@@ -52,6 +52,8 @@ typedef struct {
     FILE *log;               /* one line per session and connection event; NULL: quiet */
     const char *audit;       /* JSON Lines file appended with every session (opened, ended)
                               * and every refused request; NULL: none */
+    const char *metrics;     /* "HOST:PORT" (":PORT": loopback) to serve /metrics (Prometheus)
+                              * and /health on over HTTP; NULL: none */
 } seam_server_params_t;
 
 SEAM_API seam_server_params_t seam_server_default_params(void);

@@ -25,7 +25,10 @@
 #include "seam_server.h"
 #include "model_id.h"
 #include "audit.h"
+#include "metrics.h"
 #include "server_core.h"
+
+static void publish_metrics(seam_server_t *s);
 
 seam_server_params_t seam_server_default_params(void)
 {
@@ -93,6 +96,8 @@ void seam_server_destroy(seam_server_t **sp)
             seam_srv_audit_session(s, &s->slots[i], s->draining ? "drained" : "stopped",
                                    "the server stopped with it open");
     seam_audit_close(&s->audit);
+    seam_metrics_stop(&s->metrics); /* before what it reads is gone */
+    free(s->mx);
     seam_worker_destroy(&s->worker); /* first: it is the only user of the model and sessions */
     seam_chain_free(s);
     seam_slots_free(s);
@@ -333,6 +338,16 @@ seam_server_t *seam_server_new(const seam_server_params_t *params)
         fail_with("profiling its layers failed");
         goto fail;
     }
+    if (s->p.metrics) {
+        if (!(s->mx = calloc(1, sizeof *s->mx)) || !(s->metrics = seam_metrics_start(s->p.metrics))) {
+            fail_with("--metrics");
+            goto fail;
+        }
+        s->mx->layer_begin = s->p.layer_begin;
+        s->mx->layer_end = s->p.layer_end;
+        snprintf(s->mx->model, sizeof s->mx->model, "%s", s->info.name);
+        publish_metrics(s);
+    }
     if (bind_all(s, &ep) != SEAM_OK)
         goto fail;
     bool head = s->p.layer_end == s->info.n_layer;
@@ -346,6 +361,8 @@ seam_server_t *seam_server_new(const seam_server_params_t *params)
                      s->p.allow_dir ? "clients must be in the allow list" : "any client key admitted");
     else
         seam_srv_log(s, "encryption OFF (plain TCP)%s", ep.loopback ? " on loopback" : ": --insecure");
+    if (s->metrics)
+        seam_srv_log(s, "metrics on http://%s/metrics, health on /health", seam_metrics_address(s->metrics));
     return s;
 fail:
     seam_server_destroy(&s);
@@ -480,6 +497,18 @@ void seam_srv_stats(seam_server_t *s, seam_server_stats_t *out)
     out->draining = s->draining;
     out->batches = ws.batches;
     out->batch_rows = ws.batch_rows;
+}
+
+/* The metrics page's copy of this loop's numbers (the HTTP thread reads only the copy). */
+static void publish_metrics(seam_server_t *s)
+{
+    if (!s->metrics)
+        return;
+    seam_srv_stats(s, &s->mx->st);
+    seam_worker_stats_t ws;
+    seam_worker_stats(s->worker, &ws);
+    s->mx->batch = ws.batch;
+    seam_metrics_publish(s->metrics, s->mx);
 }
 
 static void on_stats(seam_req_t *r)
@@ -630,6 +659,7 @@ int seam_server_run(seam_server_t *s, volatile sig_atomic_t *stop)
         if (now - last_tick > 20000000ull) {
             seam_slots_tick(s);
             seam_chain_tick(s);
+            publish_metrics(s);
             last_tick = now;
         }
         /* ZeroMQ frees what it held for a connection that went (an unfinished message of

@@ -287,6 +287,8 @@ long seam_srv_error(seam_server_t *s, const uint8_t *to, size_t to_len, uint64_t
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    if (s->mx && (int)code >= 0 && (int)code < SEAM_METRICS_CODES)
+        s->mx->errors_by_code[code]++;
     if (s->audit) {
         const seam_conn_t *c = by_id(s, to, to_len);
         const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&seam__error_code__descriptor,

@@ -15,6 +15,7 @@
 #include "measure.h"
 #include "seam.h"
 #include "seam_server.h"
+#include "metrics.h"
 #include "transport.h"
 
 typedef struct seam_worker seam_worker_t;
@@ -89,6 +90,7 @@ typedef struct {
     uint64_t batches, batch_rows;
     uint64_t busy_ns, busy_span_ns; /* compute time over the last 5-10 s, and that span */
     int queued;                     /* jobs waiting */
+    seam_histogram_t batch;         /* rows per step */
 } seam_worker_stats_t;
 
 seam_worker_t *seam_worker_new(const seam_worker_params_t *p);
@@ -223,6 +225,8 @@ struct seam_server {
     void *sent_ctx;
     uint64_t started_ns, forwards, errors, refused, bytes_in, bytes_out, dropped;
     struct seam_audit *audit;     /* --audit, or NULL */
+    struct seam_metrics *metrics; /* --metrics, or NULL */
+    struct seam_metrics_snapshot *mx; /* its numbers, kept by this loop; NULL without */
 };
 
 /* A request being handled: who sent it and when. */

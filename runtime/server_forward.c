@@ -144,6 +144,15 @@ void seam_on_forward(seam_req_t *r, const Seam__Forward *f)
     sl->rows += (uint64_t)n;
     sl->bytes_in += j->msg.wire_bytes;
     s->bytes_in += j->msg.wire_bytes;
+    if (s->mx) {
+        s->mx->tokens += (uint64_t)n;
+        seam_key_counters_t *k = seam_metrics_key(s->mx, sl->owner);
+        if (k) {
+            k->forwards++;
+            k->tokens += (uint64_t)n;
+            k->bytes_in += j->msg.wire_bytes;
+        }
+    }
     s->forwards++;
     seam_srv_submit(s, j);
 }
@@ -185,6 +194,11 @@ void seam_forward_done(seam_server_t *s, seam_job_t *j)
         return;
     }
     sl->compute_us += j->compute_us;
+    if (s->mx) {
+        double total = (double)(seam_now_ns() - j->t_recv_ns) / 1e9, compute = j->compute_us / 1e6;
+        seam_histogram_add(&s->mx->compute, seam_metrics_time_bounds, compute);
+        seam_histogram_add(&s->mx->queue, seam_metrics_time_bounds, total > compute ? total - compute : 0);
+    }
     if (f->n_next > 0) {
         seam_chain_pass(s, j, f);
         return;
@@ -222,5 +236,8 @@ void seam_forward_done(seam_server_t *s, seam_job_t *j)
     }
     s->bytes_out += sent > 0 ? (uint64_t)sent : 0;
     sl->bytes_out += sent > 0 ? (uint64_t)sent : 0;
+    seam_key_counters_t *k = s->mx ? seam_metrics_key(s->mx, sl->owner) : NULL;
+    if (k)
+        k->bytes_out += sent > 0 ? (uint64_t)sent : 0;
     free(res.timing);
 }

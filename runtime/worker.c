@@ -57,6 +57,7 @@ struct seam_worker {
     int queued;
     bool stop;
     uint64_t batches, batch_rows, busy_ns, window_ns, busy_last_ns, span_last_ns;
+    seam_histogram_t batch_hist;
     int efd;
     pthread_t thread;
     bool has_thread;
@@ -269,6 +270,7 @@ static void busy_add(seam_worker_t *w, uint64_t t0, uint64_t now, int rows)
     w->busy_ns += now - t0;
     w->batches++;
     w->batch_rows += (uint64_t)rows;
+    seam_histogram_add(&w->batch_hist, seam_metrics_rows_bounds, rows);
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -508,6 +510,7 @@ void seam_worker_stats(seam_worker_t *w, seam_worker_stats_t *out)
     out->busy_ns = w->busy_ns + w->busy_last_ns;
     out->busy_span_ns = now - w->window_ns + w->span_last_ns;
     out->queued = w->queued;
+    out->batch = w->batch_hist;
     pthread_mutex_unlock(&w->mu);
 }
 

@@ -26,7 +26,7 @@
 #include "server_proc.h"
 
 static char seam_bin[1024], dir[256], allow[300], skey[300], spub[300], ckey[300], ikey[300],
-    audit[300];
+    audit[300], metrics[64];
 static server_proc_t secure, plain;
 static const int32_t prompt[] = {2, 818, 1806, 5905, 7913, 659, 506};
 #define N_PROMPT 7
@@ -60,7 +60,8 @@ static int setup(void **state)
     snprintf(ckey, sizeof ckey, "%s/client.key", dir);
     snprintf(ikey, sizeof ikey, "%s/intruder.key", dir);
     snprintf(audit, sizeof audit, "%s/audit.jsonl", dir);
-    const char *extra[] = {"--key", skey, "--allow", allow, "--audit", audit, NULL};
+    snprintf(metrics, sizeof metrics, "127.0.0.1:%d", test_port(6));
+    const char *extra[] = {"--key", skey, "--allow", allow, "--audit", audit, "--metrics", metrics, NULL};
     if (server_start(&secure, seam_bin, model_path(), test_port(4), "4-18", extra) != 0)
         return -1;
     if (server_start(&plain, seam_bin, model_path(), test_port(5), "4-18", NULL) != 0)
@@ -246,6 +247,19 @@ static void test_audit_trail(void **state)
     snprintf(cmd, sizeof cmd, "%s stats %s --server-key %s --key %s > /dev/null 2>&1", seam_bin,
              secure.endpoint, spub, ikey);
     assert_int_not_equal(system(cmd), 0); /* a key not allowed gets nothing */
+    /* the metrics page counts per client key, the allowed one by its fingerprint */
+    snprintf(cmd, sizeof cmd, "curl -sf http://%s/metrics > %s", metrics, out);
+    assert_int_equal(system(cmd), 0);
+    text = read_file(out, NULL);
+    char want[128];
+    snprintf(want, sizeof want, "seam_client_forwards_total{key=\"%s\"} ", good);
+    const char *at = strstr(text, want);
+    if (!at || atoi(at + strlen(want)) < 1)
+        fail_msg("no '%s' >= 1 on the metrics page", want);
+    at = strstr(text, "seam_errors_total{code=\"ERR_MALFORMED\"} ");
+    assert_non_null(at);
+    assert_true(atoi(at + strlen("seam_errors_total{code=\"ERR_MALFORMED\"} ")) >= 1);
+    free(text);
     printf("  seam stats: %" PRIu64 " forwards, %" PRIu64 " refused, %d/%d sessions\n", st.forwards,
            st.refused, st.sessions, st.max_sessions);
     char *e = cJSON_PrintUnformatted(ended), *r = cJSON_PrintUnformatted(refused);

@@ -61,6 +61,8 @@ static void serve_usage(FILE *f)
             "      --audit FILE        append one JSON line per session opened and ended (peer,\n"
             "                          key fingerprint, layers, tokens, bytes, compute, outcome)\n"
             "                          and per refused request (unknown key, full, malformed)\n"
+            "      --metrics HOST:PORT  serve Prometheus metrics on http://HOST:PORT/metrics and\n"
+            "                          a health check on /health (:PORT alone: 127.0.0.1)\n"
             "      --emulate-link RATE,RTT  shape our own traffic, e.g. 100mbit,20ms (clients\n"
             "                          use the same flag; experiments on loopback)\n"
             "  -h, --help              this help\n"
@@ -69,7 +71,7 @@ static void serve_usage(FILE *f)
             "  seam serve --layers 4-16 --listen tcp://127.0.0.1:7001\n"
             "  seam serve --layers 0-9 --listen tcp://127.0.0.1:7001 --peers tcp://127.0.0.1:7002\n"
             "  seam serve --layers 4-18 --listen tcp://0.0.0.0:7001 --key server.key --allow clients/\n"
-            "  seam serve --layers 4-18 --listen tcp://127.0.0.1:7001 --audit audit.jsonl\n");
+            "  seam serve --layers 4-18 --listen tcp://127.0.0.1:7001 --audit audit.jsonl --metrics :9464\n");
 }
 
 int cmd_serve(int argc, char **argv)
@@ -81,7 +83,7 @@ int cmd_serve(int argc, char **argv)
     long v;
     enum { O_LAYERS = 256, O_LISTEN, O_MAXS, O_MAXC, O_IDLE, O_SKEY2, O_ALLOW, O_INSECURE, O_EMU2,
            O_BACKEND2, O_GPU2, O_CLIENTS, O_MBS, O_CHUNK, O_ORPHAN, O_MAXCONN, O_DRAIN, O_PEERS,
-           O_HOP, O_AUDIT };
+           O_HOP, O_AUDIT, O_METRICS };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},      {"layers", required_argument, 0, O_LAYERS},
         {"listen", required_argument, 0, O_LISTEN}, {"threads", required_argument, 0, 't'},
@@ -99,7 +101,7 @@ int cmd_serve(int argc, char **argv)
         {"key", required_argument, 0, O_SKEY2},     {"allow", required_argument, 0, O_ALLOW},
         {"insecure", no_argument, 0, O_INSECURE},   {"emulate-link", required_argument, 0, O_EMU2},
         {"backend", required_argument, 0, O_BACKEND2}, {"gpu", required_argument, 0, O_GPU2},
-        {"audit", required_argument, 0, O_AUDIT},
+        {"audit", required_argument, 0, O_AUDIT}, {"metrics", required_argument, 0, O_METRICS},
         {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -125,6 +127,7 @@ int cmd_serve(int argc, char **argv)
         case O_ALLOW: p.allow_dir = optarg; break;
         case O_INSECURE: p.insecure = true; break;
         case O_AUDIT: p.audit = optarg; break;
+        case O_METRICS: p.metrics = optarg; break;
         case O_EMU2: if (!set_link_emulation(optarg)) return 2; break;
         case O_BACKEND2: if (!parse_backend(optarg, &p.backend)) return 2; break;
         case O_GPU2: if (parse_int("--gpu", optarg, 0, 63, &v)) return 2; p.gpu = (int)v; break;
