@@ -115,7 +115,7 @@ $(VERSION_H): FORCE
 	    "$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$$(git diff --quiet HEAD -- 2>/dev/null || echo +changes)" \
 	    "$(notdir $(CC)) $(filter -O% -m% -fopenmp -fsanitize=%,$(CFLAGS))" > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
-$(BUILD)/runtime/version.o $(BUILD)/tools/record.o: $(VERSION_H)
+$(BUILD)/runtime/version.o $(BUILD)/tools/record.o $(BUILD)/tools/cmd_bench.o: $(VERSION_H)
 FORCE:
 
 $(BUILD)/gen/proto/seam.pb-c.o: $(PROTO_C)
@@ -233,7 +233,7 @@ test: deps
 	         exit f > 0}' $(TALLY)
 
 test-unit: all test-data
-	$(Q)SEAM_BACKEND=cpu SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) bash tests/run.sh tests/layers.py $(TESTS) tests/examples.sh tests/python.sh tests/metrics.sh
+	$(Q)SEAM_BACKEND=cpu SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) bash tests/run.sh tests/layers.py $(TESTS) tests/examples.sh tests/python.sh tests/metrics.sh tests/bench.sh
 
 # The parsers and the hostile-input suites again under AddressSanitizer and UBSan.
 # test_hostile and test_abuse attack an ASan-built seam serve (SEAM_BIN).
@@ -317,7 +317,7 @@ refs: all model $(BPE_VOCAB)
 PREFIX  ?= /usr/local
 DEST    := $(DESTDIR)$(PREFIX)
 PUBLIC_H := runtime/seam.h runtime/seam_split.h runtime/seam_server.h runtime/seam_plan.h
-MAN_CMDS := run serve plan profile keygen inspect stats
+MAN_CMDS := run serve plan profile keygen inspect stats bench
 MAN_run := generate text, on this machine or split across seam serve processes
 MAN_serve := hold a range of a model's layers and serve split clients
 MAN_plan := choose the best split for the servers and the measured links
@@ -325,6 +325,7 @@ MAN_profile := time this machine's layers (and a link) for the partitioner
 MAN_keygen := write a CurveZMQ key pair for encrypted splits
 MAN_inspect := print a GGUF model's architecture, tensors and bytes per layer
 MAN_stats := ask a seam serve for its numbers (sessions, traffic, busy)
+MAN_bench := sweep split shapes, wire dtypes, links and threads into md, CSV or JSON Lines rows
 MANS    := $(BUILD)/man/seam.1 $(MAN_CMDS:%=$(BUILD)/man/seam-%.1)
 INSTALLED := lib/libseam.so.$(SEAM_VERSION) lib/libseam.so.$(SEAM_SOVERSION) lib/libseam.so \
              lib/libseam.a lib/pkgconfig/seam.pc bin/seam $(PUBLIC_H:runtime/%=include/%) \

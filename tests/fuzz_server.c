@@ -305,7 +305,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* every input starts from an empty server: close what is open, from its owner */
     for (int i = 0; i < srv->n_slots; i++)
-        seam_slots_close(srv, &srv->slots[i], "the fuzz input ended");
+        seam_slots_close(srv, &srv->slots[i], "closed", "the fuzz input ended");
     seam_worker_run_pending(srv->worker);
     seam_job_t *j = seam_worker_take_done(srv->worker);
     while (j) {
