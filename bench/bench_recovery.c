@@ -21,10 +21,12 @@
 #include "../runtime/seam_split.h"
 #include "../runtime/transport.h"
 #include "../tests/server_proc.h"
+#include "bench_json.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: bench_recovery [-m MODEL] [-t N] [--contexts LIST] [--reps N] [--seam PATH] [--port P]\n\n"
+    fprintf(f, "usage: bench_recovery [-m MODEL] [-t N] [--contexts LIST] [--reps N] [--seam PATH] [--port P]\n"
+               "                      [--json FILE]\n\n"
                "Two seam serve processes hold layers [4,16) (-t threads each, default 1); for each\n"
                "context T in LIST (default 64,256,1024) the server in use is killed, or drained,\n"
                "after a T-token prompt, and the recovery is timed (median of --reps, default 3).\n");
@@ -151,10 +153,12 @@ int main(int argc, char **argv)
                                          {"reps", required_argument, 0, 'r'},
                                          {"seam", required_argument, 0, 's'},
                                          {"port", required_argument, 0, 'p'},
+                                         {"json", required_argument, 0, 'j'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
+    FILE *json = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "m:t:c:r:s:p:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:t:c:r:s:p:j:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': b.model = optarg; break;
         case 't': b.threads = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
@@ -162,6 +166,12 @@ int main(int argc, char **argv)
         case 'r': reps = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
         case 's': b.seam = optarg; break;
         case 'p': b.port = atoi(optarg); break;
+        case 'j':
+            if (!(json = fopen(optarg, "w"))) {
+                fprintf(stderr, "bench_recovery: cannot write '%s'\n", optarg);
+                return 2;
+            }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -206,6 +216,17 @@ int main(int argc, char **argv)
         printf("%6d %12.1f | %11.1f ms %10.1f %9d | %15.1f %8.2f\n", T, median(prompt, n),
                median(kd, n), median(kp, n), replayed, median(dp, n), kv / 1e6);
         fflush(stdout);
+        cJSON *row = cJSON_CreateObject();
+        cJSON_AddStringToObject(row, "bench", "recovery");
+        cJSON_AddBoolToObject(row, "row", true);
+        cJSON_AddNumberToObject(row, "positions", T);
+        cJSON_AddNumberToObject(row, "prompt_ms", median(prompt, n));
+        cJSON_AddNumberToObject(row, "detect_ms", median(kd, n));
+        cJSON_AddNumberToObject(row, "replay_ms", median(kp, n));
+        cJSON_AddNumberToObject(row, "replayed", replayed);
+        cJSON_AddNumberToObject(row, "kv_move_ms", median(dp, n));
+        cJSON_AddNumberToObject(row, "kv_bytes", kv);
+        bench_json_row(json, row);
     }
     printf("kill: noticed = from the step's request to the failure seen; pause = from then to the "
            "step going on (the standby opened, T positions replayed). drain: the KV cache moved "

@@ -18,15 +18,17 @@
 #include "../runtime/model_id.h"
 #include "../runtime/seam.h"
 #include "../tests/server_proc.h"
+#include "bench_json.h"
 #include "serve_load.h"
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bench_serve [-m MODEL] [--layers A-B] [-t N] [-n LIST] [--decode N] [--prompt N]\n"
-               "                   [--seam PATH] [--port P]\n\n"
+               "                   [--seam PATH] [--port P] [--json FILE]\n\n"
                "Starts seam serve holding layers [A,B) (default 4-16) with -t threads (default 2),\n"
                "then N clients at once for each N in LIST (default 1,2,4,8,16,32,64), each a prompt\n"
                "of --prompt rows (default 16) and --decode steps (default 32).\n"
+               "--json FILE also writes each row as a JSON line (seam report plots them).\n"
                "SEAM_BENCH_STEPS=1 also prints each decode step's fastest and slowest client.\n");
 }
 
@@ -67,12 +69,14 @@ int main(int argc, char **argv)
     const char *model = getenv("SEAM_MODEL") ? getenv("SEAM_MODEL") : "models/gemma-3-270m-q4_k_m.gguf";
     const char *seam = "build/seam", *list = "1,2,4,8,16,32,64";
     int a = 4, b = 16, threads = 2, n_decode = 32, n_prompt = 16, port = 0;
-    enum { O_LAYERS = 256, O_DECODE, O_PROMPT, O_SEAM, O_PORT };
+    enum { O_LAYERS = 256, O_DECODE, O_PROMPT, O_SEAM, O_PORT, O_JSON };
+    FILE *json = NULL;
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"layers", required_argument, 0, O_LAYERS},
         {"threads", required_argument, 0, 't'}, {"clients", required_argument, 0, 'n'},
         {"decode", required_argument, 0, O_DECODE}, {"prompt", required_argument, 0, O_PROMPT},
         {"seam", required_argument, 0, O_SEAM}, {"port", required_argument, 0, O_PORT},
+        {"json", required_argument, 0, O_JSON},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "m:t:n:h", opts, NULL)) != -1) {
@@ -90,6 +94,12 @@ int main(int argc, char **argv)
         case O_PROMPT: n_prompt = atoi(optarg); break;
         case O_SEAM: seam = optarg; break;
         case O_PORT: port = atoi(optarg); break;
+        case O_JSON:
+            if (!(json = fopen(optarg, "w"))) {
+                fprintf(stderr, "bench_serve: cannot write '%s'\n", optarg);
+                return 2;
+            }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -208,6 +218,18 @@ int main(int argc, char **argv)
                p99 / pass, ping99, (double)load_rss_mb(srv.pid, "VmRSS"),
                failed ? "  FAILED" : bad ? "  OUTPUT DIFFERS" : "");
         fflush(stdout);
+        cJSON *row = cJSON_CreateObject();
+        cJSON_AddStringToObject(row, "bench", "serve");
+        cJSON_AddBoolToObject(row, "row", true);
+        cJSON_AddNumberToObject(row, "clients", n);
+        cJSON_AddNumberToObject(row, "tok_s", tps);
+        cJSON_AddNumberToObject(row, "ceiling", n * 1e3 / pass);
+        cJSON_AddNumberToObject(row, "pass_ms", pass);
+        cJSON_AddNumberToObject(row, "p50_ms", p50);
+        cJSON_AddNumberToObject(row, "p99_ms", p99);
+        cJSON_AddNumberToObject(row, "ping_p99_ms", ping99);
+        cJSON_AddBoolToObject(row, "identical", !bad && !failed);
+        bench_json_row(json, row);
         if (bad)
             fprintf(stderr, "  N=%d: %d of %d clients checked got rows that differ from running alone\n",
                     n, bad, checked);

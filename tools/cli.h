@@ -1,5 +1,5 @@
 /* The `seam` command's parts: one file per subcommand (cmd_run.c, cmd_serve.c, cmd_plan.c with
- * profile, cmd_inspect.c, cmd_keygen.c, cmd_stats.c, cmd_bench.c), seam.c dispatching, flags.c the parsing they share. Every subcommand
+ * profile, cmd_inspect.c, cmd_keygen.c, cmd_stats.c, cmd_bench.c, cmd_report.c), seam.c dispatching, flags.c the parsing they share. Every subcommand
  * has --help; a wrong flag gets a message naming the subcommand and the flag, and exit
  * status 2. */
 #ifndef SEAM_TOOLS_CLI_H
@@ -40,5 +40,6 @@ int cmd_plan(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ static void usage(FILE *f)
                "  plan      choose the best split for a server and the measured link\n"
                "  inspect   print a GGUF model's architecture, tensors and bytes per layer\n"
                "  bench     sweep split shapes, wire dtypes, links and threads; rows as md/csv/jsonl\n"
+               "  report    one HTML page of plots from bench, sweep and run results\n"
                "  stats     ask a seam serve for its numbers (sessions, traffic, busy), once or\n"
                "            every few seconds\n"
                "\n'seam <command> --help' describes each. seam %s\n", seam_version());
@@ -39,7 +40,8 @@ int main(int argc, char **argv)
         int (*fn)(int, char **);
     } cmds[] = {{"run", cmd_run},         {"serve", cmd_serve},     {"keygen", cmd_keygen},
                 {"profile", cmd_profile}, {"plan", cmd_plan},       {"inspect", cmd_inspect},
-                {"stats", cmd_stats},     {"bench", cmd_bench}};
+                {"stats", cmd_stats},     {"bench", cmd_bench},
+                {"report", cmd_report}};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
         if (!strcmp(cmd, cmds[i].name)) {
             seam_cli_cmd = cmds[i].name;
