@@ -1,6 +1,8 @@
 /* Layer timings. Each layer is timed alone (seam_forward_layers over [l, l+1)); decode at
  * context T puts the query at position T-1 of a fresh cache, since attention's cost depends on
- * how many keys it reads, not on their values. Medians of a few repetitions. */
+ * how many keys it reads, not on their values. Medians of a few repetitions. Then whole steps
+ * are timed as they run (the range, then the head when it ends at the last layer) and the
+ * layers scaled to add up to them: timed alone, a layer's weights stay in cache. */
 #include "measure.h"
 
 #include <stdio.h>
@@ -94,6 +96,31 @@ int seam_measure_layers(const seam_measure_params_t *p, seam_layer_times_t *out)
         }
         out->prefill_us_per_token[l] = seam_median(t, 3);
     }
+    /* A layer timed alone, again and again, runs from a warm cache; a real step goes through
+     * the whole range (and after the last layer the head, whose table evicts everything), so
+     * each layer's weights come from memory. Time whole steps the way they run and scale the
+     * layers' decode times to add up to them (prefill batches reuse weights: left alone). */
+    double full[REPS], sum = 0;
+    int T = ctx[1];
+    for (int l = begin; l < end; l++)
+        sum += out->dec_a[l] + out->dec_b[l] * T;
+    for (int r = 0; rc == SEAM_OK && r < REPS && end > begin; r++) {
+        for (int i = 0; i < in.d_model; i++)
+            h[i] = 0.01f * (float)((i * 5 + r) % 11) - 0.05f;
+        seam_session_assume_filled(s, cap);
+        uint64_t t0 = seam_now_ns();
+        rc = seam_forward_layers(s, begin, end, T - 1, 1, h);
+        full[r] = (double)(seam_now_ns() - t0) / 1e3;
+        if (rc == SEAM_OK && end == in.n_layer)
+            rc = seam_forward_head(s, h, 1, logits);
+    }
+    double k = rc == SEAM_OK && end > begin && sum > 0 ? seam_median(full, REPS) / sum : 1;
+    out->cache_factor = k;
+    if (k > 1.0 && k < 4.0)
+        for (int l = begin; l < end; l++) {
+            out->dec_a[l] *= k;
+            out->dec_b[l] *= k;
+        }
     for (int r = 0; rc == SEAM_OK && r < REPS; r++) {
         uint64_t t0 = seam_now_ns();
         rc = seam_forward_embed(s, &tok, 1, h);

@@ -19,6 +19,7 @@ typedef struct {
     double dec_a[SEAM_MAX_LAYERS], dec_b[SEAM_MAX_LAYERS];
     double prefill_us_per_token[SEAM_MAX_LAYERS];
     double embed_us, head_us; /* per decoded token */
+    double cache_factor;      /* whole steps / the layers timed alone (the layers are scaled by it) */
 } seam_layer_times_t;
 
 typedef struct {

@@ -20,6 +20,7 @@
 #include "../kernels/cpu/quant.h"
 #include "../runtime/link.h"
 #include "../runtime/model_id.h"
+#include "../runtime/seam_plan.h"
 #include "../runtime/seam_split.h"
 #include "cli.h"
 #include "version_info.h"
@@ -47,6 +48,8 @@ typedef struct {
     long n_prompt[MAX_LIST], n_gen[MAX_LIST];
     int n_np, n_ng;
     long reps, server_threads;
+    bool predict;                  /* also the cost model's prediction of each point */
+    seam_profile_t *client;        /* --predict: this machine, per -t value (same order) */
     const char *model, *out, *format;
     int n_layer, n_vocab;
     char model_name[128], host[128], date[32];
@@ -61,6 +64,7 @@ typedef struct {
 
 typedef struct {
     double pp_tok_s, pp_sd, tg_tok_s, tg_sd, tg_ms, bytes_per_token;
+    double predicted_ms;           /* --predict; 0: not asked */
 } result_t;
 
 /* ---- lists -------------------------------------------------------------------------------- */
@@ -185,7 +189,7 @@ static char **done_points(const char *path, int *n)
 static const char *const columns[] = {"commit", "model", "host", "date", "threads", "server_threads",
                                       "shape", "wire", "head", "link", "n_prompt", "n_gen", "reps",
                                       "pp_tok_s", "pp_sd", "tg_tok_s", "tg_sd", "tg_ms_per_token",
-                                      "bytes_per_token", "point"};
+                                      "bytes_per_token", "predicted_ms", "point"};
 #define N_COLUMNS (int)(sizeof columns / sizeof *columns)
 
 static void header(FILE *f, const char *format)
@@ -196,7 +200,7 @@ static void header(FILE *f, const char *format)
         fprintf(f, "\n");
     } else if (!strcmp(format, "md")) {
         fprintf(f, "| shape | wire | head | link | threads | pp | tg | pp tok/s | tg tok/s | ms/token | "
-                   "bytes/token | point |\n|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|\n");
+                   "bytes/token | predicted ms | point |\n|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n");
     }
 }
 
@@ -207,14 +211,17 @@ static void row(FILE *f, const bench_t *b, const point_t *p, const result_t *r)
     point_key(p, key, sizeof key);
     const char *wire = seam_dtype_name((seam_dtype_t)p->wire), *head = p->head ? "server" : "local";
     if (!strcmp(b->format, "md")) {
-        fprintf(f, "| %s | %s | %s | %s | %ld | %ld | %ld | %.1f ± %.1f | %.1f ± %.1f | %.2f | %.0f | %s |\n",
+        char pred[32] = "-";
+        if (r->predicted_ms > 0)
+            snprintf(pred, sizeof pred, "%.2f", r->predicted_ms);
+        fprintf(f, "| %s | %s | %s | %s | %ld | %ld | %ld | %.1f ± %.1f | %.1f ± %.1f | %.2f | %.0f | %s | %s |\n",
                 sh, wire, head, p->link->text, p->threads, p->n_prompt, p->n_gen, r->pp_tok_s, r->pp_sd,
-                r->tg_tok_s, r->tg_sd, r->tg_ms, r->bytes_per_token, key);
+                r->tg_tok_s, r->tg_sd, r->tg_ms, r->bytes_per_token, pred, key);
     } else if (!strcmp(b->format, "csv")) {
-        fprintf(f, "%s,\"%s\",%s,%s,%ld,%ld,%s,%s,%s,\"%s\",%ld,%ld,%ld,%.3f,%.3f,%.3f,%.3f,%.4f,%.1f,%s\n",
+        fprintf(f, "%s,\"%s\",%s,%s,%ld,%ld,%s,%s,%s,\"%s\",%ld,%ld,%ld,%.3f,%.3f,%.3f,%.3f,%.4f,%.1f,%.4f,%s\n",
                 SEAM_COMMIT, b->model_name, b->host, b->date, p->threads, b->server_threads, sh, wire,
                 head, p->link->text, p->n_prompt, p->n_gen, b->reps, r->pp_tok_s, r->pp_sd, r->tg_tok_s,
-                r->tg_sd, r->tg_ms, r->bytes_per_token, key);
+                r->tg_sd, r->tg_ms, r->bytes_per_token, r->predicted_ms, key);
     } else {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "commit", SEAM_COMMIT);
@@ -236,6 +243,8 @@ static void row(FILE *f, const bench_t *b, const point_t *p, const result_t *r)
         cJSON_AddNumberToObject(j, "tg_sd", r->tg_sd);
         cJSON_AddNumberToObject(j, "tg_ms_per_token", r->tg_ms);
         cJSON_AddNumberToObject(j, "bytes_per_token", r->bytes_per_token);
+        if (r->predicted_ms > 0)
+            cJSON_AddNumberToObject(j, "predicted_ms", r->predicted_ms);
         cJSON_AddStringToObject(j, "point", key);
         char *line = cJSON_PrintUnformatted(j);
         fprintf(f, "%s\n", line ? line : "{}");
@@ -408,6 +417,37 @@ static int measure(const bench_t *b, const point_t *p, const char *endpoint, int
     return rc;
 }
 
+/* What the cost model predicts one decode step of the point takes, at the mean context of its
+ * decode steps, from this machine's profile, the server's (its HELLO) and the link measured to
+ * it; 0 when the plan is not feasible for it. */
+typedef struct {
+    seam_profile_t server;
+    seam_link_profile_t link;
+    int begin, end;
+    bool has_head, ok;
+    const link_t *measured_for;   /* the link view.link was measured on */
+} server_view_t;
+
+static double predict_ms(const bench_t *b, const point_t *p, const seam_profile_t *client,
+                         const server_view_t *sv)
+{
+    bool remote = p->shape.b > p->shape.a;
+    seam_plan_constraints_t c = seam_plan_default_constraints(b->n_layer);
+    c.context = (int)(p->n_prompt + (p->n_gen - 1) / 2);
+    c.prompt = (int)p->n_prompt;
+    if (remote) {
+        c.server_begin = sv->begin;
+        c.server_end = sv->end;
+        c.server_has_head = sv->has_head;
+    }
+    seam_plan_t pl = {.a = remote ? p->shape.a : 0, .b = remote ? p->shape.b : 0,
+                      .head_remote = p->head, .dtype = (seam_dtype_t)p->wire};
+    seam_link_profile_t none = {0};
+    seam_plan_cost_t k = seam_plan_cost(client, remote ? &sv->server : client, remote ? &sv->link : &none,
+                                        &pl, &c);
+    return k.feasible ? k.decode_us / 1e3 : 0;
+}
+
 static void mean_sd(const double *v, int n, double *mean, double *sd)
 {
     double s = 0, q = 0;
@@ -472,6 +512,9 @@ static void bench_usage(FILE *f)
             "  -n, --n-gen LIST       generated tokens (default 32)\n"
             "  -r, --reps N           repetitions of each point (default 3)\n"
             "  -o, --format md|csv|jsonl  (default md)\n"
+            "      --predict          also the cost model's prediction of each point's ms per\n"
+            "                         token (this machine profiled once per -t, each server's\n"
+            "                         HELLO, the link measured under its emulation)\n"
             "      --output FILE      append the rows to FILE (and resume from it); default stdout\n"
             "  -h, --help             this help\n"
             "\n"
@@ -515,7 +558,7 @@ int cmd_bench(int argc, char **argv)
     b.format = "md";
     const char *shapes = NULL, *cuts = NULL, *wires = "f32", *heads = "local";
     const char *threads = NULL, *pps = "64", *tgs = "32";
-    enum { O_SHAPES = 256, O_CUTS, O_HEAD, O_STHREADS, O_OUTPUT };
+    enum { O_SHAPES = 256, O_CUTS, O_HEAD, O_STHREADS, O_OUTPUT, O_PREDICT };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},    {"shapes", required_argument, 0, O_SHAPES},
         {"cuts", required_argument, 0, O_CUTS},  {"wire", required_argument, 0, 'w'},
@@ -523,7 +566,8 @@ int cmd_bench(int argc, char **argv)
         {"threads", required_argument, 0, 't'},  {"server-threads", required_argument, 0, O_STHREADS},
         {"n-prompt", required_argument, 0, 'p'}, {"n-gen", required_argument, 0, 'n'},
         {"reps", required_argument, 0, 'r'},     {"format", required_argument, 0, 'o'},
-        {"output", required_argument, 0, O_OUTPUT}, {"help", no_argument, 0, 'h'},
+        {"output", required_argument, 0, O_OUTPUT}, {"predict", no_argument, 0, O_PREDICT},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -559,6 +603,7 @@ int cmd_bench(int argc, char **argv)
             b.format = optarg;
             break;
         case O_OUTPUT: b.out = optarg; break;
+        case O_PREDICT: b.predict = true; break;
         case 'h': bench_usage(stdout); return 0;
         default: return bad_option(c, argv);
         }
@@ -654,6 +699,18 @@ int cmd_bench(int argc, char **argv)
     fprintf(stderr, "seam bench: %d points x %ld repetitions, %s\n", todo, b.reps, b.model_name);
     if (skipped)
         fprintf(stderr, "seam bench: %d points already in %s: skipped\n", skipped, b.out);
+    if (b.predict && todo) {
+        if (!(b.client = calloc((size_t)b.n_threads, sizeof *b.client)))
+            return 1;
+        for (int t = 0; t < b.n_threads; t++) {
+            fprintf(stderr, "seam bench: --predict: timing this machine's layers on %ld threads\n", b.threads[t]);
+            if (seam_profile_measure(b.model, (int)b.threads[t], 0, -1, &b.client[t]) != SEAM_OK) {
+                fprintf(stderr, "seam bench: %s\n", seam_last_error());
+                return 1;
+            }
+        }
+    }
+    server_view_t view = {0};
     server_t srv = {0};
     const link_t *srv_link = NULL;
     shape_t srv_shape = {-1, -1};
@@ -674,6 +731,18 @@ int cmd_bench(int argc, char **argv)
                 rc = 1;
                 break;
             }
+            /* the link is measured once per link (its bandwidth probe is the slow part), each
+             * server's own timings from its HELLO */
+            bool new_link = view.measured_for != p->link;
+            view.ok = remote && b.predict &&
+                      seam_profile_server(srv.endpoint, NULL, b.model, &view.server, &view.begin,
+                                          &view.end, &view.has_head) == SEAM_OK &&
+                      (!new_link || seam_profile_link(srv.endpoint, NULL, 10, SEAM_PROFILE_LINK_BYTES,
+                                                      &view.link) == SEAM_OK);
+            if (view.ok)
+                view.measured_for = p->link;
+            if (remote && b.predict && !view.ok)
+                fprintf(stderr, "seam bench: --predict: %s\n", seam_last_error());
             srv_link = p->link;
             srv_shape = p->shape;
         }
@@ -692,6 +761,12 @@ int cmd_bench(int argc, char **argv)
         mean_sd(pp, (int)b.reps, &res.pp_tok_s, &res.pp_sd);
         mean_sd(tg, (int)b.reps, &res.tg_tok_s, &res.tg_sd);
         res.tg_ms = res.tg_tok_s > 0 ? 1e3 / res.tg_tok_s : 0;
+        if (b.predict && (view.ok || !remote)) {
+            int t = 0;
+            while (t + 1 < b.n_threads && b.threads[t] != p->threads)
+                t++;
+            res.predicted_ms = predict_ms(&b, p, &b.client[t], &view);
+        }
         row(out, &b, p, &res);
         ran++;
         char what[300];
@@ -707,6 +782,7 @@ int cmd_bench(int argc, char **argv)
     free(done);
     free(skip);
     free(pts);
+    free(b.client);
     fprintf(stderr, "%sseam bench: %d points run, %d skipped, in %.0f s%s\n",
             stop_signal && isatty(STDERR_FILENO) ? "\n" : "", ran, skipped, now_s() - started,
             stop_signal ? "; stopped: run the same command again to do the rest" : "");
