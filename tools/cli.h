@@ -5,6 +5,7 @@
 #ifndef SEAM_TOOLS_CLI_H
 #define SEAM_TOOLS_CLI_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -31,6 +32,9 @@ void note_backend(seam_backend_kind_t want);
 int bad_option(int c, char **argv);
 /* Arguments left after the options: none is expected. 0, or 2 after saying so. */
 int stray_argument(int argc, char **argv);
+/* Ctrl-C and SIGTERM: the first sets the flag returned to the signal (the command stops after
+ * what it is doing, and exits 128 + it) and restores the default, so a second ends it at once. */
+volatile sig_atomic_t *catch_stop_signals(void);
 
 int cmd_run(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

@@ -475,14 +475,6 @@ static void progress(int done, int total, double started, const char *what)
     }
 }
 
-/* Ctrl-C / SIGTERM: stop after the repetition in progress; the rows written stay. */
-static volatile sig_atomic_t stop_signal;
-static void on_stop(int sig)
-{
-    stop_signal = sig;
-    signal(sig, SIG_DFL);
-}
-
 /* ---- the command -------------------------------------------------------------------------- */
 
 static void bench_usage(FILE *f)
@@ -716,10 +708,9 @@ int cmd_bench(int argc, char **argv)
     shape_t srv_shape = {-1, -1};
     double started = now_s();
     int ran = 0, rc = 0;
-    struct sigaction sa = {.sa_handler = on_stop};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    for (int i = 0; i < n && rc == 0 && !stop_signal; i++) {
+    /* Ctrl-C / SIGTERM: stop after the repetition in progress; the rows written stay */
+    volatile sig_atomic_t *stop = catch_stop_signals();
+    for (int i = 0; i < n && rc == 0 && !*stop; i++) {
         if (skip[i])
             continue;
         point_t *p = &pts[i];
@@ -749,13 +740,13 @@ int cmd_bench(int argc, char **argv)
         double pp[1000], tg[1000], bytes = 0;
         char key[256];
         point_key(p, key, sizeof key);
-        for (int r = 0; r < b.reps && rc == 0 && !stop_signal; r++)
+        for (int r = 0; r < b.reps && rc == 0 && !*stop; r++)
             if (measure(&b, p, srv.endpoint, r, &pp[r], &tg[r], &bytes) != SEAM_OK) {
                 fprintf(stderr, "%sseam bench: %s: %s\n", isatty(STDERR_FILENO) ? "\n" : "", key,
                         seam_last_error());
                 rc = 1;
             }
-        if (rc || stop_signal)
+        if (rc || *stop)
             break;
         result_t res = {.bytes_per_token = bytes};
         mean_sd(pp, (int)b.reps, &res.pp_tok_s, &res.pp_sd);
@@ -784,7 +775,7 @@ int cmd_bench(int argc, char **argv)
     free(pts);
     free(b.client);
     fprintf(stderr, "%sseam bench: %d points run, %d skipped, in %.0f s%s\n",
-            stop_signal && isatty(STDERR_FILENO) ? "\n" : "", ran, skipped, now_s() - started,
-            stop_signal ? "; stopped: run the same command again to do the rest" : "");
-    return stop_signal ? 128 + (int)stop_signal : rc;
+            *stop && isatty(STDERR_FILENO) ? "\n" : "", ran, skipped, now_s() - started,
+            *stop ? "; stopped: run the same command again to do the rest" : "");
+    return *stop ? 128 + (int)*stop : rc;
 }

@@ -184,17 +184,6 @@ static cJSON *run_config(const run_opts_t *o, const seam_model_info_t *info, con
     return c;
 }
 
-/* ---- Ctrl-C and SIGTERM ------------------------------------------------------------------ */
-
-/* The first stops the generation after the step in progress (the sessions are closed, the
- * summary printed, the exit status 128 + the signal); a second one ends the process at once. */
-static volatile sig_atomic_t stop_signal;
-static void on_stop_signal(int sig)
-{
-    stop_signal = sig;
-    signal(sig, SIG_DFL);
-}
-
 /* ---- flags ------------------------------------------------------------------------------- */
 
 static void run_usage(FILE *f)
@@ -531,12 +520,11 @@ int cmd_run(int argc, char **argv)
     gp.n_predict = (int)o.n_predict;
     gp.parse_special = o.special;
     gp.measure = o.want_stats;
-    gp.stop = &stop_signal;
+    volatile sig_atomic_t *stop_signal = catch_stop_signals(); /* Ctrl-C, SIGTERM: the
+                                                                * sessions closed, the summary */
+    gp.stop = stop_signal;
     gp.on_token = on_token;
     gp.ctx = &out;
-    struct sigaction sa = {.sa_handler = on_stop_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     if (o.stream) {
         printf("%s", o.prompt);
         fflush(stdout);
@@ -588,9 +576,9 @@ int cmd_run(int argc, char **argv)
     cJSON_Delete(config);
     if (res.stopped)
         fprintf(stderr, "seam run: stopped by %s; sessions closed in %.0f ms\n",
-                stop_signal == SIGINT ? "Ctrl-C (SIGINT)" : "SIGTERM", close_ms);
+                *stop_signal == SIGINT ? "Ctrl-C (SIGINT)" : "SIGTERM", close_ms);
     seam_generate_result_free(&res);
-    if (res.stopped || stop_signal)
-        return 128 + (int)stop_signal;
+    if (res.stopped || *stop_signal)
+        return 128 + (int)*stop_signal;
     return rc == SEAM_OK ? 0 : 1;
 }

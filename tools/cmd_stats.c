@@ -68,13 +68,6 @@ static void stats_table(const char *endpoint, const seam_server_stats_t *s)
     printf("  %-14s %.0f%%\n", "busy", 100 * s->busy);
 }
 
-static volatile sig_atomic_t stopped;
-static void on_stop(int sig)
-{
-    (void)sig;
-    stopped = 1;
-}
-
 int cmd_stats(int argc, char **argv)
 {
     const char *skey = NULL, *key = NULL;
@@ -103,7 +96,7 @@ int cmd_stats(int argc, char **argv)
         return 2;
     }
     const char *endpoint = argv[optind];
-    signal(SIGINT, on_stop);
+    volatile sig_atomic_t *stopped = catch_stop_signals();
     do {
         seam_server_stats_t st;
         if (seam_server_stats(endpoint, skey, key, &st) != SEAM_OK) {
@@ -120,8 +113,8 @@ int cmd_stats(int argc, char **argv)
             stats_table(endpoint, &st);
         }
         fflush(stdout);
-        for (double t = 0; watch > 0 && t < watch && !stopped; t += 0.1)
+        for (double t = 0; watch > 0 && t < watch && !*stopped; t += 0.1)
             usleep(100000);
-    } while (watch > 0 && !stopped);
+    } while (watch > 0 && !*stopped);
     return 0;
 }

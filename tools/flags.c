@@ -1,6 +1,7 @@
 /* Flag parsing every subcommand shares. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -96,4 +97,19 @@ int stray_argument(int argc, char **argv)
     fprintf(stderr, "seam %s: unexpected argument '%s' (see seam %s --help)\n", seam_cli_cmd,
             argv[optind], seam_cli_cmd);
     return 2;
+}
+
+static volatile sig_atomic_t stop_signal;
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+    signal(sig, SIG_DFL);
+}
+
+volatile sig_atomic_t *catch_stop_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_stop_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return &stop_signal;
 }
