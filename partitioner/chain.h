@@ -2,7 +2,7 @@
  * order given, hold consecutive ranges [a,c1), [c1,c2), ... [ck,b) (a server may be skipped).
  * The hidden state goes client -> first server -> ... -> last server -> client, one hop each
  * (the runtime's chains answer the client directly). Dynamic programming over (last server
- * used, layer reached) finds the exact optimum of the same cost model as plan.h for every
+ * used, layer reached) finds the exact optimum of the same cost model (cost.h) as a single-server plan for every
  * (a, b), head placement and wire dtype. */
 #ifndef SEAM_PARTITIONER_CHAIN_H
 #define SEAM_PARTITIONER_CHAIN_H

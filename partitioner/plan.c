@@ -1,5 +1,6 @@
-/* Cost model and exhaustive plan search, and plan files. */
-#include "plan.h"
+/* Plans for one server (seam_plan.h): their cost (a chain of one, cost.c), the exhaustive
+ * search, the cost of moving between two plans, and plan files. */
+#include "cost.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -8,7 +9,6 @@
 #include <string.h>
 
 #include "../runtime/error.h"
-#include "cost.h"
 
 /* A single-server plan is a chain of one: one cost model for both (chain.c). */
 seam_plan_cost_t seam_plan_cost(const seam_profile_t *cl, const seam_profile_t *sv,

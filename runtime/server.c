@@ -471,10 +471,12 @@ static void on_ping(seam_req_t *r, const Seam__Ping *p)
     reply(r, &env, zeros, p->reply_bytes);
 }
 
-void seam_srv_stats(seam_server_t *s, seam_server_stats_t *out)
+void seam_srv_stats(seam_server_t *s, seam_server_stats_t *out, seam_worker_stats_t *ws_out)
 {
     seam_worker_stats_t ws;
     seam_worker_stats(s->worker, &ws);
+    if (ws_out)
+        *ws_out = ws;
     *out = (seam_server_stats_t){0};
     size_t kv_per = (size_t)2 * 2 * (size_t)s->info.n_head_kv * (size_t)s->info.head_dim *
                     (size_t)(s->p.layer_end - s->p.layer_begin);
@@ -504,9 +506,8 @@ static void publish_metrics(seam_server_t *s)
 {
     if (!s->metrics)
         return;
-    seam_srv_stats(s, &s->mx->st);
     seam_worker_stats_t ws;
-    seam_worker_stats(s->worker, &ws);
+    seam_srv_stats(s, &s->mx->st, &ws);
     s->mx->batch = ws.batch;
     seam_metrics_publish(s->metrics, s->mx);
 }
@@ -514,7 +515,7 @@ static void publish_metrics(seam_server_t *s)
 static void on_stats(seam_req_t *r)
 {
     seam_server_stats_t st;
-    seam_srv_stats(r->s, &st);
+    seam_srv_stats(r->s, &st, NULL);
     Seam__Stats out = SEAM__STATS__INIT;
     out.sessions = (uint32_t)st.sessions;
     out.max_sessions = (uint32_t)st.max_sessions;

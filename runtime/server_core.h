@@ -245,8 +245,9 @@ typedef struct {
 seam_server_t *seam_server_new_in_process(const seam_server_params_t *p, seam_sent_fn sent, void *ctx);
 void seam_server_feed(seam_server_t *s, seam_msg_t *m);
 void seam_srv_log(seam_server_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* This server's numbers, as STATS and the metrics page give them (server.c). */
-void seam_srv_stats(seam_server_t *s, seam_server_stats_t *out);
+/* This server's numbers, as STATS and the metrics page give them (server.c); ws, if given,
+ * gets the worker's own, read in the same call. */
+void seam_srv_stats(seam_server_t *s, seam_server_stats_t *out, seam_worker_stats_t *ws);
 /* A STATS message as the public struct (stats.c). */
 void seam_stats_from_proto(const Seam__Stats *p, seam_server_stats_t *out);
 

@@ -11,7 +11,6 @@
 #include <cmocka.h>
 
 #include "../partitioner/chain.h"
-#include "../partitioner/plan.h"
 #include "../partitioner/profile.h"
 #include "../runtime/seam.h"
 #include "harness.h"

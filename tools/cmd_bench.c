@@ -37,7 +37,7 @@ typedef struct {
 } link_t;
 
 typedef struct {
-    shape_t shape[MAX_LIST];
+    shape_t shape[SEAM_PROFILE_MAX_LAYERS + 1]; /* --cuts all: every cut, and local */
     int n_shape;
     int wire[4], n_wire;
     int head[2], n_head;           /* 0 local, 1 server */
@@ -87,21 +87,28 @@ static bool parse_shapes(bench_t *b, const char *v, bool cuts)
 {
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", v);
+    int cap = (int)(sizeof b->shape / sizeof *b->shape);
     if (!strcmp(v, "all")) {
-        for (int a = 0; a < b->n_layer && b->n_shape < MAX_LIST; a++)
+        if (b->n_layer + 1 > cap) {
+            fprintf(stderr, "seam bench: --cuts all: %d layers; at most %d\n", b->n_layer, cap - 1);
+            return false;
+        }
+        for (int a = 0; a < b->n_layer; a++)
             b->shape[b->n_shape++] = (shape_t){a, b->n_layer};
         b->shape[b->n_shape++] = (shape_t){0, 0};
         return true;
     }
     for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        shape_t s;
+        shape_t s = {0, 0}; /* "local" */
         char tail;
-        if (!strcmp(t, "local"))
-            s = (shape_t){0, 0};
-        else if (cuts ? sscanf(t, "%d%c", &s.a, &tail) == 1 && (s.b = b->n_layer, 1)
-                      : sscanf(t, "%d-%d%c", &s.a, &s.b, &tail) == 2)
-            ;
-        else {
+        bool ok = !strcmp(t, "local");
+        if (!ok && cuts && sscanf(t, "%d%c", &s.a, &tail) == 1) {
+            s.b = b->n_layer;
+            ok = true;
+        } else if (!ok && !cuts) {
+            ok = sscanf(t, "%d-%d%c", &s.a, &s.b, &tail) == 2;
+        }
+        if (!ok) {
             fprintf(stderr, "seam bench: %s: '%s' is not %s\n", cuts ? "--cuts" : "--shapes", t,
                     cuts ? "a layer number (or local)" : "A-B (or local)");
             return false;
@@ -110,8 +117,10 @@ static bool parse_shapes(bench_t *b, const char *v, bool cuts)
             fprintf(stderr, "seam bench: '%s' is outside the model's %d layers\n", t, b->n_layer);
             return false;
         }
-        if (b->n_shape == MAX_LIST)
+        if (b->n_shape == cap) {
+            fprintf(stderr, "seam bench: at most %d shapes\n", cap);
             return false;
+        }
         b->shape[b->n_shape++] = s;
     }
     return b->n_shape > 0;
@@ -341,12 +350,7 @@ static bool server_start(const bench_t *b, const shape_t *sh, const link_t *l, s
 
 /* ---- one measurement ---------------------------------------------------------------------- */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
+static double now_s(void) { return now_ms() / 1e3; }
 
 static int argmax(const float *v, int n)
 {
@@ -361,18 +365,10 @@ static int argmax(const float *v, int n)
 static int measure(const bench_t *b, const point_t *p, const char *endpoint, int rep, double *pp_tok_s,
                    double *tg_tok_s, double *bytes)
 {
-    const shape_t *s = &p->shape;
-    int L = b->n_layer;
-    char full[512], pre[32] = "", post[32] = "";
-    if (s->b <= s->a) {
-        snprintf(full, sizeof full, "0-%d@local", L);
-    } else {
-        if (s->a > 0)
-            snprintf(pre, sizeof pre, "0-%d@local,", s->a);
-        if (s->b < L)
-            snprintf(post, sizeof post, ",%d-%d@local", s->b, L);
-        snprintf(full, sizeof full, "%s%d-%d@%s%s", pre, s->a, s->b, endpoint, post);
-    }
+    seam_plan_t plan = {.a = p->shape.a, .b = p->shape.b, .head_remote = p->head,
+                        .dtype = (seam_dtype_t)p->wire};
+    char full[512];
+    seam_plan_spec(&plan, b->n_layer, endpoint, full, sizeof full);
     seam_split_params_t sp = {.model_path = b->model, .spec = full, .wire_dtype = (seam_dtype_t)p->wire,
                               .head_remote = p->head, .n_threads = (int)p->threads,
                               .backend = SEAM_BACKEND_CPU,

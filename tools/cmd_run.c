@@ -14,7 +14,6 @@
 #include "../kernels/cpu/quant.h"
 #include "../kernels/cpu/wire.h"
 #include "../runtime/seam_plan.h"
-#include "../partitioner/plan.h"
 #include "../runtime/seam.h"
 #include "../runtime/seam_split.h"
 #include "../runtime/transport.h"
