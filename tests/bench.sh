@@ -10,8 +10,7 @@ SEAM=$B/seam
 MODEL=${SEAM_MODEL:-models/gemma-3-270m-q4_k_m.gguf}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-fail=0
-check() { if [ "$2" -eq 0 ]; then echo "  ok    $1${3:+: $3}"; else echo "  FAIL  $1${3:+: $3}"; fail=1; fi; }
+. tests/check.sh
 ARGS=(-m "$MODEL" --shapes 4-16,2-18,8-14,local -w f32,q8 -l none -l 100mbit,20ms -r 2 -p 8 -n 4
       -t 1 -o csv --output "$TMP/sweep.csv")
 POINTS=14 # per link: 3 shapes x 2 dtypes + local

@@ -14,13 +14,10 @@ TMP=$(mktemp -d)
 P=$TMP/prefix
 OUT=$TMP/bin
 mkdir -p "$OUT"
-fail=0
 SERVER=""
 cleanup() { [ -z "$SERVER" ] || kill "$SERVER" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
-check() { # name, condition result (0 = ok), detail
-    if [ "$2" -eq 0 ]; then echo "  ok    $1${3:+: $3}"; else echo "  FAIL  $1${3:+: $3}"; fail=1; fi
-}
+. tests/check.sh
 
 make --no-print-directory -s install BUILD="$B" PREFIX="$P" >/dev/null || { echo "make install failed"; exit 1; }
 export PKG_CONFIG_PATH=$P/lib/pkgconfig

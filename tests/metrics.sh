@@ -17,10 +17,7 @@ cleanup() {
     rm -rf "$TMP"
 }
 trap cleanup EXIT
-fail=0
-check() { # check NAME STATUS DETAIL
-    if [ "$2" -eq 0 ]; then echo "  ok    $1${3:+: $3}"; else echo "  FAIL  $1${3:+: $3}"; fail=1; fi
-}
+. tests/check.sh
 for tool in curl promtool prometheus python3; do
     command -v $tool >/dev/null || { echo "metrics: $tool is missing (make deps installs it)"; exit 1; }
 done

@@ -10,8 +10,7 @@ MODEL=${SEAM_MODEL:-models/gemma-3-270m-q4_k_m.gguf}
 PY=${SEAM_PYTHON:-$B/venv/bin/python}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-fail=0
-check() { if [ "$2" -eq 0 ]; then echo "  ok    $1${3:+: $3}"; else echo "  FAIL  $1${3:+: $3}"; fail=1; fi; }
+. tests/check.sh
 CHROME=$(command -v chromium || command -v chromium-browser)
 [ -n "$CHROME" ] || { echo "report: chromium is missing (make deps installs it)"; exit 1; }
 
