@@ -209,15 +209,35 @@ $(FIXTURES): tests/ref/make_tiny.py tests/ref/requirements-fixtures.txt tests/re
 	$(Q)$(PY) tests/ref/make_tiny.py --check tests/ref/tiny_logits.json $(BUILD)/fixtures >/dev/null
 	$(Q)touch $@
 
-# A byte-level BPE vocabulary (Llama 3) for the tokenizer test: llama.cpp ships it in its
-# source tree, which the llama-cpp-python source distribution on PyPI carries.
-$(BPE_VOCAB): | $(PY)
-	@echo "  VOCAB $@ (from the llama-cpp-python $(LLAMA_CPP_PY) sdist on PyPI)"
-	$(Q)mkdir -p $(BUILD)/vocab/sdist
-	$(Q)$(VENV)/bin/pip download -q --no-deps --no-binary :all: -d $(BUILD)/vocab/sdist llama-cpp-python==$(LLAMA_CPP_PY)
-	$(Q)tar xzf $(BUILD)/vocab/sdist/llama_cpp_python-$(LLAMA_CPP_PY).tar.gz -O \
-	    llama_cpp_python-$(LLAMA_CPP_PY)/vendor/llama.cpp/models/ggml-vocab-llama-bpe.gguf > $@.tmp
-	$(Q)mv $@.tmp $@ && rm -rf $(BUILD)/vocab/sdist
+# llama.cpp's source as the llama-cpp-python source distribution on PyPI carries it: the
+# tokenizer test's vocabulary and the peer that make bench-compare builds come from it.
+SDIST := $(BUILD)/sdist/llama_cpp_python-$(LLAMA_CPP_PY).tar.gz
+LLAMA_SRC := llama_cpp_python-$(LLAMA_CPP_PY)/vendor/llama.cpp
+$(SDIST): | $(PY)
+	@echo "  SDIST llama-cpp-python $(LLAMA_CPP_PY) (PyPI)"
+	$(Q)mkdir -p $(BUILD)/sdist
+	$(Q)$(VENV)/bin/pip download -q --no-deps --no-binary :all: -d $(BUILD)/sdist llama-cpp-python==$(LLAMA_CPP_PY)
+
+# A byte-level BPE vocabulary (Llama 3) for the tokenizer test: llama.cpp ships it in its tree.
+$(BPE_VOCAB): | $(SDIST)
+	@echo "  VOCAB $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)tar xzf $(SDIST) -O $(LLAMA_SRC)/models/ggml-vocab-llama-bpe.gguf > $@.tmp
+	$(Q)mv $@.tmp $@
+
+# llama.cpp's own C++ bench, CPU only, built as its CMake files build it for this machine
+# (GGML_NATIVE): the peer bench-compare measures seam against.
+LLAMA_BENCH := $(BUILD)/llamacpp/llama-bench
+$(LLAMA_BENCH): | $(SDIST)
+	@echo "  LLAMA-BENCH $@ (llama.cpp from the llama-cpp-python $(LLAMA_CPP_PY) sdist; a few minutes)"
+	$(Q)rm -rf $(BUILD)/llamacpp/src && mkdir -p $(BUILD)/llamacpp/src
+	$(Q)tar xzf $(SDIST) -C $(BUILD)/llamacpp/src --strip-components=3 $(LLAMA_SRC)
+	$(Q)cmake -S $(BUILD)/llamacpp/src -B $(BUILD)/llamacpp/build -DCMAKE_BUILD_TYPE=Release \
+	    -DGGML_NATIVE=ON -DGGML_CUDA=OFF -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
+	    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
+	    -DLLAMA_BUILD_APP=OFF > $(BUILD)/llamacpp/cmake.log
+	$(Q)cmake --build $(BUILD)/llamacpp/build --target llama-bench -j$$(nproc) > $(BUILD)/llamacpp/build.log
+	$(Q)cp $(BUILD)/llamacpp/build/bin/llama-bench $@
 
 test-data: $(MODEL) $(FIXTURES) $(BPE_VOCAB) $(REPORT_STAMP)
 
@@ -315,11 +335,11 @@ bench: all model $(REPORT_STAMP)
 	$(Q)SEAM_PYTHON=$(PY) $(SEAM) report $(RESULTS)/split.jsonl $(RESULTS)/serve.jsonl \
 	    $(RESULTS)/recovery.jsonl -o $(RESULTS)/report.html --png-dir $(RESULTS)/png
 
-# seam next to llama.cpp (llama-cpp-python, built from source into the venv: several minutes
-# the first time).
-bench-compare: all model
-	$(Q)$(VENV)/bin/pip install -q numpy llama-cpp-python==$(LLAMA_CPP_PY)
-	$(Q)$(PY) bench/compare_llamacpp.py --model $(MODEL) --threads $(THREADS) --seam $(BENCH)
+# seam's engine next to llama.cpp's llama-bench, same model, threads and tests (pp128, tg64),
+# rounds alternating, medians.
+bench-compare: all model $(LLAMA_BENCH)
+	$(Q)$(PY) bench/compare_llamacpp.py --model $(MODEL) --threads $(THREADS) --seam $(BENCH) \
+	    --llama-bench $(LLAMA_BENCH)
 
 # Regenerates the llama.cpp reference data under tests/ref (needs network for PyPI).
 refs: all model $(BPE_VOCAB)

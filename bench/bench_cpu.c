@@ -1,7 +1,11 @@
-/* CPU engine benchmark (make bench): prefill tokens/s on a 128-token prompt and decode
- * tokens/s over 64 tokens, next to the decode floor = weight bytes read per token ÷ this
- * machine's memory read bandwidth, measured here in the same run with the same threads. */
+/* CPU engine benchmark (make bench, make bench-compare): llama-bench's two tests, pp (one
+ * batch of a prompt of random tokens after BOS) and tg (tokens decoded one at a time from an
+ * empty context), each repeated -r times on a fresh session after a warm-up, mean ± sd; next
+ * to the decode floor = weight bytes read per token ÷ this machine's memory read bandwidth,
+ * measured here in the same run with the same threads. */
 #include <getopt.h>
+#include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,27 +48,43 @@ static double read_bandwidth(int threads)
     return best;
 }
 
+static double mean_sd(const double *v, int n, double *sd)
+{
+    double mean = 0, var = 0;
+    for (int i = 0; i < n; i++)
+        mean += v[i] / n;
+    for (int i = 0; i < n; i++)
+        var += (v[i] - mean) * (v[i] - mean);
+    *sd = n > 1 ? sqrt(var / (n - 1)) : 0;
+    return mean;
+}
+
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: bench_cpu [-m MODEL] [-t THREADS] [-p PROMPT_TOKENS] [-n DECODE_TOKENS]\n"
-               "Prints prefill and decode tokens/s and the decode floor from memory bandwidth.\n");
+    fprintf(f, "usage: bench_cpu [-m MODEL] [-t THREADS] [-p PROMPT_TOKENS] [-n DECODE_TOKENS] [-r REPS]\n"
+               "Prints prefill (pp) and decode (tg) tokens/s as llama-bench defines them, and the\n"
+               "decode floor from memory bandwidth (-B: skip the bandwidth probe).\n"
+               "  bench_cpu -m models/gemma-3-270m-q4_k_m.gguf -t 2 -p 128 -n 64 -r 3\n");
 }
 
 int main(int argc, char **argv)
 {
     const char *path = getenv("SEAM_MODEL") ? getenv("SEAM_MODEL") : "models/gemma-3-270m-q4_k_m.gguf";
-    int threads = 2, n_prompt = 128, n_decode = 64, c;
-    while ((c = getopt(argc, argv, "m:t:p:n:h")) != -1) {
+    int threads = 2, n_prompt = 128, n_decode = 64, reps = 1, c;
+    bool probe = true;
+    while ((c = getopt(argc, argv, "m:t:p:n:r:Bh")) != -1) {
         switch (c) {
         case 'm': path = optarg; break;
         case 't': threads = atoi(optarg); break;
         case 'p': n_prompt = atoi(optarg); break;
         case 'n': n_decode = atoi(optarg); break;
+        case 'r': reps = atoi(optarg); break;
+        case 'B': probe = false; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (threads < 1 || n_prompt < 1 || n_decode < 1) {
+    if (threads < 1 || n_prompt < 1 || n_decode < 1 || reps < 1 || reps > 100) {
         usage(stderr);
         return 2;
     }
@@ -92,41 +112,53 @@ int main(int argc, char **argv)
     seam_gguf_destroy(&g);
 
     seam_session_params_t sp = seam_session_default_params();
-    sp.n_ctx = n_prompt + n_decode + 8;
-    seam_session_t *s = seam_session_new(m, &sp);
+    sp.n_ctx = (n_prompt > n_decode ? n_prompt : n_decode) + 8;
     float *logits = malloc(sizeof(float) * (size_t)in.n_vocab);
-    int32_t *prompt = malloc(sizeof(int32_t) * (size_t)n_prompt);
-    prompt[0] = seam_token_bos(m) >= 0 ? seam_token_bos(m) : 1;
-    for (int i = 1; i < n_prompt; i++)
-        prompt[i] = 1000 + (i * 7919) % 20000; /* ordinary vocabulary tokens */
-    /* warm up: pages in the weights */
-    seam_forward_tokens(s, prompt, 8, 0, logits);
-    double t0 = now_s();
-    seam_forward_tokens(s, prompt, n_prompt, 0, logits);
-    double t1 = now_s();
-    int pos = n_prompt;
-    for (int i = 0; i < n_decode; i++) {
-        int32_t best = 0;
-        for (int k = 1; k < in.n_vocab; k++)
-            if (logits[k] > logits[best])
-                best = k;
-        seam_forward_tokens(s, &best, 1, pos++, logits);
+    int32_t *tokens = malloc(sizeof(int32_t) * (size_t)(n_prompt > n_decode ? n_prompt : n_decode));
+    srand(1);
+    tokens[0] = seam_token_bos(m) >= 0 ? seam_token_bos(m) : 1;
+    for (int i = 1; i < (n_prompt > n_decode ? n_prompt : n_decode); i++)
+        tokens[i] = rand() % in.n_vocab; /* random tokens, as llama-bench's */
+    double pp[100], tg[100];
+    for (int r = -1; r < reps; r++) { /* r = -1: the warm-up, which pages the weights in */
+        seam_session_t *s = seam_session_new(m, &sp);
+        if (!s) {
+            fprintf(stderr, "bench_cpu: %s\n", seam_last_error());
+            return 1;
+        }
+        double t0 = now_s();
+        int rc = seam_forward_tokens(s, tokens, r < 0 ? 8 : n_prompt, 0, logits);
+        double t1 = now_s();
+        seam_session_destroy(&s);
+        s = seam_session_new(m, &sp);
+        double t2 = now_s();
+        for (int i = 0; rc == 0 && i < (r < 0 ? 2 : n_decode); i++)
+            rc = seam_forward_tokens(s, &tokens[i], 1, i, logits);
+        double t3 = now_s();
+        seam_session_destroy(&s);
+        if (rc != 0) {
+            fprintf(stderr, "bench_cpu: %s\n", seam_last_error());
+            return 1;
+        }
+        if (r >= 0) {
+            pp[r] = n_prompt / (t1 - t0);
+            tg[r] = n_decode / (t3 - t2);
+        }
     }
-    double t2 = now_s();
-    double bw = read_bandwidth(threads);
-    double decode = n_decode / (t2 - t1), floor_tps = bw / bytes;
+    double pp_sd, tg_sd, pp_mean = mean_sd(pp, reps, &pp_sd), decode = mean_sd(tg, reps, &tg_sd);
+    double bw = probe ? read_bandwidth(threads) : 0, floor_tps = bw / bytes;
     printf("model            %s (%s, %d layers)\n", in.name, in.arch_name, in.n_layer);
-    printf("threads          %d, kernels %s\n", threads, seam_cpu_isa_name(seam_cpu_isa()));
-    printf("prefill          %d tokens in %.3f s: %.1f tok/s\n", n_prompt, t1 - t0, n_prompt / (t1 - t0));
-    printf("decode           %d tokens in %.3f s: %.1f tok/s (%.1f ms/token)\n", n_decode, t2 - t1,
-           decode, 1e3 / decode);
+    printf("threads          %d, kernels %s, %d repetitions\n", threads, seam_cpu_isa_name(seam_cpu_isa()), reps);
+    printf("prefill          pp%d: %.1f ± %.1f tok/s\n", n_prompt, pp_mean, pp_sd);
+    printf("decode           tg%d: %.1f ± %.1f tok/s (%.2f ms/token)\n", n_decode, decode, tg_sd, 1e3 / decode);
     printf("bytes per token  %.1f MiB of weights read per decode step\n", bytes / 1048576.0);
-    printf("memory bandwidth %.2f GB/s read (%d threads, measured now)\n", bw / 1e9, threads);
-    printf("decode floor     %.1f ms/token = %.1f tok/s ceiling; seam decode at %.0f%% of it\n",
-           1e3 * bytes / bw, floor_tps, 100.0 * decode / floor_tps);
+    if (probe) {
+        printf("memory bandwidth %.2f GB/s read (%d threads, measured now)\n", bw / 1e9, threads);
+        printf("decode floor     %.2f ms/token = %.1f tok/s ceiling; seam decode at %.0f%% of it\n",
+               1e3 * bytes / bw, floor_tps, 100.0 * decode / floor_tps);
+    }
     free(logits);
-    free(prompt);
-    seam_session_destroy(&s);
+    free(tokens);
     seam_model_destroy(&m);
     return 0;
 }

@@ -1,45 +1,49 @@
 #!/usr/bin/env python3
-"""Decode and prefill speed of seam next to llama.cpp on this machine, same model, same thread
-count, same token counts (make bench-compare; needs llama-cpp-python in the build venv).
+"""seam's CPU engine next to llama.cpp's own C++ bench (make bench-compare).
 
-usage: compare_llamacpp.py [--model PATH] [--threads N] [--seam build/bench/bench_cpu]
+Both run llama-bench's two tests on the same model with the same threads: pp (one batch of a
+prompt of random tokens) and tg (tokens decoded one at a time from an empty context). The two
+programs alternate for --rounds rounds (this machine's speed drifts, so each round measures both
+close together), each round's figure is the program's own mean over --reps repetitions, and
+the table shows the medians over the rounds with seam / llama.cpp beside the targets.
+
+usage: compare_llamacpp.py --llama-bench build/llamacpp/llama-bench [--seam build/bench/bench_cpu]
+                           [--model PATH] [--threads N] [--prompt 128] [--gen 64] [--rounds 3]
 """
 import argparse
+import json
 import re
+import statistics
 import subprocess
-import time
+import sys
 
-import numpy as np
-from llama_cpp import Llama
-
-
-def llama_cpp(model, threads, n_prompt, n_decode, reps=3):
-    llm = Llama(model_path=model, n_ctx=n_prompt + n_decode + 8, n_threads=threads,
-                n_threads_batch=threads, n_batch=512, verbose=False, logits_all=False)
-    prompt = [llm.token_bos()] + [1000 + (i * 7919) % 20000 for i in range(1, n_prompt)]
-    best_p, best_d = 0.0, 0.0
-    for _ in range(reps):
-        llm.reset()
-        t0 = time.perf_counter()
-        llm.eval(prompt)
-        t1 = time.perf_counter()
-        for _ in range(n_decode):
-            tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
-            llm.eval([tok])
-        t2 = time.perf_counter()
-        best_p = max(best_p, n_prompt / (t1 - t0))
-        best_d = max(best_d, n_decode / (t2 - t1))
-    return best_p, best_d
+TARGETS = {"pp": 1.0, "tg": 1.1}  # seam / llama.cpp the engine issue asks for
 
 
-def seam(binary, model, threads, n_prompt, n_decode, reps=3):
-    best_p, best_d = 0.0, 0.0
-    for _ in range(reps):
-        out = subprocess.run([binary, "-m", model, "-t", str(threads), "-p", str(n_prompt),
-                              "-n", str(n_decode)], capture_output=True, text=True, check=True).stdout
-        best_p = max(best_p, float(re.search(r"prefill .*: ([\d.]+) tok/s", out).group(1)))
-        best_d = max(best_d, float(re.search(r"decode .*: ([\d.]+) tok/s", out).group(1)))
-    return best_p, best_d
+def llama_bench(binary, model, threads, n_prompt, n_gen, reps):
+    """{'pp': tok/s, 'tg': tok/s} from one llama-bench run (its JSON Lines output)."""
+    out = subprocess.run([binary, "-m", model, "-t", str(threads), "-p", str(n_prompt),
+                          "-n", str(n_gen), "-r", str(reps), "-o", "jsonl"],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit("llama-bench failed (%d):\n%s" % (out.returncode, out.stderr[-2000:]))
+    res = {}
+    for line in out.stdout.splitlines():
+        if line.startswith("{"):
+            row = json.loads(line)
+            res["pp" if row["n_gen"] == 0 else "tg"] = row["avg_ts"]
+            res["build"] = "%s (%s)" % (row.get("build_commit", "?"), row.get("cpu_info", "?"))
+    return res
+
+
+def seam(binary, model, threads, n_prompt, n_gen, reps):
+    out = subprocess.run([binary, "-m", model, "-t", str(threads), "-p", str(n_prompt),
+                          "-n", str(n_gen), "-r", str(reps), "-B"], capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit("bench_cpu failed (%d):\n%s" % (out.returncode, out.stderr[-2000:]))
+    pp = re.search(r"prefill\s+pp\d+: ([\d.]+)", out.stdout)
+    tg = re.search(r"decode\s+tg\d+: ([\d.]+)", out.stdout)
+    return {"pp": float(pp.group(1)), "tg": float(tg.group(1))}
 
 
 def main():
@@ -47,16 +51,42 @@ def main():
     ap.add_argument("--model", default="models/gemma-3-270m-q4_k_m.gguf")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seam", default="build/bench/bench_cpu")
+    ap.add_argument("--llama-bench", required=True, help="llama.cpp's llama-bench binary")
     ap.add_argument("--prompt", type=int, default=128)
-    ap.add_argument("--decode", type=int, default=64)
+    ap.add_argument("--gen", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=3, help="repetitions inside each program's run")
     a = ap.parse_args()
-    lp, ld = llama_cpp(a.model, a.threads, a.prompt, a.decode)
-    sp, sd = seam(a.seam, a.model, a.threads, a.prompt, a.decode)
-    print("%-10s %14s %14s" % ("", "prefill tok/s", "decode tok/s"))
-    print("%-10s %14.1f %14.1f" % ("llama.cpp", lp, ld))
-    print("%-10s %14.1f %14.1f" % ("seam", sp, sd))
-    print("seam / llama.cpp: prefill %.2fx, decode %.2fx (target: decode within 1.5x, i.e. >= 0.67x)"
-          % (sp / lp, sd / ld))
+    rounds = {"llama.cpp": [], "seam": []}
+    build = "?"
+    for r in range(a.rounds):
+        # alternate which goes first, so neither always runs on a cooler machine
+        order = ["llama.cpp", "seam"] if r % 2 == 0 else ["seam", "llama.cpp"]
+        for who in order:
+            if who == "seam":
+                res = seam(a.seam, a.model, a.threads, a.prompt, a.gen, a.reps)
+            else:
+                res = llama_bench(a.llama_bench, a.model, a.threads, a.prompt, a.gen, a.reps)
+                build = res.pop("build", build)
+            rounds[who].append(res)
+            print("round %d/%d  %-9s pp%d %7.1f tok/s  tg%d %6.1f tok/s"
+                  % (r + 1, a.rounds, who, a.prompt, res["pp"], a.gen, res["tg"]), flush=True)
+    med = {who: {t: statistics.median(x[t] for x in v) for t in ("pp", "tg")}
+           for who, v in rounds.items()}
+    print()
+    print("model %s, %d threads, medians of %d alternating rounds (each the mean of %d)"
+          % (a.model, a.threads, a.rounds, a.reps))
+    print("llama-bench build %s" % build)
+    print("| %-11s | %14s | %14s |" % ("", "pp%d tok/s" % a.prompt, "tg%d tok/s" % a.gen))
+    print("|%s|%s|%s|" % ("-" * 13, "-" * 16, "-" * 16))
+    for who in ("llama.cpp", "seam"):
+        print("| %-11s | %14.1f | %14.1f |" % (who, med[who]["pp"], med[who]["tg"]))
+    ratio = {t: med["seam"][t] / med["llama.cpp"][t] for t in ("pp", "tg")}
+    print("| %-11s | %13.2fx | %13.2fx |" % ("seam/llama", ratio["pp"], ratio["tg"]))
+    print("| %-11s | %13.2fx | %13.2fx |" % ("target", TARGETS["pp"], TARGETS["tg"]))
+    for t, name in (("pp", "prefill"), ("tg", "decode")):
+        print("%s: %.2fx llama-bench, target >= %.2fx: %s"
+              % (name, ratio[t], TARGETS[t], "met" if ratio[t] >= TARGETS[t] else "NOT met"))
 
 
 if __name__ == "__main__":
