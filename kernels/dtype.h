@@ -27,6 +27,8 @@ typedef enum {
     SEAM_TYPE_Q5_K = 13,
     SEAM_TYPE_Q6_K = 14,
     SEAM_TYPE_Q8_K = 15,
+    SEAM_TYPE_IQ4_NL = 20,
+    SEAM_TYPE_IQ4_XS = 23,
     SEAM_TYPE_I8 = 24,
     SEAM_TYPE_I16 = 25,
     SEAM_TYPE_I32 = 26,

@@ -188,9 +188,25 @@ static int cu_download(seam_backend_t *be, float *dst, const float *src, size_t 
     return SEAM_OK;
 }
 
+/* The weight types kernels/cuda has kernels for (the CPU has more). */
+static bool cu_has_kernels(seam_type_t t)
+{
+    switch (t) {
+    case SEAM_TYPE_F32: case SEAM_TYPE_F16: case SEAM_TYPE_BF16: case SEAM_TYPE_Q4_0:
+    case SEAM_TYPE_Q5_0: case SEAM_TYPE_Q8_0: case SEAM_TYPE_Q4_K: case SEAM_TYPE_Q5_K:
+    case SEAM_TYPE_Q6_K: return true;
+    default: return false;
+    }
+}
+
 static int cu_weight_load(seam_backend_t *be, seam_weight_t *w)
 {
     cuda_ctx_t *c = ctx_of(be);
+    if (!cu_has_kernels(w->type)) {
+        seam_error_set("cuda backend: no GPU kernels for %s weights yet (this model has them); "
+                       "run it with --backend cpu", seam_type_name(w->type));
+        return SEAM_ERR_UNSUPPORTED;
+    }
     size_t bytes = seam_type_row_bytes(w->type, w->cols) * (size_t)w->rows;
     if (bind_device(c) != SEAM_OK)
         return SEAM_ERR_BACKEND;

@@ -41,7 +41,11 @@ static void random_weights(seam_type_t t, void *w, int64_t n)
         uint16_t d = seam_f32_to_f16(0.001f + (rnd() % 1000) / 100000.0f);
         uint16_t dm = seam_f32_to_f16((rnd() % 1000) / 200000.0f);
         switch (t) {
-        case SEAM_TYPE_Q4_0: case SEAM_TYPE_Q5_0: case SEAM_TYPE_Q8_0: memcpy(blk, &d, 2); break;
+        case SEAM_TYPE_Q4_0: case SEAM_TYPE_Q5_0: case SEAM_TYPE_Q8_0: case SEAM_TYPE_IQ4_NL:
+        case SEAM_TYPE_IQ4_XS: memcpy(blk, &d, 2); break;
+        case SEAM_TYPE_Q4_1: case SEAM_TYPE_Q5_1: memcpy(blk, &d, 2); memcpy(blk + 2, &dm, 2); break;
+        case SEAM_TYPE_Q2_K: memcpy(blk + 80, &d, 2); memcpy(blk + 82, &dm, 2); break;
+        case SEAM_TYPE_Q3_K: memcpy(blk + 108, &d, 2); break;
         case SEAM_TYPE_Q4_K: case SEAM_TYPE_Q5_K: memcpy(blk, &d, 2); memcpy(blk + 2, &dm, 2); break;
         case SEAM_TYPE_Q6_K: memcpy(blk + 208, &d, 2); break;
         default: break;
@@ -115,6 +119,12 @@ static void test_q8_0(void **st) { (void)st; check_type(SEAM_TYPE_Q8_0); }
 static void test_q4_K(void **st) { (void)st; check_type(SEAM_TYPE_Q4_K); }
 static void test_q5_K(void **st) { (void)st; check_type(SEAM_TYPE_Q5_K); }
 static void test_q6_K(void **st) { (void)st; check_type(SEAM_TYPE_Q6_K); }
+static void test_q4_1(void **st) { (void)st; check_type(SEAM_TYPE_Q4_1); }
+static void test_q5_1(void **st) { (void)st; check_type(SEAM_TYPE_Q5_1); }
+static void test_q2_K(void **st) { (void)st; check_type(SEAM_TYPE_Q2_K); }
+static void test_q3_K(void **st) { (void)st; check_type(SEAM_TYPE_Q3_K); }
+static void test_iq4_nl(void **st) { (void)st; check_type(SEAM_TYPE_IQ4_NL); }
+static void test_iq4_xs(void **st) { (void)st; check_type(SEAM_TYPE_IQ4_XS); }
 
 static void test_half_round_trip(void **st)
 {
@@ -139,7 +149,9 @@ static void test_dot_rows_bit_identical(void **st)
 {
     (void)st;
     const seam_type_t types[] = {SEAM_TYPE_Q4_0, SEAM_TYPE_Q5_0, SEAM_TYPE_Q8_0,
-                                 SEAM_TYPE_Q4_K, SEAM_TYPE_Q5_K, SEAM_TYPE_Q6_K};
+                                 SEAM_TYPE_Q4_K, SEAM_TYPE_Q5_K, SEAM_TYPE_Q6_K,
+                                 SEAM_TYPE_Q4_1, SEAM_TYPE_Q5_1, SEAM_TYPE_Q2_K,
+                                 SEAM_TYPE_Q3_K, SEAM_TYPE_IQ4_NL, SEAM_TYPE_IQ4_XS};
     int checked = 0;
     for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
         seam_type_t t = types[ti];
@@ -173,6 +185,52 @@ static void test_dot_rows_bit_identical(void **st)
         free(w), free(a), free(x);
     }
     printf("  multi-row dot bit-identical to one-row dot for %d types\n", checked);
+}
+
+/* The AVX2 activation quantisers give the scalar ones' bytes: on random rows, on rows whose
+ * largest magnitude appears with both signs (Q8_K takes the first), on zero blocks, and on
+ * values at the rounding midpoints. */
+static void test_quantizers_match_scalar(void **st)
+{
+    (void)st;
+    if (!seam_avx2_supported()) {
+        printf("  no AVX2 on this CPU: the scalar quantisers are the only ones\n");
+        return;
+    }
+    const seam_type_t types[] = {SEAM_TYPE_Q8_0, SEAM_TYPE_Q8_1, SEAM_TYPE_Q8_K};
+    const int64_t n = 1024;
+    float *x = malloc(sizeof(float) * (size_t)n);
+    int rows = 0;
+    for (int kind = 0; kind < 4; kind++)
+        for (int rep = 0; rep < 25; rep++) {
+            for (int64_t i = 0; i < n; i++)
+                x[i] = frnd() * (kind == 0 ? 3.0f : 1.0f);
+            if (kind == 1) /* the largest magnitude twice, with both signs, in every block */
+                for (int64_t b = 0; b < n; b += 32) {
+                    x[b + rnd() % 16] = -1.5f;
+                    x[b + 16 + rnd() % 16] = 1.5f;
+                }
+            if (kind == 2) /* a zero block among the others */
+                memset(x + 256 * (rnd() % 4), 0, sizeof(float) * 256);
+            if (kind == 3) /* x × 127 / amax lands on .5 */
+                for (int64_t i = 0; i < n; i++)
+                    x[i] = ((int)(rnd() % 254) - 127 + 0.5f) / 127.0f;
+            for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+                size_t bytes = seam_type_row_bytes(types[ti], n);
+                uint8_t *a = malloc(bytes), *b = malloc(bytes);
+                assert_true(seam_cpu_isa_set(SEAM_ISA_SCALAR));
+                seam_cpu_quantize_row(types[ti], x, a, n);
+                assert_true(seam_cpu_isa_set(SEAM_ISA_AVX2));
+                seam_cpu_quantize_row(types[ti], x, b, n);
+                if (memcmp(a, b, bytes) != 0)
+                    fail_msg("%s: the AVX2 quantiser differs from the scalar one (case %d)",
+                             seam_type_name(types[ti]), kind);
+                free(a), free(b);
+                rows++;
+            }
+        }
+    free(x);
+    printf("  AVX2 activation quantisers byte-identical to the scalar ones on %d rows\n", rows);
 }
 
 /* Dequantisation against gguf-py's independent decoders (tests/ref/dequant.json, written by
@@ -212,7 +270,7 @@ static void test_dequant_vs_gguf_py(void **st)
         free(y);
     }
     printf("  dequantisation of %d types bit-identical to gguf-py\n", types);
-    assert_int_equal(types, 8);
+    assert_int_equal(types, 14);
     cJSON_Delete(ref);
 }
 
@@ -278,7 +336,7 @@ static void test_every_computable_type_has_kernels(void **st)
         free(w), free(a), free(y), free(x);
     }
     printf("  %d computable types, each with its kernels\n", n_types);
-    assert_true(n_types >= 9);
+    assert_true(n_types >= 15);
 }
 
 int main(void)
@@ -287,8 +345,11 @@ int main(void)
         cmocka_unit_test(test_f32),  cmocka_unit_test(test_f16),  cmocka_unit_test(test_bf16),
         cmocka_unit_test(test_q4_0), cmocka_unit_test(test_q5_0), cmocka_unit_test(test_q8_0),
         cmocka_unit_test(test_q4_K), cmocka_unit_test(test_q5_K), cmocka_unit_test(test_q6_K),
+        cmocka_unit_test(test_q4_1), cmocka_unit_test(test_q5_1), cmocka_unit_test(test_q2_K),
+        cmocka_unit_test(test_q3_K), cmocka_unit_test(test_iq4_nl), cmocka_unit_test(test_iq4_xs),
         cmocka_unit_test(test_half_round_trip), cmocka_unit_test(test_f16_helpers),
         cmocka_unit_test(test_dequant_vs_gguf_py), cmocka_unit_test(test_dot_rows_bit_identical),
+        cmocka_unit_test(test_quantizers_match_scalar),
         cmocka_unit_test(test_every_computable_type_has_kernels),
     };
     printf("quant: dot-product ISA available: %s\n", seam_avx2_supported() ? "avx2+fma" : "scalar only");

@@ -20,14 +20,42 @@ typedef struct {
     uint8_t qs[16];     /* value j in the low nibble of qs[j], value j+16 in the high */
 } block_q4_0;
 typedef struct {
+    uint16_t d;         /* f16 scale */
+    uint16_t m;         /* f16 offset: value = d * q + m */
+    uint8_t qs[16];     /* as block_q4_0, unsigned */
+} block_q4_1;
+typedef struct {
     uint16_t d;
     uint8_t qh[4];      /* fifth bit of each of the 32 values */
     uint8_t qs[16];
 } block_q5_0;
 typedef struct {
     uint16_t d;
+    uint16_t m;
+    uint8_t qh[4];
+    uint8_t qs[16];
+} block_q5_1;
+typedef struct {
+    uint16_t d;
     int8_t qs[32];
 } block_q8_0;
+typedef struct {
+    uint16_t d;         /* f16 scale */
+    uint16_t s;         /* f16: d * the sum of qs, for the offset term of Q4_1/Q5_1 */
+    int8_t qs[32];
+} block_q8_1;
+typedef struct {
+    uint8_t scales[16]; /* per 16 values: scale in the low nibble, min in the high */
+    uint8_t qs[64];     /* 2 bits each: value 128n + 32j + l in bits 2j of qs[32n + l] */
+    uint16_t d;
+    uint16_t dmin;
+} block_q2_K;
+typedef struct {
+    uint8_t hmask[32];  /* third bit, clear meaning -4: value 128n + 32j + l in bit 4n + j of hmask[l] */
+    uint8_t qs[64];     /* low 2 bits, as block_q2_K */
+    uint8_t scales[12]; /* 16 signed 6-bit scales, offset by 32 */
+    uint16_t d;
+} block_q3_K;
 typedef struct {
     uint16_t d;         /* super-block scale for the 6-bit scales */
     uint16_t dmin;      /* super-block scale for the 6-bit mins */
@@ -48,6 +76,16 @@ typedef struct {
     uint16_t d;
 } block_q6_K;
 typedef struct {
+    uint16_t d;
+    uint8_t qs[16];     /* indices into seam_iq4nl_values, nibbles as block_q4_0 */
+} block_iq4_nl;
+typedef struct {
+    uint16_t d;
+    uint16_t scales_h;  /* high 2 bits of the eight 6-bit scales */
+    uint8_t scales_l[4];/* low 4 bits of the scales, two per byte */
+    uint8_t qs[128];    /* 32-value sub-blocks of block_iq4_nl nibbles */
+} block_iq4_xs;
+typedef struct {
     float d;
     int8_t qs[256];
     int16_t bsums[16];  /* sum of each 16 quants, for the K-quant min terms */
@@ -60,12 +98,23 @@ typedef struct {
 #define SEAM_LAYOUT_ASSERT _Static_assert
 #endif
 SEAM_LAYOUT_ASSERT(sizeof(block_q4_0) == 18, "q4_0 layout");
+SEAM_LAYOUT_ASSERT(sizeof(block_q4_1) == 20, "q4_1 layout");
+SEAM_LAYOUT_ASSERT(sizeof(block_q5_1) == 24, "q5_1 layout");
+SEAM_LAYOUT_ASSERT(sizeof(block_q8_1) == 36, "q8_1 layout");
+SEAM_LAYOUT_ASSERT(sizeof(block_q2_K) == 84, "q2_K layout");
+SEAM_LAYOUT_ASSERT(sizeof(block_q3_K) == 110, "q3_K layout");
+SEAM_LAYOUT_ASSERT(sizeof(block_iq4_nl) == 18, "iq4_nl layout");
+SEAM_LAYOUT_ASSERT(sizeof(block_iq4_xs) == 136, "iq4_xs layout");
 SEAM_LAYOUT_ASSERT(sizeof(block_q5_0) == 22, "q5_0 layout");
 SEAM_LAYOUT_ASSERT(sizeof(block_q8_0) == 34, "q8_0 layout");
 SEAM_LAYOUT_ASSERT(sizeof(block_q4_K) == 144, "q4_K layout");
 SEAM_LAYOUT_ASSERT(sizeof(block_q5_K) == 176, "q5_K layout");
 SEAM_LAYOUT_ASSERT(sizeof(block_q6_K) == 210, "q6_K layout");
 SEAM_LAYOUT_ASSERT(sizeof(block_q8_K) == 292, "q8_K layout");
+
+/* The 16 non-uniform levels IQ4_NL and IQ4_XS index (ggml's kvalues_iq4nl). */
+static const int8_t seam_iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                             1,    13,   25,  38,  53,  69,  89,  113};
 
 static inline float seam_f16_to_f32(uint16_t h)
 {
@@ -140,7 +189,7 @@ typedef float (*seam_vec_dot_fn)(int64_t n, const void *w, const void *a);
 
 /* One weight row against nt <= SEAM_DOT_MAX_ROWS activation rows at once (the weight block is
  * unpacked once); out[t] is bit-identical to the one-row dot of rows[t]. */
-#define SEAM_DOT_MAX_ROWS 4
+#define SEAM_DOT_MAX_ROWS 8
 typedef void (*seam_vec_dot_n_fn)(int64_t n, const void *w, const void *const *rows, int nt,
                                   float *out);
 

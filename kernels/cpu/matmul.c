@@ -49,15 +49,15 @@ static void row_chunks(void *arg, int64_t b, int64_t e, int thread)
         int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < m->rows ? r0 + ROW_CHUNK : m->rows;
         int t = 0;
         if (m->dotn) /* groups of tokens share each unpacked weight block */
-            for (; t + SEAM_DOT_MAX_ROWS <= m->n; t += SEAM_DOT_MAX_ROWS) {
+            for (; t + 2 <= m->n; t += SEAM_DOT_MAX_ROWS) {
+                int nt = m->n - t < SEAM_DOT_MAX_ROWS ? m->n - t : SEAM_DOT_MAX_ROWS;
                 const void *group[SEAM_DOT_MAX_ROWS];
-                for (int k = 0; k < SEAM_DOT_MAX_ROWS; k++)
+                for (int k = 0; k < nt; k++)
                     group[k] = m->act + (size_t)(t + k) * m->abytes;
                 for (int64_t r = r0; r < r1; r++) {
                     float out[SEAM_DOT_MAX_ROWS];
-                    m->dotn(m->cols, (const char *)m->w + (size_t)r * m->wbytes, group,
-                            SEAM_DOT_MAX_ROWS, out);
-                    for (int k = 0; k < SEAM_DOT_MAX_ROWS; k++)
+                    m->dotn(m->cols, (const char *)m->w + (size_t)r * m->wbytes, group, nt, out);
+                    for (int k = 0; k < nt; k++)
                         m->y[(size_t)(t + k) * m->rows + r] = out[k];
                 }
             }

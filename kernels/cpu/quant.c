@@ -49,6 +49,108 @@ static void dequant_q5_0(const block_q5_0 *x, float *y, int64_t nb)
     }
 }
 
+static void dequant_q4_1(const block_q4_1 *x, float *y, int64_t nb)
+{
+    for (int64_t i = 0; i < nb; i++) {
+        float d = seam_f16_to_f32(x[i].d), m = seam_f16_to_f32(x[i].m);
+        for (int j = 0; j < 16; j++) {
+            y[i * 32 + j] = (x[i].qs[j] & 0xF) * d + m;
+            y[i * 32 + j + 16] = (x[i].qs[j] >> 4) * d + m;
+        }
+    }
+}
+
+static void dequant_q5_1(const block_q5_1 *x, float *y, int64_t nb)
+{
+    for (int64_t i = 0; i < nb; i++) {
+        float d = seam_f16_to_f32(x[i].d), m = seam_f16_to_f32(x[i].m);
+        uint32_t qh;
+        memcpy(&qh, x[i].qh, 4);
+        for (int j = 0; j < 16; j++) {
+            int x0 = (x[i].qs[j] & 0xF) | (((qh >> j) << 4) & 0x10);
+            int x1 = (x[i].qs[j] >> 4) | ((qh >> (j + 12)) & 0x10);
+            y[i * 32 + j] = x0 * d + m;
+            y[i * 32 + j + 16] = x1 * d + m;
+        }
+    }
+}
+
+static void dequant_iq4_nl(const block_iq4_nl *x, float *y, int64_t nb)
+{
+    for (int64_t i = 0; i < nb; i++) {
+        float d = seam_f16_to_f32(x[i].d);
+        for (int j = 0; j < 16; j++) {
+            y[i * 32 + j] = d * seam_iq4nl_values[x[i].qs[j] & 0xF];
+            y[i * 32 + j + 16] = d * seam_iq4nl_values[x[i].qs[j] >> 4];
+        }
+    }
+}
+
+/* Q2_K and Q3_K: value 128n + 32j + l is bits 2j of qs[32n + l]; sub-block (16 values) s. */
+static inline int q2_at(const uint8_t *qs, int v)
+{
+    return (qs[32 * (v / 128) + v % 32] >> (2 * ((v / 32) % 4))) & 3;
+}
+
+static void dequant_q2_K(const block_q2_K *x, float *y, int64_t nb)
+{
+    for (int64_t i = 0; i < nb; i++) {
+        float d = seam_f16_to_f32(x[i].d), min = seam_f16_to_f32(x[i].dmin);
+        for (int v = 0; v < QK_K; v++) {
+            uint8_t sc = x[i].scales[v / 16];
+            *y++ = d * (sc & 0xF) * q2_at(x[i].qs, v) - min * (sc >> 4);
+        }
+    }
+}
+
+/* The 16 signed 6-bit scales of a Q3_K block, -32..31. */
+static void q3_scales(const uint8_t *s, int8_t out[16])
+{
+    for (int j = 0; j < 16; j++) {
+        int lo = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
+        int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+        out[j] = (int8_t)((lo | hi << 4) - 32);
+    }
+}
+
+static inline int q3_at(const block_q3_K *x, int v)
+{
+    int hbit = (x->hmask[v % 32] >> (v / 32)) & 1;
+    return q2_at(x->qs, v) - (hbit ? 0 : 4);
+}
+
+static void dequant_q3_K(const block_q3_K *x, float *y, int64_t nb)
+{
+    for (int64_t i = 0; i < nb; i++) {
+        float d = seam_f16_to_f32(x[i].d);
+        int8_t sc[16];
+        q3_scales(x[i].scales, sc);
+        for (int v = 0; v < QK_K; v++)
+            *y++ = d * sc[v / 16] * q3_at(&x[i], v);
+    }
+}
+
+/* The 6-bit scale of IQ4_XS sub-block ib (0..7), unbiased (-32..31). */
+static inline int iq4xs_scale(const block_iq4_xs *x, int ib)
+{
+    return (((x->scales_l[ib / 2] >> 4 * (ib % 2)) & 0xF) | (((x->scales_h >> 2 * ib) & 3) << 4)) - 32;
+}
+
+static void dequant_iq4_xs(const block_iq4_xs *x, float *y, int64_t nb)
+{
+    for (int64_t i = 0; i < nb; i++) {
+        float d = seam_f16_to_f32(x[i].d);
+        for (int ib = 0; ib < 8; ib++, y += 32) {
+            float dl = d * iq4xs_scale(&x[i], ib);
+            const uint8_t *qs = x[i].qs + 16 * ib;
+            for (int j = 0; j < 16; j++) {
+                y[j] = dl * seam_iq4nl_values[qs[j] & 0xF];
+                y[j + 16] = dl * seam_iq4nl_values[qs[j] >> 4];
+            }
+        }
+    }
+}
+
 static void dequant_q8_0(const block_q8_0 *x, float *y, int64_t nb)
 {
     for (int64_t i = 0; i < nb; i++) {
@@ -140,8 +242,20 @@ void seam_cpu_dequantize_row(seam_type_t t, const void *x, float *y, int64_t n)
             y[i] = seam_bf16_to_f32(((const uint16_t *)x)[i]);
         return;
     case SEAM_TYPE_Q4_0: dequant_q4_0(x, y, n / QK4_0); return;
+    case SEAM_TYPE_Q4_1: dequant_q4_1(x, y, n / 32); return;
     case SEAM_TYPE_Q5_0: dequant_q5_0(x, y, n / QK5_0); return;
+    case SEAM_TYPE_Q5_1: dequant_q5_1(x, y, n / 32); return;
+    case SEAM_TYPE_IQ4_NL: dequant_iq4_nl(x, y, n / 32); return;
+    case SEAM_TYPE_Q2_K: dequant_q2_K(x, y, n / QK_K); return;
+    case SEAM_TYPE_Q3_K: dequant_q3_K(x, y, n / QK_K); return;
+    case SEAM_TYPE_IQ4_XS: dequant_iq4_xs(x, y, n / QK_K); return;
     case SEAM_TYPE_Q8_0: dequant_q8_0(x, y, n / QK8_0); return;
+    case SEAM_TYPE_Q8_1:
+        for (int64_t i = 0; i < n; i++) {
+            const block_q8_1 *b = (const block_q8_1 *)x + i / 32;
+            y[i] = b->qs[i % 32] * seam_f16_to_f32(b->d);
+        }
+        return;
     case SEAM_TYPE_Q4_K: dequant_q4_K(x, y, n / QK_K); return;
     case SEAM_TYPE_Q5_K: dequant_q5_K(x, y, n / QK_K); return;
     case SEAM_TYPE_Q6_K: dequant_q6_K(x, y, n / QK_K); return;
@@ -162,6 +276,24 @@ static void quant_q8_0(const float *x, block_q8_0 *y, int64_t nb)
         y[i].d = seam_f32_to_f16(d);
         for (int j = 0; j < 32; j++)
             y[i].qs[j] = (int8_t)nearbyintf(x[i * 32 + j] * id);
+    }
+}
+
+/* Q8_0 plus s = d × Σ q, which the offset terms of Q4_1 and Q5_1 need. */
+static void quant_q8_1(const float *x, block_q8_1 *y, int64_t nb)
+{
+    for (int64_t i = 0; i < nb; i++) {
+        block_q8_0 b;
+        quant_q8_0(x + i * 32, &b, 1);
+        float amax = 0.0f;
+        int sum = 0;
+        for (int j = 0; j < 32; j++) {
+            amax = fmaxf(amax, fabsf(x[i * 32 + j]));
+            sum += b.qs[j];
+        }
+        y[i].d = b.d;
+        y[i].s = seam_f32_to_f16(sum * (amax / 127.0f)); /* the unrounded scale, as ggml's x86 path */
+        memcpy(y[i].qs, b.qs, 32);
     }
 }
 
@@ -206,8 +338,19 @@ void seam_cpu_quantize_row(seam_type_t t, const float *x, void *y, int64_t n)
         for (int64_t i = 0; i < n; i++)
             ((uint16_t *)y)[i] = seam_f32_to_bf16(x[i]);
         return;
-    case SEAM_TYPE_Q8_0: quant_q8_0(x, y, n / QK8_0); return;
-    case SEAM_TYPE_Q8_K: quant_q8_K(x, y, n / QK_K); return;
+    case SEAM_TYPE_Q8_0:
+        if (seam_cpu_isa() == SEAM_ISA_AVX2)
+            seam_avx2_quantize_q8_0(x, y, n / QK8_0);
+        else
+            quant_q8_0(x, y, n / QK8_0);
+        return;
+    case SEAM_TYPE_Q8_1: quant_q8_1(x, y, n / 32); return;
+    case SEAM_TYPE_Q8_K:
+        if (seam_cpu_isa() == SEAM_ISA_AVX2)
+            seam_avx2_quantize_q8_K(x, y, n / QK_K);
+        else
+            quant_q8_K(x, y, n / QK_K);
+        return;
     default: SEAM_ASSERT(!"quantize_row: type without a CPU quantiser");
     }
 }
@@ -217,7 +360,13 @@ seam_type_t seam_cpu_vec_dot_type(seam_type_t t)
     switch (t) {
     case SEAM_TYPE_Q4_0:
     case SEAM_TYPE_Q5_0:
+    case SEAM_TYPE_IQ4_NL:
     case SEAM_TYPE_Q8_0: return SEAM_TYPE_Q8_0;
+    case SEAM_TYPE_Q4_1:
+    case SEAM_TYPE_Q5_1: return SEAM_TYPE_Q8_1;
+    case SEAM_TYPE_Q2_K:
+    case SEAM_TYPE_Q3_K:
+    case SEAM_TYPE_IQ4_XS:
     case SEAM_TYPE_Q4_K:
     case SEAM_TYPE_Q5_K:
     case SEAM_TYPE_Q6_K: return SEAM_TYPE_Q8_K;
@@ -254,6 +403,97 @@ static float dot_q5_0(int64_t nb, const block_q5_0 *x, const block_q8_0 *y)
             sumi += x0 * y[i].qs[j] + x1 * y[i].qs[j + 16];
         }
         sum += sumi * seam_f16_to_f32(x[i].d) * seam_f16_to_f32(y[i].d);
+    }
+    return sum;
+}
+
+static float dot_q4_1(int64_t nb, const block_q4_1 *x, const block_q8_1 *y)
+{
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        int sumi = 0;
+        for (int j = 0; j < 16; j++)
+            sumi += (x[i].qs[j] & 0xF) * y[i].qs[j] + (x[i].qs[j] >> 4) * y[i].qs[j + 16];
+        sum += sumi * seam_f16_to_f32(x[i].d) * seam_f16_to_f32(y[i].d) +
+               seam_f16_to_f32(x[i].m) * seam_f16_to_f32(y[i].s);
+    }
+    return sum;
+}
+
+static float dot_q5_1(int64_t nb, const block_q5_1 *x, const block_q8_1 *y)
+{
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        uint32_t qh;
+        memcpy(&qh, x[i].qh, 4);
+        int sumi = 0;
+        for (int j = 0; j < 16; j++) {
+            int x0 = (x[i].qs[j] & 0xF) | (((qh >> j) << 4) & 0x10);
+            int x1 = (x[i].qs[j] >> 4) | ((qh >> (j + 12)) & 0x10);
+            sumi += x0 * y[i].qs[j] + x1 * y[i].qs[j + 16];
+        }
+        sum += sumi * seam_f16_to_f32(x[i].d) * seam_f16_to_f32(y[i].d) +
+               seam_f16_to_f32(x[i].m) * seam_f16_to_f32(y[i].s);
+    }
+    return sum;
+}
+
+static float dot_iq4_nl(int64_t nb, const block_iq4_nl *x, const block_q8_0 *y)
+{
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        int sumi = 0;
+        for (int j = 0; j < 16; j++)
+            sumi += seam_iq4nl_values[x[i].qs[j] & 0xF] * y[i].qs[j] +
+                    seam_iq4nl_values[x[i].qs[j] >> 4] * y[i].qs[j + 16];
+        sum += sumi * seam_f16_to_f32(x[i].d) * seam_f16_to_f32(y[i].d);
+    }
+    return sum;
+}
+
+/* The min term of Q2_K uses the Q8_K sums of 16; the scale term is an exact integer. */
+static float dot_q2_K(int64_t nb, const block_q2_K *x, const block_q8_K *y)
+{
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        int sumi = 0, summ = 0;
+        for (int j = 0; j < 16; j++)
+            summ += (x[i].scales[j] >> 4) * y[i].bsums[j];
+        for (int v = 0; v < QK_K; v++)
+            sumi += (x[i].scales[v / 16] & 0xF) * q2_at(x[i].qs, v) * y[i].qs[v];
+        sum += y[i].d * seam_f16_to_f32(x[i].d) * sumi - y[i].d * seam_f16_to_f32(x[i].dmin) * summ;
+    }
+    return sum;
+}
+
+static float dot_q3_K(int64_t nb, const block_q3_K *x, const block_q8_K *y)
+{
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        int8_t sc[16];
+        q3_scales(x[i].scales, sc);
+        int sumi = 0;
+        for (int v = 0; v < QK_K; v++)
+            sumi += sc[v / 16] * q3_at(&x[i], v) * y[i].qs[v];
+        sum += seam_f16_to_f32(x[i].d) * y[i].d * sumi;
+    }
+    return sum;
+}
+
+static float dot_iq4_xs(int64_t nb, const block_iq4_xs *x, const block_q8_K *y)
+{
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        int sumi = 0;
+        for (int ib = 0; ib < 8; ib++) {
+            const uint8_t *qs = x[i].qs + 16 * ib;
+            const int8_t *q8 = y[i].qs + 32 * ib;
+            int s = 0;
+            for (int j = 0; j < 16; j++)
+                s += seam_iq4nl_values[qs[j] & 0xF] * q8[j] + seam_iq4nl_values[qs[j] >> 4] * q8[j + 16];
+            sumi += iq4xs_scale(&x[i], ib) * s;
+        }
+        sum += seam_f16_to_f32(x[i].d) * y[i].d * sumi;
     }
     return sum;
 }
@@ -362,6 +602,12 @@ static float sdot_bf16(int64_t n, const void *w, const void *a)
 static float sdot_q4_0(int64_t n, const void *w, const void *a) { return dot_q4_0(n / 32, w, a); }
 static float sdot_q5_0(int64_t n, const void *w, const void *a) { return dot_q5_0(n / 32, w, a); }
 static float sdot_q8_0(int64_t n, const void *w, const void *a) { return dot_q8_0(n / 32, w, a); }
+static float sdot_q4_1(int64_t n, const void *w, const void *a) { return dot_q4_1(n / 32, w, a); }
+static float sdot_q5_1(int64_t n, const void *w, const void *a) { return dot_q5_1(n / 32, w, a); }
+static float sdot_iq4_nl(int64_t n, const void *w, const void *a) { return dot_iq4_nl(n / 32, w, a); }
+static float sdot_q2_K(int64_t n, const void *w, const void *a) { return dot_q2_K(n / QK_K, w, a); }
+static float sdot_q3_K(int64_t n, const void *w, const void *a) { return dot_q3_K(n / QK_K, w, a); }
+static float sdot_iq4_xs(int64_t n, const void *w, const void *a) { return dot_iq4_xs(n / QK_K, w, a); }
 static float sdot_q4_K(int64_t n, const void *w, const void *a)
 {
     return dot_k45(n / QK_K, w, sizeof(block_q4_K), false, a);
@@ -384,6 +630,12 @@ seam_vec_dot_fn seam_scalar_vec_dot_fn(seam_type_t t)
     case SEAM_TYPE_Q4_K: return sdot_q4_K;
     case SEAM_TYPE_Q5_K: return sdot_q5_K;
     case SEAM_TYPE_Q6_K: return sdot_q6_K;
+    case SEAM_TYPE_Q4_1: return sdot_q4_1;
+    case SEAM_TYPE_Q5_1: return sdot_q5_1;
+    case SEAM_TYPE_IQ4_NL: return sdot_iq4_nl;
+    case SEAM_TYPE_Q2_K: return sdot_q2_K;
+    case SEAM_TYPE_Q3_K: return sdot_q3_K;
+    case SEAM_TYPE_IQ4_XS: return sdot_iq4_xs;
     default: return NULL;
     }
 }

@@ -15,6 +15,11 @@ bool seam_avx2_supported(void)
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
 }
 
+/* The loops over activation rows run a compile-time count of times (1 or SEAM_DOT_MAX_ROWS);
+ * unrolled, their accumulators stay in registers (left as loops, GCC keeps them on the stack,
+ * which halves the speed of a batched matmul). */
+#define SEAM_UNROLL _Pragma("GCC unroll 8")
+
 /* Block scales through the F16C instruction; the portable seam_f16_to_f32 is far slower. */
 static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
@@ -76,27 +81,221 @@ static inline __m256i unpack_q5_0(const block_q5_0 *b)
                                                            float *out)                        \
     {                                                                                         \
         __m256 acc[SEAM_DOT_MAX_ROWS];                                                        \
-        for (int t = 0; t < nt; t++)                                                          \
+        SEAM_UNROLL for (int t = 0; t < nt; t++)                                              \
             acc[t] = _mm256_setzero_ps();                                                     \
         for (int64_t i = 0; i < nb; i++) {                                                    \
             __m256i qx = UNPACK(&x[i]);                                                       \
             __m256i ax = _mm256_sign_epi8(qx, qx); /* |qx|, shared by every row */            \
             float dx = h2f(x[i].d);                                                           \
-            for (int t = 0; t < nt; t++) {                                                    \
+            SEAM_UNROLL for (int t = 0; t < nt; t++) {                                        \
                 const block_q8_0 *y = (const block_q8_0 *)a[t] + i;                           \
                 __m256i qy = _mm256_loadu_si256((const __m256i *)y->qs);                      \
                 __m256 d = _mm256_set1_ps(dx * h2f(y->d));                                    \
                 acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8_abs(ax, qx, qy)), acc[t]); \
             }                                                                                 \
         }                                                                                     \
-        for (int t = 0; t < nt; t++)                                                          \
+        SEAM_UNROLL for (int t = 0; t < nt; t++)                                              \
             out[t] = hsum_ps(acc[t]);                                                         \
     }
 DEFINE_DOT32(dot_q8_0, block_q8_0, unpack_q8_0)
 DEFINE_DOT32(dot_q4_0, block_q4_0, unpack_q4_0)
 DEFINE_DOT32(dot_q5_0, block_q5_0, unpack_q5_0)
 
-static void k4_scales(const uint8_t *q, uint8_t sc[8], uint8_t m[8])
+/* IQ4_NL levels looked up from the nibbles, in value order. */
+static inline __m256i unpack_iq4nl(const uint8_t *qs)
+{
+    const __m256i levels = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)seam_iq4nl_values));
+    return _mm256_shuffle_epi8(levels, unpack_nibbles(qs));
+}
+static inline __m256i unpack_iq4_nl(const block_iq4_nl *b) { return unpack_iq4nl(b->qs); }
+DEFINE_DOT32(dot_iq4_nl, block_iq4_nl, unpack_iq4_nl)
+
+/* Q4_1 and Q5_1 against Q8_1: unsigned values times the activations, plus the offset m
+ * times the activation block's s. */
+static inline __m256i unpack_q4_1(const block_q4_1 *b) { return unpack_nibbles(b->qs); }
+static inline __m256i unpack_q5_1(const block_q5_1 *b)
+{
+    uint32_t qh;
+    memcpy(&qh, b->qh, 4);
+    return _mm256_or_si256(unpack_nibbles(b->qs), _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10)));
+}
+#define DEFINE_DOT32_1(NAME, BT, UNPACK)                                                        \
+    static inline __attribute__((always_inline)) void NAME(int64_t nb, const BT *x,           \
+                                                           const void *const *a, int nt,      \
+                                                           float *out)                        \
+    {                                                                                         \
+        __m256 acc[SEAM_DOT_MAX_ROWS];                                                        \
+        float offs[SEAM_DOT_MAX_ROWS];                                                        \
+        SEAM_UNROLL for (int t = 0; t < nt; t++) {                                            \
+            acc[t] = _mm256_setzero_ps();                                                     \
+            offs[t] = 0.0f;                                                                   \
+        }                                                                                     \
+        for (int64_t i = 0; i < nb; i++) {                                                    \
+            __m256i qx = UNPACK(&x[i]);                                                       \
+            float dx = h2f(x[i].d), mx = h2f(x[i].m);                                         \
+            SEAM_UNROLL for (int t = 0; t < nt; t++) {                                        \
+                const block_q8_1 *y = (const block_q8_1 *)a[t] + i;                           \
+                __m256i qy = _mm256_loadu_si256((const __m256i *)y->qs);                      \
+                __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(qx, qy), _mm256_set1_epi16(1)); \
+                acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * h2f(y->d)), _mm256_cvtepi32_ps(p), acc[t]); \
+                offs[t] += mx * h2f(y->s);                                                    \
+            }                                                                                 \
+        }                                                                                     \
+        SEAM_UNROLL for (int t = 0; t < nt; t++)                                              \
+            out[t] = hsum_ps(acc[t]) + offs[t];                                               \
+    }
+DEFINE_DOT32_1(dot_q4_1, block_q4_1, unpack_q4_1)
+DEFINE_DOT32_1(dot_q5_1, block_q5_1, unpack_q5_1)
+
+/* Two 16-value sub-blocks' int16 pair sums times their scales: lanes 0-7 are sub-block a. */
+static inline __m256i scale_pairs(__m256i p16, int sa, int sb)
+{
+    return _mm256_madd_epi16(p16, _mm256_set_m128i(_mm_set1_epi16((short)sb), _mm_set1_epi16((short)sa)));
+}
+
+/* Q2_K and Q3_K: the 2-bit fields of 32 values, value 32j + l of each 128 in bits 2j of
+ * byte l (and the third bit of Q3_K in bit 4n + j of hmask[l]). */
+static inline __m256i q2_field(__m256i bits, int j)
+{
+    return _mm256_and_si256(_mm256_srli_epi16(bits, 2 * j), _mm256_set1_epi8(3));
+}
+
+/* Σ of 8 int32 lanes. */
+static inline int hsum_i32(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+static inline __attribute__((always_inline)) void dot_q2_K(int64_t nb, const block_q2_K *x,
+                                                           const void *const *a, int nt,
+                                                           float *out)
+{
+    __m256 acc[SEAM_DOT_MAX_ROWS];
+    float acc_m[SEAM_DOT_MAX_ROWS];
+    SEAM_UNROLL
+    for (int t = 0; t < nt; t++) {
+        acc[t] = _mm256_setzero_ps();
+        acc_m[t] = 0.0f;
+    }
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i q[8], sv[8];
+        for (int n = 0; n < 2; n++) {
+            __m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * n));
+            for (int j = 0; j < 4; j++)
+                q[4 * n + j] = q2_field(bits, j);
+        }
+        __m128i sc = _mm_loadu_si128((const __m128i *)x[i].scales);
+        __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc, 4), _mm_set1_epi8(0x0F)));
+        for (int k = 0; k < 8; k++)
+            sv[k] = _mm256_set_m128i(_mm_set1_epi16(x[i].scales[2 * k + 1] & 0xF),
+                                     _mm_set1_epi16(x[i].scales[2 * k] & 0xF));
+        float dx = h2f(x[i].d), dmx = h2f(x[i].dmin);
+        SEAM_UNROLL
+        for (int t = 0; t < nt; t++) {
+            const block_q8_K *y = (const block_q8_K *)a[t] + i;
+            __m256i sumi = _mm256_setzero_si256();
+            for (int k = 0; k < 8; k++) {
+                __m256i yv = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * k));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], yv), sv[k]));
+            }
+            int summ = hsum_i32(_mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)y->bsums)));
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(sumi), acc[t]);
+            acc_m[t] += y->d * dmx * summ;
+        }
+    }
+    SEAM_UNROLL
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum_ps(acc[t]) - acc_m[t];
+}
+
+static void q3_scales(const uint8_t *s, int16_t out[16])
+{
+    for (int j = 0; j < 16; j++) {
+        int lo = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
+        int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+        out[j] = (int16_t)((lo | hi << 4) - 32);
+    }
+}
+
+static inline __attribute__((always_inline)) void dot_q3_K(int64_t nb, const block_q3_K *x,
+                                                           const void *const *a, int nt,
+                                                           float *out)
+{
+    const __m256i one = _mm256_set1_epi8(1), four = _mm256_set1_epi8(4);
+    __m256 acc[SEAM_DOT_MAX_ROWS];
+    SEAM_UNROLL
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i q[8], sv[8]; /* q unsigned 0..7: the value plus 4 */
+        __m256i hm = _mm256_loadu_si256((const __m256i *)x[i].hmask);
+        for (int n = 0; n < 2; n++) {
+            __m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * n));
+            for (int j = 0; j < 4; j++) {
+                __m256i h = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * n + j), one);
+                q[4 * n + j] = _mm256_or_si256(q2_field(bits, j), _mm256_slli_epi16(h, 2));
+            }
+        }
+        int16_t sc[16];
+        q3_scales(x[i].scales, sc);
+        for (int k = 0; k < 8; k++)
+            sv[k] = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+        float dx = h2f(x[i].d);
+        SEAM_UNROLL
+        for (int t = 0; t < nt; t++) {
+            const block_q8_K *y = (const block_q8_K *)a[t] + i;
+            __m256i sumi = _mm256_setzero_si256();
+            for (int k = 0; k < 8; k++) {
+                __m256i yv = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * k));
+                __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], yv), _mm256_maddubs_epi16(four, yv));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, sv[k]));
+            }
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * y->d), _mm256_cvtepi32_ps(sumi), acc[t]);
+        }
+    }
+    SEAM_UNROLL
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum_ps(acc[t]);
+}
+
+static inline __attribute__((always_inline)) void dot_iq4_xs(int64_t nb, const block_iq4_xs *x,
+                                                             const void *const *a, int nt,
+                                                             float *out)
+{
+    __m256 acc[SEAM_DOT_MAX_ROWS];
+    SEAM_UNROLL
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i q[8], aq[8], sc[8];
+        for (int ib = 0; ib < 8; ib++) {
+            q[ib] = unpack_iq4nl(x[i].qs + 16 * ib);
+            aq[ib] = _mm256_sign_epi8(q[ib], q[ib]);
+            int ls = (((x[i].scales_l[ib / 2] >> 4 * (ib % 2)) & 0xF) | (((x[i].scales_h >> 2 * ib) & 3) << 4)) - 32;
+            sc[ib] = _mm256_set1_epi16((short)ls);
+        }
+        float dx = h2f(x[i].d);
+        SEAM_UNROLL
+        for (int t = 0; t < nt; t++) {
+            const block_q8_K *y = (const block_q8_K *)a[t] + i;
+            __m256i sumi = _mm256_setzero_si256();
+            for (int ib = 0; ib < 8; ib++) {
+                __m256i yv = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * ib));
+                __m256i p = _mm256_maddubs_epi16(aq[ib], _mm256_sign_epi8(yv, q[ib]));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, sc[ib]));
+            }
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * y->d), _mm256_cvtepi32_ps(sumi), acc[t]);
+        }
+    }
+    SEAM_UNROLL
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum_ps(acc[t]);
+}
+
+static inline void k4_scales(const uint8_t *q, uint8_t sc[8], uint8_t m[8])
 {
     for (int j = 0; j < 4; j++) {
         sc[j] = q[j] & 63;
@@ -116,6 +315,7 @@ static inline __attribute__((always_inline)) void dot_k45(int64_t nb, const uint
     const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
     __m256 acc[SEAM_DOT_MAX_ROWS];
     float acc_m[SEAM_DOT_MAX_ROWS];
+    SEAM_UNROLL
     for (int t = 0; t < nt; t++) {
         acc[t] = _mm256_setzero_ps();
         acc_m[t] = 0.0f;
@@ -142,23 +342,33 @@ static inline __attribute__((always_inline)) void dot_k45(int64_t nb, const uint
             }
         }
         float dw = h2f(dh), dmw = h2f(dminh);
+        __m256i scv[8]; /* the sub-block scales, shared by every row */
+        for (int j = 0; j < 8; j++)
+            scv[j] = _mm256_set1_epi16(sc[j]);
+        __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m));
+        SEAM_UNROLL
         for (int t = 0; t < nt; t++) {
             const block_q8_K *y = (const block_q8_K *)a[t] + i;
-            int summ = 0;
-            for (int j = 0; j < 8; j++)
-                summ += m[j] * (y->bsums[2 * j] + y->bsums[2 * j + 1]);
+            /* Σ m[j] × (sub-block j's two half sums), as exact integers */
+            __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y->bsums),
+                                        _mm_loadu_si128((const __m128i *)(y->bsums + 8)));
+            __m128i pm = _mm_madd_epi16(mins, bs);
+            pm = _mm_add_epi32(pm, _mm_shuffle_epi32(pm, 0x4E));
+            pm = _mm_add_epi32(pm, _mm_shuffle_epi32(pm, 0xB1));
+            int summ = _mm_cvtsi128_si32(pm);
             __m256i sumi = _mm256_setzero_si256();
             for (int j = 0; j < 4; j++) {
                 __m256i y0 = _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j));
                 __m256i y1 = _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j + 32));
-                __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo[j], y0), _mm256_set1_epi16(sc[2 * j]));
-                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi[j], y1), _mm256_set1_epi16(sc[2 * j + 1]));
+                __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo[j], y0), scv[2 * j]);
+                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi[j], y1), scv[2 * j + 1]);
                 sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
             }
             acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dw), _mm256_cvtepi32_ps(sumi), acc[t]);
             acc_m[t] += y->d * dmw * summ;
         }
     }
+    SEAM_UNROLL
     for (int t = 0; t < nt; t++)
         out[t] = hsum_ps(acc[t]) - acc_m[t];
 }
@@ -169,6 +379,7 @@ static inline __attribute__((always_inline)) void dot_q6_K(int64_t nb, const blo
 {
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
     __m256 acc[SEAM_DOT_MAX_ROWS];
+    SEAM_UNROLL
     for (int t = 0; t < nt; t++)
         acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
@@ -190,6 +401,7 @@ static inline __attribute__((always_inline)) void dot_q6_K(int64_t nb, const blo
                 s[4 * n + k] = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
         }
         float dx = h2f(x[i].d);
+        SEAM_UNROLL
         for (int t = 0; t < nt; t++) {
             const block_q8_K *y = (const block_q8_K *)a[t] + i;
             __m256i sumi = _mm256_setzero_si256();
@@ -202,6 +414,7 @@ static inline __attribute__((always_inline)) void dot_q6_K(int64_t nb, const blo
             acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * y->d), _mm256_cvtepi32_ps(sumi), acc[t]);
         }
     }
+    SEAM_UNROLL
     for (int t = 0; t < nt; t++)
         out[t] = hsum_ps(acc[t]);
 }
@@ -276,11 +489,15 @@ static float adot_bf16(int64_t n, const void *w, const void *a) { return dot_bf1
     static void adotn_##TYPE(int64_t n, const void *w, const void *const *rows, int nt,       \
                              float *out)                                                      \
     {                                                                                         \
-        if (nt == SEAM_DOT_MAX_ROWS)                                                          \
+        int t = 0;                                                                            \
+        if (nt == SEAM_DOT_MAX_ROWS) {                                                        \
             CALL(rows, SEAM_DOT_MAX_ROWS, out);                                               \
-        else                                                                                  \
-            for (int t = 0; t < nt; t++)                                                      \
-                CALL((rows + t), 1, (out + t));                                               \
+            return;                                                                           \
+        }                                                                                     \
+        for (; t + 4 <= nt; t += 4) /* a server's few decode rows */                          \
+            CALL((rows + t), 4, (out + t));                                                   \
+        for (; t < nt; t++)                                                                   \
+            CALL((rows + t), 1, (out + t));                                                   \
     }
 #define CALL_Q8_0(r, k, o) dot_q8_0(n / 32, w, r, k, o)
 #define CALL_Q4_0(r, k, o) dot_q4_0(n / 32, w, r, k, o)
@@ -288,12 +505,24 @@ static float adot_bf16(int64_t n, const void *w, const void *a) { return dot_bf1
 #define CALL_Q4_K(r, k, o) dot_k45(n / QK_K, w, sizeof(block_q4_K), false, r, k, o)
 #define CALL_Q5_K(r, k, o) dot_k45(n / QK_K, w, sizeof(block_q5_K), true, r, k, o)
 #define CALL_Q6_K(r, k, o) dot_q6_K(n / QK_K, w, r, k, o)
+#define CALL_Q4_1(r, k, o) dot_q4_1(n / 32, w, r, k, o)
+#define CALL_Q5_1(r, k, o) dot_q5_1(n / 32, w, r, k, o)
+#define CALL_IQ4_NL(r, k, o) dot_iq4_nl(n / 32, w, r, k, o)
+#define CALL_Q2_K(r, k, o) dot_q2_K(n / QK_K, w, r, k, o)
+#define CALL_Q3_K(r, k, o) dot_q3_K(n / QK_K, w, r, k, o)
+#define CALL_IQ4_XS(r, k, o) dot_iq4_xs(n / QK_K, w, r, k, o)
 DEFINE_ENTRY(q8_0, CALL_Q8_0)
 DEFINE_ENTRY(q4_0, CALL_Q4_0)
 DEFINE_ENTRY(q5_0, CALL_Q5_0)
 DEFINE_ENTRY(q4_K, CALL_Q4_K)
 DEFINE_ENTRY(q5_K, CALL_Q5_K)
 DEFINE_ENTRY(q6_K, CALL_Q6_K)
+DEFINE_ENTRY(q4_1, CALL_Q4_1)
+DEFINE_ENTRY(q5_1, CALL_Q5_1)
+DEFINE_ENTRY(iq4_nl, CALL_IQ4_NL)
+DEFINE_ENTRY(q2_K, CALL_Q2_K)
+DEFINE_ENTRY(q3_K, CALL_Q3_K)
+DEFINE_ENTRY(iq4_xs, CALL_IQ4_XS)
 
 seam_vec_dot_n_fn seam_avx2_vec_dot_n_fn(seam_type_t t)
 {
@@ -304,7 +533,88 @@ seam_vec_dot_n_fn seam_avx2_vec_dot_n_fn(seam_type_t t)
     case SEAM_TYPE_Q4_K: return adotn_q4_K;
     case SEAM_TYPE_Q5_K: return adotn_q5_K;
     case SEAM_TYPE_Q6_K: return adotn_q6_K;
+    case SEAM_TYPE_Q4_1: return adotn_q4_1;
+    case SEAM_TYPE_Q5_1: return adotn_q5_1;
+    case SEAM_TYPE_IQ4_NL: return adotn_iq4_nl;
+    case SEAM_TYPE_Q2_K: return adotn_q2_K;
+    case SEAM_TYPE_Q3_K: return adotn_q3_K;
+    case SEAM_TYPE_IQ4_XS: return adotn_iq4_xs;
     default: return NULL;
+    }
+}
+
+/* ---- activation quantisers: the very values of quant.c's scalar ones ------------------- */
+
+static inline __m256 abs_ps(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+
+static inline float hmax_ps(__m256 v)
+{
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+/* 32 floats, already scaled, rounded to nearest even and packed to 32 int8 in order. */
+static inline __m256i round_pack_32(__m256 a, __m256 b, __m256 c, __m256 d)
+{
+    const int mode = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    __m256i ia = _mm256_cvtps_epi32(_mm256_round_ps(a, mode)), ib = _mm256_cvtps_epi32(_mm256_round_ps(b, mode));
+    __m256i ic = _mm256_cvtps_epi32(_mm256_round_ps(c, mode)), id = _mm256_cvtps_epi32(_mm256_round_ps(d, mode));
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(ia, ib), _mm256_packs_epi32(ic, id));
+    /* packs work within 128-bit lanes: put the dwords back in order */
+    return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+void seam_avx2_quantize_q8_0(const float *x, block_q8_0 *y, int64_t nb)
+{
+    for (int64_t i = 0; i < nb; i++, x += 32) {
+        __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+        __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+        float amax = hmax_ps(_mm256_max_ps(_mm256_max_ps(abs_ps(v0), abs_ps(v1)),
+                                           _mm256_max_ps(abs_ps(v2), abs_ps(v3))));
+        float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        y[i].d = seam_f32_to_f16(d);
+        __m256 s = _mm256_set1_ps(id);
+        _mm256_storeu_si256((__m256i *)y[i].qs, round_pack_32(_mm256_mul_ps(v0, s), _mm256_mul_ps(v1, s),
+                                                              _mm256_mul_ps(v2, s), _mm256_mul_ps(v3, s)));
+    }
+}
+
+void seam_avx2_quantize_q8_K(const float *x, block_q8_K *y, int64_t nb)
+{
+    for (int64_t i = 0; i < nb; i++, x += QK_K) {
+        __m256 m = _mm256_setzero_ps();
+        for (int j = 0; j < QK_K; j += 8)
+            m = _mm256_max_ps(m, abs_ps(_mm256_loadu_ps(x + j)));
+        float amax = hmax_ps(m);
+        if (amax == 0.0f) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        /* the signed value: the first of largest magnitude, as the scalar scan finds it */
+        float max = 0.0f;
+        for (int j = 0; j < QK_K; j += 8) {
+            int hit = _mm256_movemask_ps(_mm256_cmp_ps(abs_ps(_mm256_loadu_ps(x + j)), _mm256_set1_ps(amax), _CMP_EQ_OQ));
+            if (hit) {
+                max = x[j + __builtin_ctz((unsigned)hit)];
+                break;
+            }
+        }
+        float iscale = -127.0f / max;
+        __m256 s = _mm256_set1_ps(iscale), top = _mm256_set1_ps(127.0f);
+        for (int j = 0; j < QK_K; j += 32) {
+            __m256 a = _mm256_min_ps(_mm256_mul_ps(_mm256_loadu_ps(x + j), s), top);
+            __m256 b = _mm256_min_ps(_mm256_mul_ps(_mm256_loadu_ps(x + j + 8), s), top);
+            __m256 c = _mm256_min_ps(_mm256_mul_ps(_mm256_loadu_ps(x + j + 16), s), top);
+            __m256 d = _mm256_min_ps(_mm256_mul_ps(_mm256_loadu_ps(x + j + 24), s), top);
+            _mm256_storeu_si256((__m256i *)(y[i].qs + j), round_pack_32(a, b, c, d));
+        }
+        for (int j = 0; j < QK_K / 16; j++) {
+            __m256i w = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(y[i].qs + 16 * j)));
+            y[i].bsums[j] = (int16_t)hsum_i32(_mm256_madd_epi16(w, _mm256_set1_epi16(1)));
+        }
+        y[i].d = 1.0f / iscale;
     }
 }
 
@@ -342,6 +652,12 @@ seam_vec_dot_fn seam_avx2_vec_dot_fn(seam_type_t t)
     case SEAM_TYPE_Q4_K: return adot_q4_K;
     case SEAM_TYPE_Q5_K: return adot_q5_K;
     case SEAM_TYPE_Q6_K: return adot_q6_K;
+    case SEAM_TYPE_Q4_1: return adot_q4_1;
+    case SEAM_TYPE_Q5_1: return adot_q5_1;
+    case SEAM_TYPE_IQ4_NL: return adot_iq4_nl;
+    case SEAM_TYPE_Q2_K: return adot_q2_K;
+    case SEAM_TYPE_Q3_K: return adot_q3_K;
+    case SEAM_TYPE_IQ4_XS: return adot_iq4_xs;
     default: return NULL;
     }
 }
@@ -364,6 +680,16 @@ seam_vec_dot_n_fn seam_avx2_vec_dot_n_fn(seam_type_t t)
 }
 
 /* Never picked either; plain loops all the same, so no build has a path that stops. */
+void seam_avx2_quantize_q8_0(const float *x, block_q8_0 *y, int64_t nb)
+{
+    (void)x, (void)y, (void)nb;
+}
+
+void seam_avx2_quantize_q8_K(const float *x, block_q8_K *y, int64_t nb)
+{
+    (void)x, (void)y, (void)nb;
+}
+
 float seam_avx2_dot_f16(const uint16_t *x, const uint16_t *y, int n)
 {
     float s = 0;

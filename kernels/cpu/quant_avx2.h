@@ -14,6 +14,9 @@ float seam_avx2_dot_f16(const uint16_t *x, const uint16_t *y, int n);
 void seam_avx2_mad_f16(float *y, const uint16_t *x, float w, int n);
 void seam_avx2_f32_to_f16(uint16_t *y, const float *x, int n);
 seam_vec_dot_fn seam_avx2_vec_dot_fn(seam_type_t t);
+/* The activation quantisers, value for value those of quant.c. */
+void seam_avx2_quantize_q8_0(const float *x, block_q8_0 *y, int64_t nb);
+void seam_avx2_quantize_q8_K(const float *x, block_q8_K *y, int64_t nb);
 seam_vec_dot_n_fn seam_avx2_vec_dot_n_fn(seam_type_t t);
 bool seam_avx2_supported(void);
 

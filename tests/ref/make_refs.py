@@ -24,8 +24,12 @@ import sys
 
 import gguf
 import numpy as np
-import llama_cpp
-from llama_cpp import Llama
+
+try:  # everything but --only-dequant needs llama.cpp
+    import llama_cpp
+    from llama_cpp import Llama
+except ImportError:
+    llama_cpp = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROMPTS = [
@@ -158,7 +162,8 @@ def dequant():
     from gguf.quants import dequantize
     rng = np.random.default_rng(17)
     out = []
-    for qt in (QT.F16, QT.BF16, QT.Q4_0, QT.Q5_0, QT.Q8_0, QT.Q4_K, QT.Q5_K, QT.Q6_K):
+    for qt in (QT.F16, QT.BF16, QT.Q4_0, QT.Q5_0, QT.Q8_0, QT.Q4_K, QT.Q5_K, QT.Q6_K,
+               QT.Q4_1, QT.Q5_1, QT.Q2_K, QT.Q3_K, QT.IQ4_NL, QT.IQ4_XS):
         n = 512
         if qt in (QT.F16, QT.BF16):
             vals = rng.standard_normal(n).astype(np.float32)
@@ -168,11 +173,14 @@ def dequant():
             block, size = gguf.GGML_QUANT_SIZES[qt]
             raw = rng.integers(0, 256, size=(n // block, size), dtype=np.uint8)
             d = rng.uniform(0.001, 0.05, size=n // block).astype(np.float16).view(np.uint8).reshape(-1, 2)
-            if qt == QT.Q6_K:
+            if qt in (QT.Q6_K, QT.Q3_K):  # the scale is the block's last field
+                raw[:, size - 2:] = d
+            elif qt == QT.Q2_K:  # d, dmin last
+                raw[:, size - 4:size - 2] = d
                 raw[:, size - 2:] = d
             else:
                 raw[:, 0:2] = d
-                if qt in (QT.Q4_K, QT.Q5_K):
+                if qt in (QT.Q4_K, QT.Q5_K, QT.Q4_1, QT.Q5_1):  # dmin / m next
                     raw[:, 2:4] = d
             raw = raw.reshape(-1)
         vals = dequantize(raw, qt).reshape(-1)
@@ -186,7 +194,14 @@ def main():
     ap.add_argument("--model", default="models/gemma-3-270m-q4_k_m.gguf")
     ap.add_argument("--bpe-vocab", default=None)
     ap.add_argument("--only-default", action="store_true", help="redo only default_model.json")
+    ap.add_argument("--only-dequant", action="store_true",
+                    help="redo only dequant.json (needs gguf and numpy, not llama.cpp)")
     a = ap.parse_args()
+    if a.only_dequant:
+        json.dump(dequant(), open(os.path.join(HERE, "dequant.json"), "w"))
+        return
+    if llama_cpp is None:
+        sys.exit("make_refs.py: llama-cpp-python is not installed (make refs installs it)")
     fixtures = os.path.join(a.build, "fixtures")
     subprocess.run([sys.executable, os.path.join(HERE, "make_tiny.py"), fixtures], check=True,
                    stdout=subprocess.DEVNULL)
