@@ -1,14 +1,16 @@
-/* Tokenizers from GGUF metadata, following llama.cpp's llama-vocab token for token:
- *  - special-token partition: user-defined tokens (and control tokens when parse_special) are
- *    cut out of the raw text first, longest first;
- *  - SPM ("llama"): spaces become U+2581, then adjacent pieces merge highest score first;
- *    what no token covers falls back to <0xXX> byte tokens;
- *  - BPE ("gpt2"): a pre-tokenizer splits words (Llama 3 or GPT-2 rules), bytes map to the
- *    GPT-2 printable alphabet, then pairs merge lowest rank first. */
+/* Tokenizers from GGUF metadata, following llama.cpp's llama-vocab token for token. This file
+ * loads the vocabulary, cuts special tokens out of the text (user-defined ones, and control
+ * tokens when parse_special, longest first) and renders pieces; the text between them goes to
+ * the vocabulary's algorithm:
+ *  - SPM ("llama", tok_spm.c): spaces become U+2581, adjacent pieces merge highest score
+ *    first, what no token covers falls back to <0xXX> byte tokens;
+ *  - BPE ("gpt2", tok_bpe.c): a pre-tokenizer splits words (Llama 3, Qwen2, GPT-2 or SmolLM
+ *    rules), bytes map to the GPT-2 printable alphabet, pairs merge lowest rank first. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem, qsort_r */
 #endif
 #include "tokenizer.h"
+#include "tokenizer_core.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,39 +18,6 @@
 #include "error.h"
 #include "seam.h"
 #include "unicode.h"
-
-enum { KIND_SPM, KIND_BPE };
-enum { PRE_LLAMA3, PRE_GPT2, PRE_SMOLLM };
-enum { TT_NORMAL = 1, TT_UNKNOWN = 2, TT_CONTROL = 3, TT_USER = 4, TT_UNUSED = 5, TT_BYTE = 6 };
-
-typedef struct {
-    const char *text;
-    uint32_t len;
-    int type;
-    float score;
-} entry_t;
-
-/* Open-addressing map from byte strings to ids; later inserts of the same text win. */
-typedef struct {
-    uint32_t *slot; /* id + 1; 0 = empty */
-    uint32_t mask;
-} strmap_t;
-
-struct seam_tokenizer {
-    int kind, pre;
-    int n;
-    entry_t *tok;
-    strmap_t by_text;
-    /* BPE merges "left right" → rank */
-    int n_merges;
-    const seam_gguf_str_t *merges;
-    strmap_t by_merge;
-    int32_t bos, eos, eot, eom;
-    bool add_bos, add_eos, add_space_prefix, ignore_merges;
-    int32_t byte_token[256];
-    int32_t *special; /* control / user-defined / unknown ids, longest text first */
-    int n_special;
-};
 
 static uint32_t hash_bytes(const char *s, size_t n)
 {
@@ -114,46 +83,24 @@ static const char *merge_text(const void *ctx, uint32_t id, uint32_t *len)
     return t->merges[id].ptr;
 }
 
-static int32_t lookup(const seam_tokenizer_t *t, const char *s, size_t n)
+int32_t seam_tok_lookup(const seam_tokenizer_t *t, const char *s, size_t n)
 {
     return map_get(&t->by_text, s, n, token_text, t);
 }
 
-/* ---- output buffer ---------------------------------------------------------------------- */
+int32_t seam_tok_merge_rank(const seam_tokenizer_t *t, const char *s, size_t n)
+{
+    return map_get(&t->by_merge, s, n, merge_text, t);
+}
 
-typedef struct {
-    int32_t *out;
-    int cap;
-    int n;
-} sink_t;
+/* ---- output buffer, merge queue, characters --------------------------------------------- */
 
-static void emit(sink_t *k, int32_t id)
+void seam_tok_emit(sink_t *k, int32_t id)
 {
     if (k->n < k->cap)
         k->out[k->n] = id;
     k->n++;
 }
-
-/* ---- SPM ------------------------------------------------------------------------------ */
-
-typedef struct {
-    int prev, next;
-    const char *text;
-    int n;
-} sym_t;
-
-typedef struct {
-    int left, right;
-    float score; /* SPM: higher first */
-    int rank;    /* BPE: lower first */
-    int size;
-} bigram_t;
-
-typedef struct {
-    bigram_t *v;
-    int n, cap;
-    bool by_rank;
-} heap_t;
 
 /* true when a should be popped before b */
 static bool before(const heap_t *h, const bigram_t *a, const bigram_t *b)
@@ -163,7 +110,7 @@ static bool before(const heap_t *h, const bigram_t *a, const bigram_t *b)
     return a->score > b->score || (a->score == b->score && a->left < b->left);
 }
 
-static bool heap_push(heap_t *h, bigram_t b)
+bool seam_tok_heap_push(heap_t *h, bigram_t b)
 {
     if (h->n == h->cap) {
         int cap = h->cap ? h->cap * 2 : 64;
@@ -184,7 +131,7 @@ static bool heap_push(heap_t *h, bigram_t b)
     return true;
 }
 
-static bigram_t heap_pop(heap_t *h)
+bigram_t seam_tok_heap_pop(heap_t *h)
 {
     bigram_t top = h->v[0];
     h->v[0] = h->v[--h->n];
@@ -204,41 +151,7 @@ static bigram_t heap_pop(heap_t *h)
     return top;
 }
 
-static bool spm_try_bigram(const seam_tokenizer_t *t, heap_t *h, const sym_t *sy, int l, int r)
-{
-    if (l < 0 || r < 0)
-        return true;
-    int32_t id = lookup(t, sy[l].text, (size_t)(sy[l].n + sy[r].n));
-    if (id < 0)
-        return true;
-    return heap_push(h, (bigram_t){.left = l, .right = r, .score = t->tok[id].score,
-                                   .size = sy[l].n + sy[r].n});
-}
-
-/* Merges the symbols of one word (chained by prev/next), highest score first. */
-static bool spm_merge(const seam_tokenizer_t *t, heap_t *h, sym_t *sy, int n_sym)
-{
-    for (int i = 1; i < n_sym; i++)
-        if (!spm_try_bigram(t, h, sy, i - 1, i))
-            return false;
-    while (h->n > 0) {
-        bigram_t b = heap_pop(h);
-        sym_t *l = &sy[b.left], *r = &sy[b.right];
-        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
-            continue;
-        l->n += r->n;
-        r->n = 0;
-        l->next = r->next;
-        if (r->next >= 0)
-            sy[r->next].prev = b.left;
-        if (!spm_try_bigram(t, h, sy, l->prev, b.left) ||
-            !spm_try_bigram(t, h, sy, b.left, l->next))
-            return false;
-    }
-    return true;
-}
-
-static int split_chars(const char *s, size_t len, sym_t *sy)
+int seam_tok_split_chars(const char *s, size_t len, sym_t *sy)
 {
     int n = 0;
     for (size_t off = 0; off < len;) {
@@ -251,336 +164,6 @@ static int split_chars(const char *s, size_t len, sym_t *sy)
         n++;
     }
     return n;
-}
-
-static int spm_encode(const seam_tokenizer_t *t, const char *raw, size_t len, bool space_prefix,
-                      sink_t *k)
-{
-    /* spaces → U+2581 (3 bytes) */
-    size_t cap = (len + 1) * 3;
-    char *s = malloc(cap);
-    sym_t *sy = malloc(sizeof *sy * (len + 2));
-    heap_t h = {0};
-    int rc = SEAM_OK;
-    if (!s || !sy) {
-        rc = SEAM_ERR_NOMEM;
-        goto done;
-    }
-    size_t n = 0;
-    if (space_prefix) {
-        memcpy(s, "\xE2\x96\x81", 3);
-        n = 3;
-    }
-    for (size_t i = 0; i < len; i++) {
-        if (raw[i] == ' ') {
-            memcpy(s + n, "\xE2\x96\x81", 3);
-            n += 3;
-        } else {
-            s[n++] = raw[i];
-        }
-    }
-    int n_sym = split_chars(s, n, sy);
-    if (!spm_merge(t, &h, sy, n_sym)) {
-        rc = SEAM_ERR_NOMEM;
-        goto done;
-    }
-    for (int i = n_sym ? 0 : -1; i != -1; i = sy[i].next) {
-        int32_t id = lookup(t, sy[i].text, (size_t)sy[i].n);
-        if (id >= 0) {
-            emit(k, id);
-            continue;
-        }
-        for (int j = 0; j < sy[i].n; j++)
-            emit(k, t->byte_token[(unsigned char)sy[i].text[j]]);
-    }
-done:
-    free(s);
-    free(sy);
-    free(h.v);
-    if (rc != SEAM_OK)
-        seam_error_set("tokenizer: out of memory");
-    return rc;
-}
-
-/* ---- BPE ------------------------------------------------------------------------------ */
-
-/* GPT-2's byte → printable code point map. */
-static uint32_t byte_to_cp(unsigned char b)
-{
-    if ((b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE))
-        return b;
-    int n = 0;
-    for (int x = 0; x < b; x++)
-        if (!((x >= 0x21 && x <= 0x7E) || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE)))
-            n++;
-    return 256u + (uint32_t)n;
-}
-
-static int cp_to_byte(uint32_t cp)
-{
-    if (cp < 256 && ((cp >= 0x21 && cp <= 0x7E) || (cp >= 0xA1 && cp <= 0xAC) || cp >= 0xAE))
-        return (int)cp;
-    if (cp >= 256 && cp < 256 + 68) {
-        int n = 0;
-        for (int x = 0; x < 256; x++)
-            if (!((x >= 0x21 && x <= 0x7E) || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE))) {
-                if (n == (int)(cp - 256))
-                    return x;
-                n++;
-            }
-    }
-    return -1;
-}
-
-static bool bpe_try_bigram(const seam_tokenizer_t *t, heap_t *h, const sym_t *sy, int l, int r,
-                           char *buf)
-{
-    if (l < 0 || r < 0)
-        return true;
-    size_t n = 0;
-    memcpy(buf, sy[l].text, (size_t)sy[l].n);
-    n += (size_t)sy[l].n;
-    buf[n++] = ' ';
-    memcpy(buf + n, sy[r].text, (size_t)sy[r].n);
-    n += (size_t)sy[r].n;
-    int32_t rank = map_get(&t->by_merge, buf, n, merge_text, t);
-    if (rank < 0)
-        return true;
-    return heap_push(h, (bigram_t){.left = l, .right = r, .rank = rank,
-                                   .size = sy[l].n + sy[r].n});
-}
-
-/* One pre-tokenized word: bytes → GPT-2 alphabet → merges → ids. */
-static int bpe_word(const seam_tokenizer_t *t, const char *w, size_t len, sink_t *k)
-{
-    char *s = malloc(len * 2 + 1), *buf = malloc(len * 4 + 2);
-    sym_t *sy = malloc(sizeof *sy * (len + 1));
-    heap_t h = {.by_rank = true};
-    int rc = SEAM_OK;
-    if (!s || !buf || !sy) {
-        rc = SEAM_ERR_NOMEM;
-        goto done;
-    }
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++)
-        n += (size_t)seam_utf8_encode(byte_to_cp((unsigned char)w[i]), s + n);
-    int32_t whole;
-    if (t->ignore_merges && (whole = lookup(t, s, n)) >= 0) {
-        emit(k, whole);
-        goto done;
-    }
-    int n_sym = split_chars(s, n, sy);
-    for (int i = 1; i < n_sym; i++)
-        if (!bpe_try_bigram(t, &h, sy, i - 1, i, buf)) {
-            rc = SEAM_ERR_NOMEM;
-            goto done;
-        }
-    while (h.n > 0) {
-        bigram_t b = heap_pop(&h);
-        sym_t *l = &sy[b.left], *r = &sy[b.right];
-        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
-            continue;
-        l->n += r->n;
-        r->n = 0;
-        l->next = r->next;
-        if (r->next >= 0)
-            sy[r->next].prev = b.left;
-        if (!bpe_try_bigram(t, &h, sy, l->prev, b.left, buf) ||
-            !bpe_try_bigram(t, &h, sy, b.left, l->next, buf)) {
-            rc = SEAM_ERR_NOMEM;
-            goto done;
-        }
-    }
-    for (int i = n_sym ? 0 : -1; i != -1; i = sy[i].next) {
-        int32_t id = lookup(t, sy[i].text, (size_t)sy[i].n);
-        if (id >= 0) {
-            emit(k, id);
-            continue;
-        }
-        for (int j = 0; j < sy[i].n; j++) /* as llama.cpp: single bytes that are tokens */
-            if ((id = lookup(t, sy[i].text + j, 1)) >= 0)
-                emit(k, id);
-    }
-done:
-    free(s);
-    free(buf);
-    free(sy);
-    free(h.v);
-    if (rc != SEAM_OK)
-        seam_error_set("tokenizer: out of memory");
-    return rc;
-}
-
-typedef struct {
-    const uint32_t *cp;
-    const int *fl;
-    size_t n;
-} cps_t;
-
-static uint32_t cp_at(const cps_t *c, size_t i) { return i < c->n ? c->cp[i] : 0xFFFFFFFFu; }
-static int fl_at(const cps_t *c, size_t i) { return i < c->n ? c->fl[i] : 0; }
-static uint32_t lower(uint32_t c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
-
-/* Word boundaries (code point offsets) of the Llama 3 pre-tokenizer regex
- * (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|
- * \s*[\r\n]+|\s+(?!\S)|\s+ , or of GPT-2's when gpt2 is set. Writes end offsets into ends. */
-static size_t split_words(const cps_t *c, bool gpt2, size_t *ends)
-{
-    size_t n_end = 0, pos = 0, prev = 0;
-#define CUT(e)                        \
-    do {                              \
-        if ((e) > prev)               \
-            ends[n_end++] = (e);      \
-        prev = (e);                   \
-    } while (0)
-    while (pos < c->n) {
-        uint32_t cp = cp_at(c, pos);
-        int f = fl_at(c, pos);
-        if (cp == '\'' && pos + 1 < c->n) {
-            uint32_t a = gpt2 ? cp_at(c, pos + 1) : lower(cp_at(c, pos + 1));
-            if (a == 's' || a == 't' || a == 'm' || a == 'd') {
-                pos += 2;
-                CUT(pos);
-                continue;
-            }
-            if (pos + 2 < c->n) {
-                uint32_t b = gpt2 ? cp_at(c, pos + 2) : lower(cp_at(c, pos + 2));
-                if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) {
-                    pos += 3;
-                    CUT(pos);
-                    continue;
-                }
-            }
-        }
-        if (!gpt2) {
-            if (!(cp == '\r' || cp == '\n' || (f & SEAM_UNI_NUMBER)) &&
-                ((f & SEAM_UNI_LETTER) || (fl_at(c, pos + 1) & SEAM_UNI_LETTER))) {
-                pos++;
-                while (fl_at(c, pos) & SEAM_UNI_LETTER)
-                    pos++;
-                CUT(pos);
-                continue;
-            }
-            if (f & SEAM_UNI_NUMBER) {
-                size_t ini = pos;
-                while (fl_at(c, pos) & SEAM_UNI_NUMBER) {
-                    if (++pos - ini >= 3) {
-                        CUT(pos);
-                        ini = pos;
-                    }
-                }
-                CUT(pos);
-                continue;
-            }
-        }
-        int f2 = cp == ' ' ? fl_at(c, pos + 1) : f;
-        if (gpt2 && (f2 & (SEAM_UNI_LETTER | SEAM_UNI_NUMBER))) {
-            int cls = f2 & SEAM_UNI_LETTER ? SEAM_UNI_LETTER : SEAM_UNI_NUMBER;
-            pos += cp == ' ';
-            while (fl_at(c, pos) & cls)
-                pos++;
-            CUT(pos);
-            continue;
-        }
-        if (!(f2 & (SEAM_UNI_SPACE | SEAM_UNI_LETTER | SEAM_UNI_NUMBER)) && f2) {
-            pos += cp == ' ';
-            while (!(f2 & (SEAM_UNI_SPACE | SEAM_UNI_LETTER | SEAM_UNI_NUMBER)) && f2)
-                f2 = fl_at(c, ++pos);
-            if (!gpt2)
-                while (cp_at(c, pos) == '\r' || cp_at(c, pos) == '\n')
-                    pos++;
-            CUT(pos);
-            continue;
-        }
-        size_t n_ws = 0, last_rn = 0;
-        while (fl_at(c, pos + n_ws) & SEAM_UNI_SPACE) {
-            uint32_t w = cp_at(c, pos + n_ws);
-            if (w == '\r' || w == '\n')
-                last_rn = pos + n_ws + 1;
-            n_ws++;
-        }
-        if (!gpt2 && last_rn > 0) {
-            pos = last_rn;
-            CUT(pos);
-            continue;
-        }
-        if (n_ws > 1 && cp_at(c, pos + n_ws) != 0xFFFFFFFFu) {
-            pos += n_ws - 1;
-            CUT(pos);
-            continue;
-        }
-        if (n_ws > 0) {
-            pos += n_ws;
-            CUT(pos);
-            continue;
-        }
-        pos++;
-        CUT(pos);
-    }
-#undef CUT
-    return n_end;
-}
-
-static int bpe_encode(const seam_tokenizer_t *t, const char *s, size_t len, sink_t *k)
-{
-    uint32_t *cp = malloc(sizeof *cp * (len + 1));
-    int *fl = malloc(sizeof *fl * (len + 1));
-    size_t *ends = malloc(sizeof *ends * (len * 2 + 1)), *sub = malloc(sizeof *sub * (len + 1));
-    char *word = malloc(len * 4 + 1);
-    int rc = SEAM_OK;
-    if (!cp || !fl || !ends || !sub || !word) {
-        seam_error_set("tokenizer: out of memory");
-        rc = SEAM_ERR_NOMEM;
-        goto done;
-    }
-    size_t n = 0;
-    for (size_t i = 0; i < len;)
-        cp[n++] = seam_utf8_decode(s, len, &i);
-    for (size_t i = 0; i < n; i++)
-        fl[i] = seam_unicode_flags(cp[i]);
-    /* SmolLM first isolates every digit, then applies GPT-2's rules inside each piece. */
-    size_t n_end = 0, start = 0;
-    if (t->pre == PRE_SMOLLM) {
-        for (size_t i = 0; i < n; i++) {
-            bool digit = fl[i] & SEAM_UNI_NUMBER;
-            if (digit && i > start)
-                sub[n_end++] = i;
-            if (digit)
-                sub[n_end++] = i + 1;
-            start = digit ? i + 1 : start;
-        }
-        if (start < n)
-            sub[n_end++] = n;
-        size_t total = 0;
-        start = 0;
-        for (size_t p = 0; p < n_end; p++) {
-            cps_t piece = {cp + start, fl + start, sub[p] - start};
-            size_t m = split_words(&piece, true, ends + total);
-            for (size_t q = 0; q < m; q++)
-                ends[total + q] += start;
-            total += m;
-            start = sub[p];
-        }
-        n_end = total;
-    } else {
-        cps_t all = {cp, fl, n};
-        n_end = split_words(&all, t->pre == PRE_GPT2, ends);
-    }
-    start = 0;
-    for (size_t e = 0; e < n_end && rc == SEAM_OK; e++) {
-        size_t wl = 0;
-        for (size_t i = start; i < ends[e]; i++)
-            wl += (size_t)seam_utf8_encode(cp[i], word + wl);
-        rc = bpe_word(t, word, wl, k);
-        start = ends[e];
-    }
-done:
-    free(cp);
-    free(fl);
-    free(ends);
-    free(sub);
-    free(word);
-    return rc;
 }
 
 /* ---- special-token partition and the public entry points --------------------------------- */
@@ -657,27 +240,27 @@ int seam_tokenizer_encode(const seam_tokenizer_t *t, const char *text, size_t le
     }
     free(g);
     if (add_special && t->add_bos && t->bos >= 0)
-        emit(&k, t->bos);
+        seam_tok_emit(&k, t->bos);
     bool prev_special = true;
     int rc = SEAM_OK;
     for (size_t fi = 0; fi < nf && rc == SEAM_OK; fi++) {
         if (f[fi].token >= 0) {
-            emit(&k, f[fi].token);
+            seam_tok_emit(&k, f[fi].token);
             prev_special = true;
             continue;
         }
         if (t->kind == KIND_SPM)
-            rc = spm_encode(t, text + f[fi].off, f[fi].len, t->add_space_prefix && prev_special,
+            rc = seam_spm_encode(t, text + f[fi].off, f[fi].len, t->add_space_prefix && prev_special,
                             &k);
         else
-            rc = bpe_encode(t, text + f[fi].off, f[fi].len, &k);
+            rc = seam_bpe_encode(t, text + f[fi].off, f[fi].len, &k);
         prev_special = false;
     }
     free(f);
     if (rc != SEAM_OK)
         return rc;
     if (add_special && t->add_eos && t->eos >= 0)
-        emit(&k, t->eos);
+        seam_tok_emit(&k, t->eos);
     return k.n;
 oom:
     free(f);
@@ -725,7 +308,7 @@ int seam_tokenizer_piece(const seam_tokenizer_t *t, int32_t id, char *buf, int c
         } else {
             for (size_t i = 0; i < e->len;) {
                 uint32_t cp = seam_utf8_decode(e->text, e->len, &i);
-                int b = cp_to_byte(cp);
+                int b = seam_bpe_cp_to_byte(cp);
                 if (b >= 0)
                     own[o++] = (char)b;
                 else
@@ -745,6 +328,7 @@ int seam_tokenizer_piece(const seam_tokenizer_t *t, int32_t id, char *buf, int c
 int seam_tokenizer_n_vocab(const seam_tokenizer_t *t) { return t->n; }
 int32_t seam_tokenizer_bos(const seam_tokenizer_t *t) { return t->bos; }
 int32_t seam_tokenizer_eos(const seam_tokenizer_t *t) { return t->eos; }
+bool seam_tokenizer_space_prefix(const seam_tokenizer_t *t) { return t->kind == KIND_SPM && t->add_space_prefix; }
 
 bool seam_tokenizer_is_eog(const seam_tokenizer_t *t, int32_t id)
 {
@@ -796,9 +380,11 @@ seam_tokenizer_t *seam_tokenizer_new(const seam_gguf_t *g)
             t->pre = PRE_GPT2;
         } else if (!strcmp(pre, "smollm")) {
             t->pre = PRE_SMOLLM;
+        } else if (!strcmp(pre, "qwen2") || !strcmp(pre, "deepseek-r1-qwen")) {
+            t->pre = PRE_QWEN2;
         } else {
             seam_error_set("tokenizer: BPE pre-tokenizer '%s' is not supported (supported: "
-                           "llama-bpe/llama3, gpt-2, smollm)",
+                           "llama-bpe/llama3, qwen2, gpt-2, smollm)",
                            pre);
             goto fail;
         }
@@ -866,7 +452,7 @@ seam_tokenizer_t *seam_tokenizer_new(const seam_gguf_t *g)
         /* chat models mark the end of a turn with a named control token */
         static const char *names[] = {"<end_of_turn>", "<|eot_id|>", "<|im_end|>", "<|end|>"};
         for (size_t i = 0; i < sizeof names / sizeof *names && t->eot < 0; i++)
-            t->eot = lookup(t, names[i], strlen(names[i]));
+            t->eot = seam_tok_lookup(t, names[i], strlen(names[i]));
     }
     t->add_bos |= t->kind == KIND_SPM;
     seam_gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &t->add_bos);
@@ -884,8 +470,8 @@ seam_tokenizer_t *seam_tokenizer_new(const seam_gguf_t *g)
         if (t->kind == KIND_SPM)
             n = snprintf(name, sizeof name, "<0x%02X>", b);
         else
-            n = seam_utf8_encode(byte_to_cp((unsigned char)b), name);
-        t->byte_token[b] = lookup(t, name, (size_t)n);
+            n = seam_utf8_encode(seam_bpe_byte_to_cp((unsigned char)b), name);
+        t->byte_token[b] = seam_tok_lookup(t, name, (size_t)n);
         if (t->byte_token[b] < 0 && t->kind == KIND_SPM)
             t->byte_token[b] = get_id(g, "tokenizer.ggml.unknown_token_id", t->n);
     }

@@ -24,5 +24,8 @@ int seam_tokenizer_n_vocab(const seam_tokenizer_t *t);
 int32_t seam_tokenizer_bos(const seam_tokenizer_t *t);
 int32_t seam_tokenizer_eos(const seam_tokenizer_t *t);
 bool seam_tokenizer_is_eog(const seam_tokenizer_t *t, int32_t id);
+/* SentencePiece vocabularies that put a space before the text (Llama 2, Phi-3): the first
+ * piece of an encoding then starts with that space, which is not the text's. */
+bool seam_tokenizer_space_prefix(const seam_tokenizer_t *t);
 
 #endif
