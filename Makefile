@@ -90,6 +90,7 @@ BENCH_RECOVERY := $(BUILD)/bench/bench_recovery
 BENCH_CUDA := $(if $(NVCC),$(BUILD)/bench/cuda/bench_matvec)
 FIXTURES := $(BUILD)/fixtures/.stamp
 BPE_VOCAB := $(BUILD)/vocab/ggml-vocab-llama-bpe.gguf
+VOCABS  := $(BPE_VOCAB) $(BUILD)/vocab/ggml-vocab-qwen2.gguf $(BUILD)/vocab/ggml-vocab-phi-3.gguf
 LLAMA_CPP_PY := 0.3.36
 
 .PHONY: FORCE install uninstall examples all deps venv venv-report model demo test test-data test-unit test-asan test-tsan fuzz bench bench-compare refs clean info
@@ -218,11 +219,12 @@ $(SDIST): | $(PY)
 	$(Q)mkdir -p $(BUILD)/sdist
 	$(Q)$(VENV)/bin/pip download -q --no-deps --no-binary :all: -d $(BUILD)/sdist llama-cpp-python==$(LLAMA_CPP_PY)
 
-# A byte-level BPE vocabulary (Llama 3) for the tokenizer test: llama.cpp ships it in its tree.
-$(BPE_VOCAB): | $(SDIST)
+# Real vocabularies for the tokenizer test (Llama 3 and Qwen2 byte-level BPE, Phi-3
+# SentencePiece): llama.cpp ships them in its tree.
+$(BUILD)/vocab/ggml-vocab-%.gguf: | $(SDIST)
 	@echo "  VOCAB $@"
 	$(Q)mkdir -p $(dir $@)
-	$(Q)tar xzf $(SDIST) -O $(LLAMA_SRC)/models/ggml-vocab-llama-bpe.gguf > $@.tmp
+	$(Q)tar xzf $(SDIST) -O $(LLAMA_SRC)/models/ggml-vocab-$*.gguf > $@.tmp
 	$(Q)mv $@.tmp $@
 
 # llama.cpp's own C++ bench, CPU only, built as its CMake files build it for this machine
@@ -239,7 +241,7 @@ $(LLAMA_BENCH): | $(SDIST)
 	$(Q)cmake --build $(BUILD)/llamacpp/build --target llama-bench -j$$(nproc) > $(BUILD)/llamacpp/build.log
 	$(Q)cp $(BUILD)/llamacpp/build/bin/llama-bench $@
 
-test-data: $(MODEL) $(FIXTURES) $(BPE_VOCAB) $(REPORT_STAMP)
+test-data: $(MODEL) $(FIXTURES) $(VOCABS) $(REPORT_STAMP)
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all model
@@ -342,7 +344,7 @@ bench-compare: all model $(LLAMA_BENCH)
 	    --llama-bench $(LLAMA_BENCH)
 
 # Regenerates the llama.cpp reference data under tests/ref (needs network for PyPI).
-refs: all model $(BPE_VOCAB)
+refs: all model $(VOCABS)
 	$(Q)$(VENV)/bin/pip install -q -r tests/ref/requirements-fixtures.txt llama-cpp-python==$(LLAMA_CPP_PY)
 	$(Q)$(PY) tests/ref/make_refs.py --build $(BUILD) --model $(MODEL)
 

@@ -91,6 +91,8 @@ typedef struct {
     int (*glu)(seam_backend_t *be, seam_glu_kind_t kind, float *gate, const float *up, size_t n);
     /* y += x, n values. */
     int (*add)(seam_backend_t *be, float *y, const float *x, size_t n);
+    /* y (n, b->cols) += the 1-D F32 weight b on every row (Qwen2's projection biases). */
+    int (*add_rows)(seam_backend_t *be, float *y, const seam_weight_t *b, int n);
     /* x *= s, n values. */
     int (*scale)(seam_backend_t *be, float *x, size_t n, float s);
     /* Optional: wait for queued work. NULL: the backend is synchronous. */

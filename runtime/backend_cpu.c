@@ -202,6 +202,16 @@ static int cpu_glu(seam_backend_t *be, seam_glu_kind_t kind, float *gate, const 
     return SEAM_OK;
 }
 
+static int cpu_add_rows(seam_backend_t *be, float *y, const seam_weight_t *b, int n)
+{
+    (void)be;
+    const float *x = b->host;
+    for (int r = 0; r < n; r++, y += b->cols)
+        for (int64_t c = 0; c < b->cols; c++)
+            y[c] += x[c];
+    return SEAM_OK;
+}
+
 static int cpu_add(seam_backend_t *be, float *y, const float *x, size_t n)
 {
     (void)be;
@@ -247,6 +257,7 @@ static const seam_backend_iface_t cpu_iface = {
     .attention = cpu_attention,
     .glu = cpu_glu,
     .add = cpu_add,
+    .add_rows = cpu_add_rows,
     .scale = cpu_scale,
     .sync = NULL,
     .clone = cpu_clone,

@@ -433,6 +433,14 @@ static int cu_add(seam_backend_t *be, float *y, const float *x, size_t n)
     return SEAM_OK;
 }
 
+static int cu_add_rows(seam_backend_t *be, float *y, const seam_weight_t *b, int n)
+{
+    for (int r = 0; r < n; r++)
+        CU_TRY(seam_cuda_add(y + (size_t)r * (size_t)b->cols, (const float *)b->dev, (size_t)b->cols,
+                             ctx_of(be)->stream));
+    return SEAM_OK;
+}
+
 static int cu_scale(seam_backend_t *be, float *x, size_t n, float s)
 {
     CU_TRY(seam_cuda_scale(x, n, s, ctx_of(be)->stream));
@@ -466,6 +474,7 @@ static const seam_backend_iface_t cuda_iface = {
     .attention = cu_attention,
     .glu = cu_glu,
     .add = cu_add,
+    .add_rows = cu_add_rows,
     .scale = cu_scale,
     .sync = cu_sync,
     .idle = NULL,

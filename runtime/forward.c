@@ -293,6 +293,11 @@ static int block(seam_batch_t *b, const seam_batch_entry_t *e, int n_entries, in
     TRY(f->matmul(be, &L->wq, b->xb, b->q, n));                             // q, k, v projections
     TRY(f->matmul(be, &L->wk, b->xb, b->k, n));
     TRY(f->matmul(be, &L->wv, b->xb, b->v, n));
+    if (m->qkv_bias) {                                                      // their biases
+        TRY(f->add_rows(be, b->q, &L->bq, n));
+        TRY(f->add_rows(be, b->k, &L->bk, n));
+        TRY(f->add_rows(be, b->v, &L->bv, n));
+    }
     if (m->qk_norm) {                                                       // per-head QK-norm
         TRY(f->rmsnorm(be, b->q, b->q, &L->q_norm, n * in->n_head, hd, in->norm_eps));
         TRY(f->rmsnorm(be, b->k, b->k, &L->k_norm, n * in->n_head_kv, hd, in->norm_eps));

@@ -86,14 +86,21 @@ static bool read_hparams(seam_model_t *m)
         seam_error_set("model: general.architecture is missing; is this a model GGUF?");
         return false;
     }
-    if (strcmp(arch, "llama") == 0) {
-        in->arch = SEAM_ARCH_LLAMA;
-        in->arch_name = "llama";
-    } else if (strcmp(arch, "gemma3") == 0) {
-        in->arch = SEAM_ARCH_GEMMA3;
-        in->arch_name = "gemma3";
-    } else {
-        seam_error_set("model: architecture '%s' is not supported; seam runs llama and gemma3",
+    static const struct {
+        const char *name;
+        seam_arch_t arch;
+    } archs[] = {{"llama", SEAM_ARCH_LLAMA}, {"gemma3", SEAM_ARCH_GEMMA3},
+                 {"qwen2", SEAM_ARCH_QWEN2}, {"qwen3", SEAM_ARCH_QWEN3},
+                 {"phi3", SEAM_ARCH_PHI3}};
+    in->arch_name = NULL;
+    for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
+        if (strcmp(arch, archs[i].name) == 0) {
+            in->arch = archs[i].arch;
+            in->arch_name = archs[i].name;
+        }
+    if (!in->arch_name) {
+        seam_error_set("model: architecture '%s' is not supported; seam runs llama, gemma3, "
+                       "qwen2, qwen3 and phi3",
                        arch);
         return false;
     }
@@ -176,6 +183,22 @@ static bool read_hparams(seam_model_t *m)
     if (in->arch == SEAM_ARCH_LLAMA) {
         m->rope_mode = SEAM_ROPE_NORM;
         m->glu = SEAM_GLU_SILU;
+    } else if (in->arch != SEAM_ARCH_GEMMA3) {
+        /* Qwen2 (QKV biases), Qwen3 (QK-norm), Phi-3 (fused tensors): rotation by halves
+         * (ref: llama.cpp's qwen2, qwen3 and phi3 graphs). Phi-3's sliding window stays off,
+         * as llama.cpp leaves it; its LongRoPE factors (128k models) are not supported. */
+        m->rope_mode = SEAM_ROPE_NEOX;
+        m->glu = SEAM_GLU_SILU;
+        m->qkv_bias = in->arch == SEAM_ARCH_QWEN2;
+        m->qk_norm = in->arch == SEAM_ARCH_QWEN3;
+        m->fused = in->arch == SEAM_ARCH_PHI3;
+        if (seam_gguf_find_tensor(g, "blk.0.rope_factors_long.weight") ||
+            seam_gguf_find_tensor(g, "rope_factors_long.weight")) {
+            seam_error_set("model: this %s model has LongRoPE factors (a 128k-context variant), "
+                           "which seam does not support yet",
+                           arch);
+            return false;
+        }
     } else {
         /* Gemma 3: five sliding-window layers then one global, local RoPE base 10000, the
          * embedding scaled by sqrt(d), QK-norm and post-norms (ref: llama.cpp gemma3). */
@@ -196,10 +219,21 @@ static bool read_hparams(seam_model_t *m)
     return true;
 }
 
+static bool bind_part(seam_model_t *m, seam_weight_t *w, const char *name, int64_t total,
+                      int64_t row0, int64_t rows, int64_t cols, bool optional);
+
 /* Finds `name`, checks it is (rows, cols) and of a type seam computes on, and fills w.
  * rows == 0 means a 1-D tensor of cols values, converted to F32 when stored otherwise. */
 static bool bind(seam_model_t *m, seam_weight_t *w, const char *name, int64_t rows, int64_t cols,
                  bool optional)
+{
+    return bind_part(m, w, name, rows, 0, rows, cols, optional);
+}
+
+/* As bind, for rows [row0, row0 + rows) of a (total, cols) tensor: the parts of a fused one
+ * (Phi-3's attn_qkv, its gate|up ffn_up), each a weight of its own with no copy. */
+static bool bind_part(seam_model_t *m, seam_weight_t *w, const char *name, int64_t total,
+                      int64_t row0, int64_t rows, int64_t cols, bool optional)
 {
     const seam_gguf_tensor_t *t = seam_gguf_find_tensor(m->gguf, name);
     if (!t) {
@@ -208,26 +242,27 @@ static bool bind(seam_model_t *m, seam_weight_t *w, const char *name, int64_t ro
         return optional;
     }
     bool shape_ok = rows == 0 ? (t->n_dims == 1 && t->ne[0] == cols)
-                              : (t->ne[0] == cols && t->ne[1] == rows && t->ne[2] == 1 &&
+                              : (t->ne[0] == cols && t->ne[1] == total && t->ne[2] == 1 &&
                                  t->ne[3] == 1);
     if (!shape_ok) {
         seam_error_set("model: tensor '%s' has shape [%lld, %lld, %lld, %lld]; expected [%lld, "
                        "%lld]",
                        name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
-                       (long long)t->ne[3], (long long)cols, (long long)(rows ? rows : 1));
+                       (long long)t->ne[3], (long long)cols, (long long)(total ? total : 1));
         return false;
     }
     const seam_type_traits_t *tr = seam_type_traits(t->type);
     if (!tr->computable) {
         seam_error_set("model: tensor '%s' is %s, a type seam cannot compute with yet "
-                       "(supported: F32 F16 BF16 Q4_0 Q5_0 Q8_0 Q4_K Q5_K Q6_K)",
+                       "(supported: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K "
+                       "IQ4_NL IQ4_XS)",
                        name, tr->name);
         return false;
     }
     w->type = (seam_type_t)t->type;
     w->rows = rows ? rows : 1;
     w->cols = cols;
-    w->host = t->data;
+    w->host = (const char *)t->data + (size_t)row0 * seam_type_row_bytes(w->type, cols);
     if (rows == 0 && t->type != SEAM_TYPE_F32) {
         float *copy = malloc(sizeof(float) * (size_t)cols);
         float **owned = realloc(m->owned, sizeof(float *) * (size_t)(m->n_owned + 1));
@@ -256,14 +291,27 @@ static bool bind_layer(seam_model_t *m, int il)
     char n[SEAM_GGUF_MAX_NAME];
 #define NAME(s) (snprintf(n, sizeof n, "blk.%d." s, il), n)
     bool ok = bind(m, &L->attn_norm, NAME("attn_norm.weight"), 0, d, false) &&
-              bind(m, &L->wq, NAME("attn_q.weight"), q_dim, d, false) &&
-              bind(m, &L->wk, NAME("attn_k.weight"), kv_dim, d, false) &&
-              bind(m, &L->wv, NAME("attn_v.weight"), kv_dim, d, false) &&
               bind(m, &L->wo, NAME("attn_output.weight"), d, q_dim, false) &&
               bind(m, &L->ffn_norm, NAME("ffn_norm.weight"), 0, d, false) &&
-              bind(m, &L->gate, NAME("ffn_gate.weight"), ff, d, false) &&
-              bind(m, &L->up, NAME("ffn_up.weight"), ff, d, false) &&
               bind(m, &L->down, NAME("ffn_down.weight"), d, ff, false);
+    if (ok && m->fused) { /* q|k|v rows of attn_qkv; gate|up halves of ffn_up */
+        int64_t qkv = q_dim + 2 * kv_dim;
+        ok = bind_part(m, &L->wq, NAME("attn_qkv.weight"), qkv, 0, q_dim, d, false) &&
+             bind_part(m, &L->wk, NAME("attn_qkv.weight"), qkv, q_dim, kv_dim, d, false) &&
+             bind_part(m, &L->wv, NAME("attn_qkv.weight"), qkv, q_dim + kv_dim, kv_dim, d, false) &&
+             bind_part(m, &L->gate, NAME("ffn_up.weight"), 2 * ff, 0, ff, d, false) &&
+             bind_part(m, &L->up, NAME("ffn_up.weight"), 2 * ff, ff, ff, d, false);
+    } else if (ok) {
+        ok = bind(m, &L->wq, NAME("attn_q.weight"), q_dim, d, false) &&
+             bind(m, &L->wk, NAME("attn_k.weight"), kv_dim, d, false) &&
+             bind(m, &L->wv, NAME("attn_v.weight"), kv_dim, d, false) &&
+             bind(m, &L->gate, NAME("ffn_gate.weight"), ff, d, false) &&
+             bind(m, &L->up, NAME("ffn_up.weight"), ff, d, false);
+    }
+    if (ok && m->qkv_bias)
+        ok = bind(m, &L->bq, NAME("attn_q.bias"), 0, q_dim, false) &&
+             bind(m, &L->bk, NAME("attn_k.bias"), 0, kv_dim, false) &&
+             bind(m, &L->bv, NAME("attn_v.bias"), 0, kv_dim, false);
     if (ok && m->qk_norm)
         ok = bind(m, &L->q_norm, NAME("attn_q_norm.weight"), 0, in->head_dim, false) &&
              bind(m, &L->k_norm, NAME("attn_k_norm.weight"), 0, in->head_dim, false);
@@ -372,7 +420,7 @@ static void unload_weights(seam_model_t *m)
         seam_layer_t *L = &m->layers[i];
         seam_weight_t *ws[] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo, &L->q_norm,
                                &L->k_norm, &L->post_attn_norm, &L->ffn_norm, &L->gate, &L->up,
-                               &L->down, &L->post_ffn_norm};
+                               &L->down, &L->post_ffn_norm, &L->bq, &L->bk, &L->bv};
         for (size_t k = 0; k < sizeof ws / sizeof *ws; k++)
             if (ws[k]->dev)
                 unload(m->be, ws[k]);

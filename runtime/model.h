@@ -12,14 +12,16 @@
 
 typedef struct {
     seam_weight_t attn_norm;      /* (d) */
-    seam_weight_t wq;             /* (n_head*head_dim, d) */
+    seam_weight_t wq;             /* (n_head*head_dim, d); with wk, wv rows of one fused
+                                     attn_qkv tensor in Phi-3 */
     seam_weight_t wk;             /* (n_head_kv*head_dim, d) */
     seam_weight_t wv;             /* (n_head_kv*head_dim, d) */
+    seam_weight_t bq, bk, bv;     /* (q/kv dims) projection biases, Qwen2 only */
     seam_weight_t wo;             /* (d, n_head*head_dim) */
-    seam_weight_t q_norm, k_norm; /* (head_dim), Gemma 3 only */
+    seam_weight_t q_norm, k_norm; /* (head_dim), Gemma 3 and Qwen3 */
     seam_weight_t post_attn_norm; /* (d), Gemma 3 only */
     seam_weight_t ffn_norm;       /* (d) */
-    seam_weight_t gate, up;       /* (d_ff, d) */
+    seam_weight_t gate, up;       /* (d_ff, d); the halves of one fused ffn_up in Phi-3 */
     seam_weight_t down;           /* (d, d_ff) */
     seam_weight_t post_ffn_norm;  /* (d), Gemma 3 only */
     int window;                   /* sliding window of this layer; 0 = global */
@@ -38,6 +40,8 @@ struct seam_model {
     seam_glu_kind_t glu;
     bool qk_norm;
     bool post_norms;
+    bool qkv_bias;   /* Qwen2 */
+    bool fused;      /* Phi-3: attn_qkv and a gate|up ffn_up */
 
     int layer_begin, layer_end; /* materialised layers [begin, end) */
     seam_layer_t *layers;       /* layers[il - layer_begin] */

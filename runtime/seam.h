@@ -79,7 +79,13 @@ SEAM_API int seam_dtype_parse(const char *s);
 
 typedef struct seam_model seam_model_t;
 
-typedef enum { SEAM_ARCH_LLAMA = 0, SEAM_ARCH_GEMMA3 = 1 } seam_arch_t;
+typedef enum {
+    SEAM_ARCH_LLAMA = 0,
+    SEAM_ARCH_GEMMA3 = 1,
+    SEAM_ARCH_QWEN2 = 2, /* Qwen2, Qwen2.5: QKV biases */
+    SEAM_ARCH_QWEN3 = 3, /* QK-norm, no biases */
+    SEAM_ARCH_PHI3 = 4,  /* fused QKV and gate/up */
+} seam_arch_t;
 
 typedef enum {
     SEAM_BACKEND_AUTO = 0, /* CUDA when a GPU is present, else the CPU */

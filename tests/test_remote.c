@@ -1,6 +1,7 @@
 /* Split generation against real `seam serve` processes on loopback ports: with f32 on the
  * wire, the logits equal the local pass bit for bit at every cut point, for U-shapes, and
- * with the head on the server (same tokens); q8 on the wire keeps greedy tokens. */
+ * with the head on the server (same tokens); q8 on the wire keeps greedy tokens. Every
+ * architecture (Qwen2, Qwen3, Phi-3 fixtures) and the other weight types split bit-exactly. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -653,6 +654,67 @@ static void test_run_json(void **state)
     cJSON_Delete(j);
 }
 
+/* The other architectures and weight types, over a real seam serve: a U-split of each tiny
+ * fixture (first and last layer here, the middle one on the server) gives the local logits
+ * bit for bit through a prompt and decode steps. */
+static void test_architectures(void **state)
+{
+    (void)state;
+    const char *files[] = {"tiny-qwen2-q8_0.gguf", "tiny-qwen3-q8_0.gguf", "tiny-phi3-q8_0.gguf",
+                           "tiny-llama-q2_k.gguf", "tiny-llama-iq4_xs.gguf", "tiny-llama-q5_1.gguf"};
+    const int32_t toks[] = {2, 300, 301, 45, 99, 120, 280, 281};
+    const int n = 8, steps = 4;
+    for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/fixtures/%s", build_dir(), files[f]);
+        seam_model_params_t mp = seam_model_default_params();
+        mp.n_threads = 2;
+        seam_model_t *m = seam_model_new(path, &mp);
+        if (!m)
+            fail_msg("%s: %s", files[f], seam_last_error());
+        seam_model_info_t in;
+        seam_model_info(m, &in);
+        int nv = in.n_vocab, L = in.n_layer;
+        float *want = malloc(sizeof(float) * (size_t)nv * steps), *got = malloc(sizeof(float) * (size_t)nv);
+        int32_t next[8];
+        seam_session_t *s = seam_session_new(m, NULL);
+        assert_int_equal(seam_forward_tokens(s, toks, n, 0, want), SEAM_OK);
+        for (int k = 0; k + 1 < steps; k++) {
+            next[k] = argmax(want + (size_t)k * nv, nv);
+            assert_int_equal(seam_forward_tokens(s, &next[k], 1, n + k, want + (size_t)(k + 1) * nv), SEAM_OK);
+        }
+        seam_session_destroy(&s);
+        seam_model_destroy(&m);
+        server_proc_t mid;
+        char layers[32], spec[256];
+        snprintf(layers, sizeof layers, "1-%d", L - 1);
+        if (server_start(&mid, seam_bin, path, test_port(6), layers, NULL) != 0)
+            fail_msg("could not start seam serve for %s", files[f]);
+        snprintf(spec, sizeof spec, "0-1@local,1-%d@%s,%d-%d@local", L - 1, mid.endpoint, L - 1, L);
+        seam_split_params_t p = {.model_path = path, .spec = spec, .n_threads = 2, .timeout_ms = 20000};
+        seam_split_t *sp = seam_split_new(&p);
+        if (!sp)
+            fail_msg("split '%s': %s", spec, seam_last_error());
+        seam_sample_request_t greedy = {.params = seam_sampler_default_params()};
+        greedy.params.temperature = 0;
+        int same = 0;
+        for (int k = 0; k < steps; k++) {
+            int32_t tok = -1;
+            const int32_t *in_toks = k == 0 ? toks : &next[k - 1];
+            if (seam_split_step(sp, in_toks, k == 0 ? n : 1, k == 0 ? 0 : n + k - 1, got, &tok, &greedy,
+                                NULL, false) != SEAM_OK)
+                fail_msg("%s step %d: %s", files[f], k, seam_last_error());
+            same += memcmp(got, want + (size_t)k * nv, sizeof(float) * (size_t)nv) == 0;
+        }
+        seam_split_destroy(&sp);
+        server_stop(&mid);
+        printf("  %-24s (%s) U-split 0-1 | 1-%d on seam serve | %d-%d: %d/%d steps bit-identical\n",
+               files[f], in.arch_name, L - 1, L - 1, L, same, steps);
+        assert_int_equal(same, steps);
+        free(want), free(got);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -661,7 +723,7 @@ int main(void)
         cmocka_unit_test(test_kv_move), cmocka_unit_test(test_lossy_wire), cmocka_unit_test(test_q8_tokens),
         cmocka_unit_test(test_link_emulation), cmocka_unit_test(test_hidden_hook),
         cmocka_unit_test(test_refusals), cmocka_unit_test(test_long_prompt),
-        cmocka_unit_test(test_run_json),
+        cmocka_unit_test(test_run_json), cmocka_unit_test(test_architectures),
     };
     return cmocka_run_group_tests_name("split over ZeroMQ (real seam serve processes)", tests,
                                        setup, teardown);

@@ -102,10 +102,11 @@ static void test_default_model(void **state)
 static void test_tiny_fixtures(void **state)
 {
     (void)state;
-    const char *names[] = {"tiny-llama-q4_k.gguf", "tiny-gemma3-f32.gguf"};
+    const char *names[] = {"tiny-llama-q4_k.gguf", "tiny-gemma3-f32.gguf", "tiny-qwen2-f32.gguf",
+                           "tiny-qwen3-f32.gguf", "tiny-phi3-f32.gguf", "tiny-llama-q3_k.gguf"};
     /* 12 tokens: past the Gemma fixture's sliding window of 8 */
     const int32_t prompt[] = {2, 300, 301, 45, 99, 120, 280, 281, 282, 17, 19, 200};
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         char path[1024];
         snprintf(path, sizeof path, "%s/fixtures/%s", build_dir(), names[i]);
         check_model(path, prompt, 12);

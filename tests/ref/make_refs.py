@@ -6,7 +6,8 @@ not need them). Writes, under tests/ref/:
   default_model.json   3 prompts x 32 greedy tokens and the top-10 logits at every step
   tiny_logits.json     per tiny fixture: sha256, tokens, llama.cpp's disagreement with itself
   tiny_logits.bin      full logits (float32 little-endian) of every position of every fixture
-  tokenizer.json       ids of 200+ strings for the Gemma vocabulary and a byte-level BPE one
+  tokenizer.json       ids of 230 strings for the Gemma vocabulary and llama.cpp's Llama 3 BPE,
+                       Qwen2 BPE and Phi-3 SentencePiece ones
   dequant.json         random blocks of every weight type and their values as gguf-py decodes them
 
 How llama.cpp is run, and why: seam's batched and one-token paths give identical bits, but
@@ -92,7 +93,7 @@ def tiny(fixture_dir):
     # BOS, then ids over the byte and piece tokens; 24 positions cross the window of 8
     toks = [2] + [int(x) for x in rng.integers(4, 330, size=23)]
     meta, blobs, offset = {"tokens": toks, "kv_cache": "f32", "fixtures": []}, [], 0
-    for name in sorted(os.listdir(fixture_dir)):
+    for name in sorted(f for f in os.listdir(fixture_dir) if f.endswith(".gguf")):
         path = os.path.join(fixture_dir, name)
         llm = load(path, n_ctx=64, kv_f32=True)
         single = one_by_one(llm, toks).astype(np.float32)
@@ -141,10 +142,15 @@ def tokenizer_strings():
     return s
 
 
-def tokenizers(model, bpe_vocab):
+def tokenizers(model, vocab_dir, fixtures):
     strings = tokenizer_strings()
     out = {"strings": strings, "vocabs": []}
-    for label, path in (("gemma3", model), ("llama-bpe", bpe_vocab)):
+    vocab = lambda name: os.path.join(vocab_dir, "ggml-vocab-%s.gguf" % name)
+    for label, path in (("gemma3", model), ("llama-bpe", vocab("llama-bpe")),
+                        ("qwen2", vocab("qwen2")), ("phi-3", vocab("phi-3")),
+                        # the tiny Qwen fixture's vocabulary merges digits, which Qwen's
+                        # pre-tokenizer must keep apart
+                        ("tiny-qwen2", os.path.join(fixtures, "tiny-qwen2-f32.gguf"))):
         llm = Llama(model_path=path, vocab_only=True, verbose=False)
         ids = [llm.tokenize(x.encode(), add_bos=False, special=False) for x in strings]
         with_bos = [llm.tokenize(x.encode(), add_bos=True, special=False) for x in strings[:20]]
@@ -192,7 +198,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build")
     ap.add_argument("--model", default="models/gemma-3-270m-q4_k_m.gguf")
-    ap.add_argument("--bpe-vocab", default=None)
+    ap.add_argument("--vocab-dir", default=None, help="llama.cpp's ggml-vocab-*.gguf (build/vocab)")
     ap.add_argument("--only-default", action="store_true", help="redo only default_model.json")
     ap.add_argument("--only-dequant", action="store_true",
                     help="redo only dequant.json (needs gguf and numpy, not llama.cpp)")
@@ -205,10 +211,10 @@ def main():
     fixtures = os.path.join(a.build, "fixtures")
     subprocess.run([sys.executable, os.path.join(HERE, "make_tiny.py"), fixtures], check=True,
                    stdout=subprocess.DEVNULL)
-    bpe = a.bpe_vocab or os.path.join(a.build, "vocab", "ggml-vocab-llama-bpe.gguf")
+    vocab_dir = a.vocab_dir or os.path.join(a.build, "vocab")
     json.dump(dequant(), open(os.path.join(HERE, "dequant.json"), "w"))
     if not a.only_default:
-        json.dump(tokenizers(a.model, bpe), open(os.path.join(HERE, "tokenizer.json"), "w"),
+        json.dump(tokenizers(a.model, vocab_dir, fixtures), open(os.path.join(HERE, "tokenizer.json"), "w"),
                   ensure_ascii=False)
     if not a.only_default:
         meta, blob = tiny(fixtures)
