@@ -323,9 +323,10 @@ fuzz: $(PROTO_C) $(FUZZ_LIB) $(FIXTURES)
 # ---- benchmarks and references --------------------------------------------------------
 # the rows for machines go to $(BUILD)/results (JSON Lines), and seam report draws them
 RESULTS := $(BUILD)/results
-bench: all model $(REPORT_STAMP)
+bench: all model $(REPORT_STAMP) $(BENCH_1B)
 	@mkdir -p $(RESULTS)
-	$(Q)./$(BENCH) -m $(MODEL) -t $(THREADS)
+	$(Q)./$(BENCH) -m $(MODEL) -t $(THREADS) -r 3
+	$(Q)./$(BENCH) -m $(BENCH_1B) -t $(THREADS) -p 64 -n 32 -r 3
 	$(Q)./$(BENCH_WIRE)
 	$(Q)./$(BENCH_SERVE) -m $(MODEL) -t $(THREADS) --seam $(SEAM) --json $(RESULTS)/serve.jsonl
 	$(Q)./$(BENCH_RECOVERY) -m $(MODEL) --seam $(SEAM) --json $(RESULTS)/recovery.jsonl
@@ -337,11 +338,23 @@ bench: all model $(REPORT_STAMP)
 	$(Q)SEAM_PYTHON=$(PY) $(SEAM) report $(RESULTS)/split.jsonl $(RESULTS)/serve.jsonl \
 	    $(RESULTS)/recovery.jsonl -o $(RESULTS)/report.html --png-dir $(RESULTS)/png
 
-# seam's engine next to llama.cpp's llama-bench, same model, threads and tests (pp128, tg64),
+# A Llama-shaped 1.1B model (TinyLlama's shape, random weights) for the benches: memory-bound
+# on decode, where the 270M default is not. Made here, never committed.
+BENCH_1B := $(BUILD)/models/bench-llama-1.1b-q4_k.gguf
+$(BENCH_1B): bench/make_1b.py tests/ref/requirements-fixtures.txt | $(PY)
+	@echo "  MODEL $@ (random weights, gguf-py)"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(VENV)/bin/pip install -q -r tests/ref/requirements-fixtures.txt
+	$(Q)$(PY) bench/make_1b.py $@
+
+# seam's engine next to llama.cpp's llama-bench, same model, threads and tests (pp128, tg64;
+# pp64, tg32 on the 1.1B model, with seam's decode against the memory-bandwidth floor),
 # rounds alternating, medians.
-bench-compare: all model $(LLAMA_BENCH)
+bench-compare: all model $(LLAMA_BENCH) $(BENCH_1B)
 	$(Q)$(PY) bench/compare_llamacpp.py --model $(MODEL) --threads $(THREADS) --seam $(BENCH) \
 	    --llama-bench $(LLAMA_BENCH)
+	$(Q)$(PY) bench/compare_llamacpp.py --model $(BENCH_1B) --threads $(THREADS) --seam $(BENCH) \
+	    --llama-bench $(LLAMA_BENCH) --prompt 64 --gen 32 --floor
 
 # Regenerates the llama.cpp reference data under tests/ref (needs network for PyPI).
 refs: all model $(VOCABS)

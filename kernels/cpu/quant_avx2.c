@@ -295,18 +295,23 @@ static inline __attribute__((always_inline)) void dot_iq4_xs(int64_t nb, const b
         out[t] = hsum_ps(acc[t]);
 }
 
-static inline void k4_scales(const uint8_t *q, uint8_t sc[8], uint8_t m[8])
+/* The twelve scale bytes of a Q4_K/Q5_K block as 16 int16: the 8 sub-block scales, then the
+ * 8 mins (6 bits each, packed as get_scale_min_k4 reads them). */
+static inline __m256i k4_scales_mins(const uint8_t *q)
 {
-    for (int j = 0; j < 4; j++) {
-        sc[j] = q[j] & 63;
-        m[j] = q[j + 4] & 63;
-        sc[j + 4] = (q[j + 8] & 0xF) | ((q[j] >> 6) << 4);
-        m[j + 4] = (q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4);
-    }
+    uint32_t u[4];
+    memcpy(u, q, 12);
+    const uint32_t m6 = 0x3f3f3f3f, m4 = 0x0f0f0f0f, m2 = 0x03030303;
+    u[3] = ((u[2] >> 4) & m4) | (((u[1] >> 6) & m2) << 4);
+    uint32_t mins_lo = u[1] & m6;
+    u[1] = (u[2] & m4) | (((u[0] >> 6) & m2) << 4);
+    u[2] = mins_lo;
+    u[0] &= m6;
+    return _mm256_cvtepu8_epi16(_mm_set_epi32((int)u[3], (int)u[2], (int)u[1], (int)u[0]));
 }
 
 /* Q4_K (five == false) and Q5_K: nibbles times Q8_K bytes, weighted by the 6-bit scales,
- * minus the mins times the Q8_K block sums. */
+ * minus the mins times the Q8_K block sums (an exact integer per block). */
 static inline __attribute__((always_inline)) void dot_k45(int64_t nb, const uint8_t *blocks,
                                                           size_t stride, bool five,
                                                           const void *const *a, int nt,
@@ -325,11 +330,12 @@ static inline __attribute__((always_inline)) void dot_k45(int64_t nb, const uint
         uint16_t dh, dminh;
         memcpy(&dh, b, 2);
         memcpy(&dminh, b + 2, 2);
-        uint8_t sc[8], m[8];
-        k4_scales(b + 4, sc, m);
+        __m256i sm = k4_scales_mins(b + 4);
+        __m256i scales = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sm));
+        __m128i mins = _mm256_extracti128_si256(sm, 1);
         const uint8_t *q = five ? b + 48 : b + 16;
         __m256i hbits = five ? _mm256_loadu_si256((const __m256i *)(b + 16)) : _mm256_setzero_si256();
-        __m256i lo[4], hi[4];
+        __m256i lo[4], hi[4], scv[8];
         for (int j = 0; j < 4; j++) {
             __m256i bits = _mm256_loadu_si256((const __m256i *)(q + 32 * j));
             lo[j] = _mm256_and_si256(bits, m4);
@@ -341,21 +347,19 @@ static inline __attribute__((always_inline)) void dot_k45(int64_t nb, const uint
                             _mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j + 1), one), 4));
             }
         }
+        for (int j = 0; j < 8; j++) /* scale j in every int16 lane, for madd */
+            scv[j] = _mm256_shuffle_epi8(scales, _mm256_set1_epi16((short)((2 * j + 1) << 8 | 2 * j)));
         float dw = h2f(dh), dmw = h2f(dminh);
-        __m256i scv[8]; /* the sub-block scales, shared by every row */
-        for (int j = 0; j < 8; j++)
-            scv[j] = _mm256_set1_epi16(sc[j]);
-        __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m));
         SEAM_UNROLL
         for (int t = 0; t < nt; t++) {
             const block_q8_K *y = (const block_q8_K *)a[t] + i;
-            /* Σ m[j] × (sub-block j's two half sums), as exact integers */
+            /* the mins times the sums of each 32-value sub-block of the activations */
             __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y->bsums),
                                         _mm_loadu_si128((const __m128i *)(y->bsums + 8)));
             __m128i pm = _mm_madd_epi16(mins, bs);
             pm = _mm_add_epi32(pm, _mm_shuffle_epi32(pm, 0x4E));
             pm = _mm_add_epi32(pm, _mm_shuffle_epi32(pm, 0xB1));
-            int summ = _mm_cvtsi128_si32(pm);
+            acc_m[t] += y->d * dmw * _mm_cvtsi128_si32(pm);
             __m256i sumi = _mm256_setzero_si256();
             for (int j = 0; j < 4; j++) {
                 __m256i y0 = _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j));
@@ -365,7 +369,6 @@ static inline __attribute__((always_inline)) void dot_k45(int64_t nb, const uint
                 sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
             }
             acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dw), _mm256_cvtepi32_ps(sumi), acc[t]);
-            acc_m[t] += y->d * dmw * summ;
         }
     }
     SEAM_UNROLL
