@@ -136,7 +136,7 @@ $(BUILD)/%.o: %.cu
 	@echo "  NVCC $<"
 	$(Q)$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
-$(BUILD)/kernels/cpu/quant_avx2.o: kernels/cpu/quant_avx2.c
+$(BUILD)/kernels/cpu/%_avx2.o: kernels/cpu/%_avx2.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $< (avx2)"
 	$(Q)$(CC) $(CFLAGS) $(AVX2_FLAGS) -c $< -o $@

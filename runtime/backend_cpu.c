@@ -10,6 +10,7 @@
 #include "../kernels/cpu/matmul.h"
 #include "../kernels/cpu/norm.h"
 #include "../kernels/cpu/quant.h"
+#include "../kernels/cpu/repack.h"
 #include "../kernels/cpu/rope.h"
 #include "../kernels/cpu/pool.h"
 #include "backend.h"
@@ -111,6 +112,32 @@ static int cpu_embed(seam_backend_t *be, const seam_weight_t *table, const int32
     return SEAM_OK;
 }
 
+/* Q4_K weights in 8-row groups are regrouped once (kernels/cpu/repack.h) into w->dev; the
+ * matmul then reads that copy. Other weights are used where they are mapped. */
+static int cpu_weight_load(seam_backend_t *be, seam_weight_t *w)
+{
+    (void)be;
+    if (!seam_cpu_repack_supported(w->type, w->rows, w->cols))
+        return SEAM_OK;
+    size_t bytes = seam_cpu_repack_bytes(w->type, w->rows, w->cols);
+    void *p = malloc(bytes);
+    if (!p) {
+        seam_error_set("cpu backend: out of memory regrouping a %lld x %lld %s weight (%zu bytes)",
+                       (long long)w->rows, (long long)w->cols, seam_type_name(w->type), bytes);
+        return SEAM_ERR_NOMEM;
+    }
+    seam_cpu_repack(w->type, w->host, w->rows, w->cols, p);
+    w->dev = p;
+    return SEAM_OK;
+}
+
+static void cpu_weight_unload(seam_backend_t *be, seam_weight_t *w)
+{
+    (void)be;
+    free(w->dev);
+    w->dev = NULL;
+}
+
 static int cpu_matmul(seam_backend_t *be, const seam_weight_t *w, const float *x, float *y,
                       int n)
 {
@@ -125,7 +152,10 @@ static int cpu_matmul(seam_backend_t *be, const seam_weight_t *w, const float *x
         c->scratch = p;
         c->scratch_size = need;
     }
-    seam_cpu_matmul(w->type, w->host, w->rows, w->cols, x, y, n, c->scratch, c->pool);
+    if (w->dev)
+        seam_cpu_matmul_repacked(w->type, w->dev, w->rows, w->cols, x, y, n, c->scratch, c->pool);
+    else
+        seam_cpu_matmul(w->type, w->host, w->rows, w->cols, x, y, n, c->scratch, c->pool);
     return SEAM_OK;
 }
 
@@ -243,8 +273,8 @@ static const seam_backend_iface_t cpu_iface = {
     .free = cpu_free,
     .upload = cpu_copy,
     .download = cpu_copy,
-    .weight_load = NULL, /* computes straight from the mapping */
-    .weight_unload = NULL,
+    .weight_load = cpu_weight_load,
+    .weight_unload = cpu_weight_unload,
     .kv_new = cpu_kv_new,
     .kv_destroy = cpu_kv_destroy,
     .embed = cpu_embed,

@@ -235,6 +235,20 @@ static void test_norm_rope_glu_arith(void **state)
     ok &= check("add then scale 4099", got, y, n, 0);
     gpu->iface->free(gpu, dy), gpu->iface->free(gpu, dx);
     free(y), free(x), free(got);
+    { /* Qwen2's biases: a 1-D weight added to every row */
+        int rows = 7, cols = 384;
+        float *b = randv((size_t)cols, -1, 1), *r = randv((size_t)rows * cols, -1, 1);
+        float *dr = dev((size_t)rows * cols, r);
+        seam_weight_t bw = {.type = SEAM_TYPE_F32, .rows = 1, .cols = cols, .host = b};
+        assert_int_equal(gpu->iface->weight_load(gpu, &bw), SEAM_OK);
+        cpu->iface->add_rows(cpu, r, &bw, rows);
+        assert_int_equal(gpu->iface->add_rows(gpu, dr, &bw, rows), SEAM_OK);
+        float *gotr = back(dr, (size_t)rows * cols);
+        ok &= check("add_rows 7 x 384", gotr, r, (size_t)rows * cols, 0);
+        gpu->iface->weight_unload(gpu, &bw);
+        gpu->iface->free(gpu, dr);
+        free(b), free(r), free(gotr);
+    }
     assert_true(ok);
 }
 

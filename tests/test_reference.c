@@ -24,7 +24,12 @@
 enum { MAX_STEPS = 3 * 32 };
 
 /* The default model against llama.cpp with the kernels now selected; the top-10 logits of every
- * step (at llama.cpp's top-10 ids) go to tops. Tokens are asserted only when check_tokens. */
+ * step (at llama.cpp's top-10 ids) go to tops. Tokens are asserted only when check_tokens:
+ * seam's greedy token must be llama.cpp's (either of its two paths'), except at a near-tie,
+ * where llama.cpp's own top-2 margin is smaller than its own batched-vs-one-token disagreement
+ * on that prompt (in logits: that relative error times the step's largest top-10 logit), so
+ * that its order is not decided by the model: there the token must be one of llama.cpp's two
+ * best. */
 static void check_default_model(const char *kernels, bool check_tokens, float tops[MAX_STEPS][10])
 {
     cJSON *ref = read_json("default_model.json");
@@ -37,7 +42,7 @@ static void check_default_model(const char *kernels, bool check_tokens, float to
     seam_model_info_t in;
     seam_model_info(m, &in);
     float *logits = malloc(sizeof(float) * (size_t)in.n_vocab);
-    int total = 0, same = 0, ties = 0;
+    int total = 0, same = 0, ties = 0, near = 0;
     double worst = 0.0;
     cJSON *prompt;
     cJSON_ArrayForEach(prompt, cJSON_GetObjectItem(ref, "prompts"))
@@ -74,12 +79,18 @@ static void check_default_model(const char *kernels, bool check_tokens, float to
                 a[k] = logits[cJSON_GetArrayItem(tid, k)->valueint];
                 b[k] = (float)cJSON_GetArrayItem(tlg, k)->valuedouble;
             }
-            double e = rel_err(a, b, 10);
+            double e = rel_err(a, b, 10), top = 0;
+            for (int k = 0; k < 10; k++)
+                top = fmax(top, fabs(b[k]));
+            bool near_tie = b[0] - b[1] < floor * top;
+            int second = cJSON_GetArrayItem(tid, 1)->valueint;
             assert_true(total < MAX_STEPS);
             memcpy(tops[total], a, sizeof a);
             prompt_worst = fmax(prompt_worst, e);
             total++;
-            same += mine == want || mine == alt;
+            bool ok = mine == want || mine == alt || (near_tie && mine == second);
+            same += ok;
+            near += near_tie && mine != want && mine != alt && ok;
             if (getenv("SEAM_VERBOSE") || mine != want || e > tol)
                 fprintf(stderr, "  prompt %.20s… step %d: seam token %d, llama.cpp %d (its top-2 "
                         "margin %.3f); top-10 rel err %.2e (tol %.1e)\n", text, step, mine, want,
@@ -94,8 +105,9 @@ static void check_default_model(const char *kernels, bool check_tokens, float to
         assert_true(prompt_worst <= tol);
         seam_session_destroy(&s);
     }
-    printf("OK (logits, %s kernels) max_rel_err=%.2e, greedy tokens %d/%d identical (%d steps "
-           "where llama.cpp's two paths pick different tokens)\n", kernels, worst, same, total, ties);
+    printf("OK (logits, %s kernels) max_rel_err=%.2e, greedy tokens %d/%d agree (%d steps where "
+           "llama.cpp's two paths pick different tokens; %d near-ties where seam picks llama.cpp's "
+           "second)\n", kernels, worst, same, total, ties, near);
     if (check_tokens)
         assert_int_equal(same, total);
     free(logits);

@@ -160,6 +160,20 @@ static inline __m256i q2_field(__m256i bits, int j)
     return _mm256_and_si256(_mm256_srli_epi16(bits, 2 * j), _mm256_set1_epi8(3));
 }
 
+/* Σ_k scales_k × (q_k − offset) · y_k over the 8 runs of 32 values of a 256-value block, as
+ * int32 lanes: q unsigned for maddubs (the value plus offset), q·y − offset·y per pair. */
+static inline __m256i dot_offset_scaled(const __m256i q[8], const __m256i sv[8], __m256i offset,
+                                        const int8_t *y)
+{
+    __m256i sumi = _mm256_setzero_si256();
+    for (int k = 0; k < 8; k++) {
+        __m256i yv = _mm256_loadu_si256((const __m256i *)(y + 32 * k));
+        __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], yv), _mm256_maddubs_epi16(offset, yv));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, sv[k]));
+    }
+    return sumi;
+}
+
 /* Σ of 8 int32 lanes. */
 static inline int hsum_i32(__m256i v)
 {
@@ -247,12 +261,7 @@ static inline __attribute__((always_inline)) void dot_q3_K(int64_t nb, const blo
         SEAM_UNROLL
         for (int t = 0; t < nt; t++) {
             const block_q8_K *y = (const block_q8_K *)a[t] + i;
-            __m256i sumi = _mm256_setzero_si256();
-            for (int k = 0; k < 8; k++) {
-                __m256i yv = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * k));
-                __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], yv), _mm256_maddubs_epi16(four, yv));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, sv[k]));
-            }
+            __m256i sumi = dot_offset_scaled(q, sv, four, y->qs);
             acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * y->d), _mm256_cvtepi32_ps(sumi), acc[t]);
         }
     }
@@ -407,13 +416,7 @@ static inline __attribute__((always_inline)) void dot_q6_K(int64_t nb, const blo
         SEAM_UNROLL
         for (int t = 0; t < nt; t++) {
             const block_q8_K *y = (const block_q8_K *)a[t] + i;
-            __m256i sumi = _mm256_setzero_si256();
-            for (int k = 0; k < 8; k++) {
-                __m256i yv = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * k));
-                /* (q - 32) * y computed as q*y - 32*y: q is unsigned 0..63 for maddubs. */
-                __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], yv), _mm256_maddubs_epi16(k32, yv));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s[k]));
-            }
+            __m256i sumi = dot_offset_scaled(q, s, k32, y->qs); /* q is the value plus 32 */
             acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * y->d), _mm256_cvtepi32_ps(sumi), acc[t]);
         }
     }

@@ -1,0 +1,104 @@
+/* Q4_K weights regrouped 8 rows at a time (repack.h says why), and the matmul over them:
+ * activations quantised to Q8_K as for the plain layout, row groups split over the threads,
+ * each group met by up to SEAM_DOT_MAX_ROWS activation rows at once. */
+#include "repack.h"
+
+#include <string.h>
+
+#include "quant.h"
+#include "quant_avx2.h"
+
+#define GROUP 8
+/* Below this many multiply-adds a matmul runs on one thread (as matmul.c). */
+#define PARALLEL_MIN_MACS (1 << 19)
+
+bool seam_cpu_repack_supported(seam_type_t type, int64_t rows, int64_t cols)
+{
+    return type == SEAM_TYPE_Q4_K && rows > 0 && rows % GROUP == 0 && cols > 0 && cols % QK_K == 0 &&
+           seam_cpu_isa() == SEAM_ISA_AVX2;
+}
+
+size_t seam_cpu_repack_bytes(seam_type_t type, int64_t rows, int64_t cols)
+{
+    (void)type;
+    return (size_t)(rows / GROUP) * (size_t)(cols / QK_K) * sizeof(block_q4_Kx8);
+}
+
+/* The 6-bit scale and min of sub-block j (as get_scale_min_k4). */
+static void scale_min(const uint8_t *q, int j, uint8_t *sc, uint8_t *m)
+{
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+void seam_cpu_repack(seam_type_t type, const void *w, int64_t rows, int64_t cols, void *out)
+{
+    (void)type;
+    int64_t nb = cols / QK_K;
+    const block_q4_K *src = w;
+    block_q4_Kx8 *dst = out;
+    for (int64_t g = 0; g < rows / GROUP; g++)
+        for (int64_t i = 0; i < nb; i++) {
+            block_q4_Kx8 *o = &dst[g * nb + i];
+            for (int r = 0; r < GROUP; r++) {
+                const block_q4_K *b = &src[(g * GROUP + r) * nb + i];
+                o->d[r] = b->d;
+                o->dmin[r] = b->dmin;
+                for (int j = 0; j < 8; j++)
+                    scale_min(b->scales, j, &o->sc[j][r], &o->mn[j][r]);
+                for (int k = 0; k < 4; k++)
+                    for (int q = 0; q < 8; q++)
+                        memcpy(o->qs[k][q][r], b->qs + 32 * k + 4 * q, 4);
+            }
+        }
+}
+
+typedef struct {
+    const block_q4_Kx8 *w;
+    int64_t nb, rows, cols;
+    const float *x;
+    float *y;
+    int n;
+    char *act;
+    size_t abytes;
+} rmm_t;
+
+static void quantize_rows(void *arg, int64_t b, int64_t e, int thread)
+{
+    const rmm_t *m = arg;
+    (void)thread;
+    for (int64_t t = b; t < e; t++)
+        seam_cpu_quantize_row(SEAM_TYPE_Q8_K, m->x + (size_t)t * m->cols, m->act + (size_t)t * m->abytes, m->cols);
+}
+
+/* Row groups [b, e), each against every activation row. */
+static void groups(void *arg, int64_t b, int64_t e, int thread)
+{
+    const rmm_t *m = arg;
+    (void)thread;
+    for (int64_t g = b; g < e; g++)
+        for (int t = 0; t < m->n; t += SEAM_DOT_MAX_ROWS) {
+            int nt = m->n - t < SEAM_DOT_MAX_ROWS ? m->n - t : SEAM_DOT_MAX_ROWS;
+            const void *acts[SEAM_DOT_MAX_ROWS];
+            for (int k = 0; k < nt; k++)
+                acts[k] = m->act + (size_t)(t + k) * m->abytes;
+            seam_avx2_q4_Kx8(m->nb, m->w + g * m->nb, acts, nt, m->y + (size_t)t * m->rows + g * GROUP,
+                             (size_t)m->rows);
+        }
+}
+
+void seam_cpu_matmul_repacked(seam_type_t type, const void *packed, int64_t rows, int64_t cols,
+                              const float *x, float *y, int n, void *scratch, seam_pool_t *pool)
+{
+    (void)type;
+    rmm_t m = {.w = packed, .nb = cols / QK_K, .rows = rows, .cols = cols, .x = x, .y = y, .n = n,
+               .act = scratch, .abytes = seam_type_row_bytes(SEAM_TYPE_Q8_K, cols)};
+    seam_pool_t *p = rows * cols * n >= PARALLEL_MIN_MACS ? pool : NULL;
+    seam_pool_for(n > 1 ? p : NULL, n, 0, quantize_rows, &m);
+    seam_pool_for(p, rows / GROUP, 0, groups, &m);
+}

@@ -1,0 +1,46 @@
+/* Weights rearranged once, at load, for the CPU's row-group kernels. A Q4_K matrix whose rows
+ * come in groups of 8 is stored group by group: each 256-value block of the 8 rows together,
+ * their nibbles interleaved so that one 32-byte vector holds 4 values of each of the 8 rows.
+ * Multiplied by 4 activation bytes broadcast to every lane, the 8 rows' integer dots land in
+ * 8 lanes, so a block costs no horizontal sums and its float work is one instruction for 8
+ * rows (llama.cpp repacks Q4_K into 8-row groups for the same reason; the layout here is
+ * seam's own). Every output is summed in one fixed order, the same for one activation row
+ * (decode) as for many (prefill and a server's batches): acc += d·dy·S − dmin·dy·M per block,
+ * S and M exact integers. */
+#ifndef SEAM_KERNELS_CPU_REPACK_H
+#define SEAM_KERNELS_CPU_REPACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../dtype.h"
+#include "blocks.h"
+#include "pool.h"
+
+typedef struct {
+    uint16_t d[8], dmin[8]; /* f16, one per row */
+    uint8_t sc[8][8];       /* [sub-block][row] 6-bit scales */
+    uint8_t mn[8][8];       /* [sub-block][row] 6-bit mins */
+    uint8_t qs[4][8][8][4]; /* [sub-block pair][4-value group][row][4 bytes]: low nibbles are
+                               sub-block 2k, high nibbles 2k+1, as in block_q4_K */
+} block_q4_Kx8;
+SEAM_LAYOUT_ASSERT(sizeof(block_q4_Kx8) == 1184, "q4_Kx8 layout");
+
+/* True when weights of this type and shape are repacked on this CPU (Q4_K, rows a multiple
+ * of 8, with AVX2). */
+bool seam_cpu_repack_supported(seam_type_t type, int64_t rows, int64_t cols);
+size_t seam_cpu_repack_bytes(seam_type_t type, int64_t rows, int64_t cols);
+void seam_cpu_repack(seam_type_t type, const void *w, int64_t rows, int64_t cols, void *out);
+
+/* y (n, rows) = x (n, cols) · Wᵀ over a repacked weight; scratch: seam_cpu_matmul_scratch()
+ * bytes for the original type. */
+void seam_cpu_matmul_repacked(seam_type_t type, const void *packed, int64_t rows, int64_t cols,
+                              const float *x, float *y, int n, void *scratch, seam_pool_t *pool);
+
+/* The AVX2 kernel (repack_avx2.c): 8 rows of nb blocks against nt <= SEAM_DOT_MAX_ROWS
+ * activation rows of Q8_K; out[t * os + r]. */
+void seam_avx2_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const void *const *acts, int nt,
+                      float *out, size_t os);
+
+#endif

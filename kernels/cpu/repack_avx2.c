@@ -1,0 +1,124 @@
+/* The AVX2 kernel over 8-row Q4_K groups (repack.h): compiled with -mavx2 -mfma -mf16c alone,
+ * like quant_avx2.c, and called only when seam_cpu_repack_supported() said so. Lane r of every
+ * vector belongs to row r of the group: 4 bytes of its nibbles times the same 4 activation
+ * bytes broadcast to all lanes. The nibbles of a block are unpacked once for all activation
+ * rows, and each output's float sum is the same steps whatever the number of rows. */
+#include "repack.h"
+
+#if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+#include <string.h>
+
+/* the loops over activation rows run a compile-time count of times: unrolled (quant_avx2.c) */
+#define SEAM_UNROLL _Pragma("GCC unroll 8")
+
+/* 8 bytes (one per row) as 8 int32 lanes holding the value in both int16 halves, for madd. */
+static inline __m256i pair16(const uint8_t *v)
+{
+    __m256i x = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)v));
+    return _mm256_or_si256(x, _mm256_slli_epi32(x, 16));
+}
+
+/* 4 activation bytes at p, in every lane. */
+static inline __m256i bcast4(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+static inline __attribute__((always_inline)) void q4_Kx8(int64_t nb, const block_q4_Kx8 *w,
+                                                          const void *const *acts, int nt,
+                                                          float *out, size_t os)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    __m256 acc[SEAM_DOT_MAX_ROWS], accm[SEAM_DOT_MAX_ROWS];
+    SEAM_UNROLL
+    for (int t = 0; t < nt; t++) {
+        acc[t] = _mm256_setzero_ps();
+        accm[t] = _mm256_setzero_ps();
+    }
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q4_Kx8 *b = &w[i];
+        __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
+        __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
+        __m256i sc[8], mn[4];
+        for (int j = 0; j < 8; j++)
+            sc[j] = pair16(b->sc[j]);
+        for (int k = 0; k < 4; k++) /* lane r: the mins of sub-blocks 2k and 2k+1 */
+            mn[k] = _mm256_or_si256(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)b->mn[2 * k])),
+                                    _mm256_slli_epi32(_mm256_cvtepu8_epi32(
+                                        _mm_loadl_epi64((const __m128i *)b->mn[2 * k + 1])), 16));
+        /* with several activation rows the nibbles are unpacked once for all of them:
+         * [pair][group] low, high; with one they are unpacked where they are used */
+        __m256i lo[4][8], hi[4][8];
+        if (nt > 1)
+            for (int k = 0; k < 4; k++)
+                for (int q = 0; q < 8; q++) {
+                    __m256i p = _mm256_loadu_si256((const __m256i *)b->qs[k][q]);
+                    lo[k][q] = _mm256_and_si256(p, m4);
+                    hi[k][q] = _mm256_and_si256(_mm256_srli_epi16(p, 4), m4);
+                }
+        SEAM_UNROLL
+        for (int t = 0; t < nt; t++) {
+            const block_q8_K *y = (const block_q8_K *)acts[t] + i;
+            /* M: the mins times the activations' 32-value sums, exactly */
+            __m128i s32 = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y->bsums),
+                                         _mm_loadu_si128((const __m128i *)(y->bsums + 8)));
+            int32_t pairs[4];
+            _mm_storeu_si128((__m128i *)pairs, s32);
+            __m256i mv = _mm256_setzero_si256();
+            for (int k = 0; k < 4; k++)
+                mv = _mm256_add_epi32(mv, _mm256_madd_epi16(mn[k], _mm256_set1_epi32(pairs[k])));
+            /* S: the nibbles times the activations, by sub-block, times the scales, exactly */
+            __m256i sv = _mm256_setzero_si256();
+            for (int k = 0; k < 4; k++) {
+                __m256i pl = _mm256_setzero_si256(), ph = _mm256_setzero_si256();
+                for (int q = 0; q < 8; q++) { /* 8 x 2 x 15 x 127 fits int16 */
+                    __m256i l, h;
+                    if (nt > 1) {
+                        l = lo[k][q];
+                        h = hi[k][q];
+                    } else {
+                        __m256i p = _mm256_loadu_si256((const __m256i *)b->qs[k][q]);
+                        l = _mm256_and_si256(p, m4);
+                        h = _mm256_and_si256(_mm256_srli_epi16(p, 4), m4);
+                    }
+                    pl = _mm256_add_epi16(pl, _mm256_maddubs_epi16(l, bcast4(y->qs + 64 * k + 4 * q)));
+                    ph = _mm256_add_epi16(ph, _mm256_maddubs_epi16(h, bcast4(y->qs + 64 * k + 32 + 4 * q)));
+                }
+                sv = _mm256_add_epi32(sv, _mm256_add_epi32(_mm256_madd_epi16(pl, sc[2 * k]),
+                                                           _mm256_madd_epi16(ph, sc[2 * k + 1])));
+            }
+            __m256 dy = _mm256_set1_ps(y->d);
+            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dx, dy), _mm256_cvtepi32_ps(sv), acc[t]);
+            accm[t] = _mm256_fmadd_ps(_mm256_mul_ps(dm, dy), _mm256_cvtepi32_ps(mv), accm[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        _mm256_storeu_ps(out + (size_t)t * os, _mm256_sub_ps(acc[t], accm[t]));
+}
+
+void seam_avx2_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const void *const *acts, int nt,
+                      float *out, size_t os)
+{
+    int t = 0;
+    if (nt == SEAM_DOT_MAX_ROWS) {
+        q4_Kx8(nb, w, acts, SEAM_DOT_MAX_ROWS, out, os);
+        return;
+    }
+    for (; t + 4 <= nt; t += 4)
+        q4_Kx8(nb, w, acts + t, 4, out + (size_t)t * os, os);
+    for (; t < nt; t++)
+        q4_Kx8(nb, w, acts + t, 1, out + (size_t)t * os, os);
+}
+
+#else /* not x86-64 with AVX2: never called (seam_cpu_repack_supported is false) */
+
+void seam_avx2_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const void *const *acts, int nt,
+                      float *out, size_t os)
+{
+    (void)nb, (void)w, (void)acts, (void)nt, (void)out, (void)os;
+}
+
+#endif
