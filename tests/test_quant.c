@@ -235,44 +235,51 @@ static void test_quantizers_match_scalar(void **st)
     printf("  AVX2 activation quantisers byte-identical to the scalar ones on %d rows\n", rows);
 }
 
-/* Q4_K regrouped in 8-row groups (repack.h): the matmul over the regrouped weight agrees
- * with the plain one within the dot products' tolerance, and gives every output the same bits
- * whether the activation rows come one at a time (decode) or together (prefill, batches). */
-static void test_repacked_q4_K(void **st)
+/* Q4_K and Q5_0 regrouped in 8-row groups (repack.h): the matmul over the regrouped weight
+ * agrees with the plain one within the dot products' tolerance, and gives every output the
+ * same bits whether the activation rows come one at a time (decode) or together (prefill,
+ * batches). */
+static void check_repacked(seam_type_t type, int64_t cols)
 {
-    (void)st;
-    const int64_t rows = 24, cols = 768;
-    if (!seam_cpu_repack_supported(SEAM_TYPE_Q4_K, rows, cols)) {
-        printf("  no AVX2: Q4_K weights are not regrouped on this CPU\n");
-        return;
-    }
-    assert_false(seam_cpu_repack_supported(SEAM_TYPE_Q4_K, 20, cols)); /* not a multiple of 8 */
-    assert_false(seam_cpu_repack_supported(SEAM_TYPE_Q6_K, rows, cols));
-    void *w = malloc(seam_type_row_bytes(SEAM_TYPE_Q4_K, cols) * rows);
-    random_weights(SEAM_TYPE_Q4_K, w, rows * cols);
-    void *packed = malloc(seam_cpu_repack_bytes(SEAM_TYPE_Q4_K, rows, cols));
-    seam_cpu_repack(SEAM_TYPE_Q4_K, w, rows, cols, packed);
+    const int64_t rows = 24;
+    assert_false(seam_cpu_repack_supported(type, 20, cols)); /* not a multiple of 8 */
+    void *w = malloc(seam_type_row_bytes(type, cols) * rows);
+    random_weights(type, w, rows * cols);
+    void *packed = malloc(seam_cpu_repack_bytes(type, rows, cols));
+    seam_cpu_repack(type, w, rows, cols, packed);
     const int n = 13;
     float *x = malloc(sizeof(float) * (size_t)(n * cols)), *plain = malloc(sizeof(float) * (size_t)(n * rows)),
           *all = malloc(sizeof(float) * (size_t)(n * rows)), *one = malloc(sizeof(float) * (size_t)rows);
     for (int64_t i = 0; i < n * cols; i++)
         x[i] = frnd() * 2.0f;
-    void *scratch = malloc(seam_cpu_matmul_scratch(SEAM_TYPE_Q4_K, cols, n));
-    seam_cpu_matmul(SEAM_TYPE_Q4_K, w, rows, cols, x, plain, n, scratch, NULL);
-    seam_cpu_matmul_repacked(SEAM_TYPE_Q4_K, packed, rows, cols, x, all, n, scratch, NULL);
+    void *scratch = malloc(seam_cpu_matmul_scratch(type, cols, n));
+    seam_cpu_matmul(type, w, rows, cols, x, plain, n, scratch, NULL);
+    seam_cpu_matmul_repacked(type, packed, rows, cols, x, all, n, scratch, NULL);
     double worst = 0;
     for (int t = 0; t < n; t++) {
-        seam_cpu_matmul_repacked(SEAM_TYPE_Q4_K, packed, rows, cols, x + (size_t)t * cols, one, 1, scratch, NULL);
+        seam_cpu_matmul_repacked(type, packed, rows, cols, x + (size_t)t * cols, one, 1, scratch, NULL);
         assert_memory_equal(one, all + (size_t)t * rows, sizeof(float) * (size_t)rows);
         for (int64_t r = 0; r < rows; r++) {
             double a = all[t * rows + r], b = plain[t * rows + r];
             worst = fmax(worst, fabs(a - b) / (1.0 + fabs(b)));
         }
     }
-    printf("  regrouped Q4_K: %d rows one at a time = all %d at once, bit for bit; vs the plain "
-           "layout %.1e\n", n, n, worst);
+    printf("  regrouped %s: %d rows one at a time = all %d at once, bit for bit; vs the plain "
+           "layout %.1e\n", seam_type_name(type), n, n, worst);
     assert_true(worst < 1e-5);
     free(w), free(packed), free(x), free(plain), free(all), free(one), free(scratch);
+}
+
+static void test_repacked(void **st)
+{
+    (void)st;
+    if (!seam_cpu_repack_supported(SEAM_TYPE_Q4_K, 24, 768)) {
+        printf("  no AVX2: weights are not regrouped on this CPU\n");
+        return;
+    }
+    assert_false(seam_cpu_repack_supported(SEAM_TYPE_Q6_K, 24, 768));
+    check_repacked(SEAM_TYPE_Q4_K, 768);
+    check_repacked(SEAM_TYPE_Q5_0, 640);
 }
 
 /* Dequantisation against gguf-py's independent decoders (tests/ref/dequant.json, written by
@@ -391,7 +398,7 @@ int main(void)
         cmocka_unit_test(test_q3_K), cmocka_unit_test(test_iq4_nl), cmocka_unit_test(test_iq4_xs),
         cmocka_unit_test(test_half_round_trip), cmocka_unit_test(test_f16_helpers),
         cmocka_unit_test(test_dequant_vs_gguf_py), cmocka_unit_test(test_dot_rows_bit_identical),
-        cmocka_unit_test(test_quantizers_match_scalar), cmocka_unit_test(test_repacked_q4_K),
+        cmocka_unit_test(test_quantizers_match_scalar), cmocka_unit_test(test_repacked),
         cmocka_unit_test(test_every_computable_type_has_kernels),
     };
     printf("quant: dot-product ISA available: %s\n", seam_avx2_supported() ? "avx2+fma" : "scalar only");

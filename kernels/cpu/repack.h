@@ -1,5 +1,5 @@
-/* Weights rearranged once, at load, for the CPU's row-group kernels. A Q4_K matrix whose rows
- * come in groups of 8 is stored group by group: each 256-value block of the 8 rows together,
+/* Weights rearranged once, at load, for the CPU's row-group kernels. A Q4_K or Q5_0 matrix
+ * whose rows come in groups of 8 is stored group by group: each block of the 8 rows together,
  * their nibbles interleaved so that one 32-byte vector holds 4 values of each of the 8 rows.
  * Multiplied by 4 activation bytes broadcast to every lane, the 8 rows' integer dots land in
  * 8 lanes, so a block costs no horizontal sums and its float work is one instruction for 8
@@ -27,8 +27,16 @@ typedef struct {
 } block_q4_Kx8;
 SEAM_LAYOUT_ASSERT(sizeof(block_q4_Kx8) == 1184, "q4_Kx8 layout");
 
-/* True when weights of this type and shape are repacked on this CPU (Q4_K, rows a multiple
- * of 8, with AVX2). */
+typedef struct {
+    uint16_t d[8];          /* f16, one per row */
+    uint32_t qh[8];         /* each row's fifth bits, as block_q5_0's */
+    uint8_t qs[4][8][4];    /* [4-byte group][row][4 bytes]: low nibbles are values 4g..4g+3,
+                               high nibbles 16+4g.., as in block_q5_0 */
+} block_q5_0x8;
+SEAM_LAYOUT_ASSERT(sizeof(block_q5_0x8) == 176, "q5_0x8 layout");
+
+/* True when weights of this type and shape are repacked on this CPU (Q4_K or Q5_0, rows a
+ * multiple of 8, with AVX2). */
 bool seam_cpu_repack_supported(seam_type_t type, int64_t rows, int64_t cols);
 size_t seam_cpu_repack_bytes(seam_type_t type, int64_t rows, int64_t cols);
 void seam_cpu_repack(seam_type_t type, const void *w, int64_t rows, int64_t cols, void *out);
@@ -41,6 +49,9 @@ void seam_cpu_matmul_repacked(seam_type_t type, const void *packed, int64_t rows
 /* The AVX2 kernel (repack_avx2.c): 8 rows of nb blocks against nt <= SEAM_DOT_MAX_ROWS
  * activation rows of Q8_K; out[t * os + r]. */
 void seam_avx2_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const void *const *acts, int nt,
+                      float *out, size_t os);
+/* The same for Q5_0 groups against Q8_0 activation rows. */
+void seam_avx2_q5_0x8(int64_t nb, const block_q5_0x8 *w, const void *const *acts, int nt,
                       float *out, size_t os);
 
 #endif

@@ -99,6 +99,74 @@ static inline __attribute__((always_inline)) void q4_Kx8(int64_t nb, const block
         _mm256_storeu_ps(out + (size_t)t * os, _mm256_sub_ps(acc[t], accm[t]));
 }
 
+/* Q5_0: the values plus 16 (0..31, unsigned for maddubs), and 16 times the activations' sum
+ * taken off the integer dot. The fifth bits of value group q (values 4q..4q+3) are bits
+ * 4q..4q+3 of each row's qh: spread to the 4 bytes of its lane and turned into 0x10. */
+static inline __m256i q5_fifth_bits(__m256i qh, int q)
+{
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12,
+                                            0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12);
+    const __m256i bits = _mm256_set1_epi32(0x08040201);
+    __m256i x = _mm256_shuffle_epi8(_mm256_srli_epi32(qh, 4 * q), spread);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(x, bits), bits), _mm256_set1_epi8(0x10));
+}
+
+static inline __attribute__((always_inline)) void q5_0x8(int64_t nb, const block_q5_0x8 *w,
+                                                          const void *const *acts, int nt,
+                                                          float *out, size_t os)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    __m256 acc[SEAM_DOT_MAX_ROWS];
+    SEAM_UNROLL
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q5_0x8 *b = &w[i];
+        __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
+        __m256i qh = _mm256_loadu_si256((const __m256i *)b->qh), u[8];
+        for (int q = 0; q < 4; q++) {
+            __m256i p = _mm256_loadu_si256((const __m256i *)b->qs[q]);
+            u[q] = _mm256_or_si256(_mm256_and_si256(p, m4), q5_fifth_bits(qh, q));
+            u[q + 4] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(p, 4), m4), q5_fifth_bits(qh, q + 4));
+        }
+        SEAM_UNROLL
+        for (int t = 0; t < nt; t++) {
+            const block_q8_0 *y = (const block_q8_0 *)acts[t] + i;
+            /* 4 groups of maddubs fit int16: 4 x 2 x 31 x 127 */
+            __m256i p0 = _mm256_maddubs_epi16(u[0], bcast4(y->qs));
+            __m256i p1 = _mm256_maddubs_epi16(u[4], bcast4(y->qs + 16));
+            for (int q = 1; q < 4; q++) {
+                p0 = _mm256_add_epi16(p0, _mm256_maddubs_epi16(u[q], bcast4(y->qs + 4 * q)));
+                p1 = _mm256_add_epi16(p1, _mm256_maddubs_epi16(u[q + 4], bcast4(y->qs + 16 + 4 * q)));
+            }
+            __m256i s = _mm256_add_epi32(_mm256_madd_epi16(p0, ones16), _mm256_madd_epi16(p1, ones16));
+            /* Σ y over the block, in every lane */
+            __m256i ys = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, _mm256_loadu_si256((const __m256i *)y->qs)), ones16);
+            ys = _mm256_add_epi32(ys, _mm256_shuffle_epi32(ys, 0x4E));
+            ys = _mm256_add_epi32(ys, _mm256_shuffle_epi32(ys, 0xB1));
+            ys = _mm256_add_epi32(ys, _mm256_permute2x128_si256(ys, ys, 0x01));
+            s = _mm256_sub_epi32(s, _mm256_slli_epi32(ys, 4));
+            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(_cvtsh_ss(y->d))), _mm256_cvtepi32_ps(s), acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        _mm256_storeu_ps(out + (size_t)t * os, acc[t]);
+}
+
+void seam_avx2_q5_0x8(int64_t nb, const block_q5_0x8 *w, const void *const *acts, int nt,
+                      float *out, size_t os)
+{
+    int t = 0;
+    if (nt == SEAM_DOT_MAX_ROWS) {
+        q5_0x8(nb, w, acts, SEAM_DOT_MAX_ROWS, out, os);
+        return;
+    }
+    for (; t + 4 <= nt; t += 4)
+        q5_0x8(nb, w, acts + t, 4, out + (size_t)t * os, os);
+    for (; t < nt; t++)
+        q5_0x8(nb, w, acts + t, 1, out + (size_t)t * os, os);
+}
+
 void seam_avx2_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const void *const *acts, int nt,
                       float *out, size_t os)
 {
@@ -116,6 +184,12 @@ void seam_avx2_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const void *const *acts
 #else /* not x86-64 with AVX2: never called (seam_cpu_repack_supported is false) */
 
 void seam_avx2_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const void *const *acts, int nt,
+                      float *out, size_t os)
+{
+    (void)nb, (void)w, (void)acts, (void)nt, (void)out, (void)os;
+}
+
+void seam_avx2_q5_0x8(int64_t nb, const block_q5_0x8 *w, const void *const *acts, int nt,
                       float *out, size_t os)
 {
     (void)nb, (void)w, (void)acts, (void)nt, (void)out, (void)os;
