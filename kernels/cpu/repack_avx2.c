@@ -40,6 +40,9 @@ static inline __attribute__((always_inline)) void q4_Kx8(int64_t nb, const block
     }
     for (int64_t i = 0; i < nb; i++) {
         const block_q4_Kx8 *b = &w[i];
+        if (nt == 1) /* decode streams the weights once: ask for them ahead */
+            for (int c = 0; c < (int)sizeof *b; c += 64)
+                _mm_prefetch((const char *)(b + 4) + c, _MM_HINT_T0);
         __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
         __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
         __m256i sc[8], mn[4];
