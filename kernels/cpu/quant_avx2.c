@@ -147,12 +147,6 @@ static inline __m256i unpack_q5_1(const block_q5_1 *b)
 DEFINE_DOT32_1(dot_q4_1, block_q4_1, unpack_q4_1)
 DEFINE_DOT32_1(dot_q5_1, block_q5_1, unpack_q5_1)
 
-/* Two 16-value sub-blocks' int16 pair sums times their scales: lanes 0-7 are sub-block a. */
-static inline __m256i scale_pairs(__m256i p16, int sa, int sb)
-{
-    return _mm256_madd_epi16(p16, _mm256_set_m128i(_mm_set1_epi16((short)sb), _mm_set1_epi16((short)sa)));
-}
-
 /* Q2_K and Q3_K: the 2-bit fields of 32 values, value 32j + l of each 128 in bits 2j of
  * byte l (and the third bit of Q3_K in bit 4n + j of hmask[l]). */
 static inline __m256i q2_field(__m256i bits, int j)
@@ -561,12 +555,14 @@ static inline float hmax_ps(__m256 v)
     return _mm_cvtss_f32(m);
 }
 
+/* an immediate, as clang requires of _mm256_round_ps */
+#define ROUND_EVEN (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
 /* 32 floats, already scaled, rounded to nearest even and packed to 32 int8 in order. */
 static inline __m256i round_pack_32(__m256 a, __m256 b, __m256 c, __m256 d)
 {
-    const int mode = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
-    __m256i ia = _mm256_cvtps_epi32(_mm256_round_ps(a, mode)), ib = _mm256_cvtps_epi32(_mm256_round_ps(b, mode));
-    __m256i ic = _mm256_cvtps_epi32(_mm256_round_ps(c, mode)), id = _mm256_cvtps_epi32(_mm256_round_ps(d, mode));
+    __m256i ia = _mm256_cvtps_epi32(_mm256_round_ps(a, ROUND_EVEN)), ib = _mm256_cvtps_epi32(_mm256_round_ps(b, ROUND_EVEN));
+    __m256i ic = _mm256_cvtps_epi32(_mm256_round_ps(c, ROUND_EVEN)), id = _mm256_cvtps_epi32(_mm256_round_ps(d, ROUND_EVEN));
     __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(ia, ib), _mm256_packs_epi32(ic, id));
     /* packs work within 128-bit lanes: put the dwords back in order */
     return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
