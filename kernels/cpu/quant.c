@@ -12,16 +12,6 @@
 
 /* ---- dequantisation ---------------------------------------------------------------- */
 
-static void get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
-{
-    if (j < 4) {
-        *d = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *d = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
-}
 
 static void dequant_q4_0(const block_q4_0 *x, float *y, int64_t nb)
 {
@@ -167,9 +157,9 @@ static void dequant_q4_K(const block_q4_K *x, float *y, int64_t nb)
         float d = seam_f16_to_f32(x[i].d), min = seam_f16_to_f32(x[i].dmin);
         for (int j = 0, is = 0; j < QK_K; j += 64, is += 2) {
             uint8_t sc, m;
-            get_scale_min_k4(is, x[i].scales, &sc, &m);
+            seam_k4_scale_min(is, x[i].scales, &sc, &m);
             float d1 = d * sc, m1 = min * m;
-            get_scale_min_k4(is + 1, x[i].scales, &sc, &m);
+            seam_k4_scale_min(is + 1, x[i].scales, &sc, &m);
             float d2 = d * sc, m2 = min * m;
             for (int l = 0; l < 32; l++)
                 *y++ = d1 * (q[l] & 0xF) - m1;
@@ -188,9 +178,9 @@ static void dequant_q5_K(const block_q5_K *x, float *y, int64_t nb)
         uint8_t u1 = 1, u2 = 2;
         for (int j = 0, is = 0; j < QK_K; j += 64, is += 2) {
             uint8_t sc, m;
-            get_scale_min_k4(is, x[i].scales, &sc, &m);
+            seam_k4_scale_min(is, x[i].scales, &sc, &m);
             float d1 = d * sc, m1 = min * m;
-            get_scale_min_k4(is + 1, x[i].scales, &sc, &m);
+            seam_k4_scale_min(is + 1, x[i].scales, &sc, &m);
             float d2 = d * sc, m2 = min * m;
             for (int l = 0; l < 32; l++)
                 *y++ = d1 * ((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
@@ -524,13 +514,13 @@ static float dot_k45(int64_t nb, const uint8_t *blocks, size_t stride, bool five
         int sumi = 0, summ = 0;
         for (int j = 0; j < 8; j++) {
             uint8_t sc, m;
-            get_scale_min_k4(j, scales, &sc, &m);
+            seam_k4_scale_min(j, scales, &sc, &m);
             summ += m * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
         }
         for (int j = 0; j < 4; j++) {
             uint8_t sc1, m1, sc2, m2;
-            get_scale_min_k4(2 * j, scales, &sc1, &m1);
-            get_scale_min_k4(2 * j + 1, scales, &sc2, &m2);
+            seam_k4_scale_min(2 * j, scales, &sc1, &m1);
+            seam_k4_scale_min(2 * j + 1, scales, &sc2, &m2);
             const int8_t *q8 = y[i].qs + 64 * j;
             int s1 = 0, s2 = 0;
             for (int l = 0; l < 32; l++) {

@@ -1,5 +1,5 @@
-/* Q4_K weights regrouped 8 rows at a time (repack.h says why), and the matmul over them:
- * activations quantised to Q8_K as for the plain layout, row groups split over the threads,
+/* Q4_K and Q5_0 weights regrouped 8 rows at a time (repack.h says why), and the matmul over
+ * them: activations quantised (Q8_K, Q8_0) as for the plain layout, row groups split over the threads,
  * each group met by up to SEAM_DOT_MAX_ROWS activation rows at once. */
 #include "repack.h"
 
@@ -24,18 +24,6 @@ size_t seam_cpu_repack_bytes(seam_type_t type, int64_t rows, int64_t cols)
     if (type == SEAM_TYPE_Q5_0)
         return (size_t)(rows / GROUP) * (size_t)(cols / QK5_0) * sizeof(block_q5_0x8);
     return (size_t)(rows / GROUP) * (size_t)(cols / QK_K) * sizeof(block_q4_Kx8);
-}
-
-/* The 6-bit scale and min of sub-block j (as get_scale_min_k4). */
-static void scale_min(const uint8_t *q, int j, uint8_t *sc, uint8_t *m)
-{
-    if (j < 4) {
-        *sc = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
 }
 
 static void repack_q5_0(const block_q5_0 *src, int64_t rows, int64_t nb, block_q5_0x8 *dst)
@@ -70,7 +58,7 @@ void seam_cpu_repack(seam_type_t type, const void *w, int64_t rows, int64_t cols
                 o->d[r] = b->d;
                 o->dmin[r] = b->dmin;
                 for (int j = 0; j < 8; j++)
-                    scale_min(b->scales, j, &o->sc[j][r], &o->mn[j][r]);
+                    seam_k4_scale_min(j, b->scales, &o->sc[j][r], &o->mn[j][r]);
                 for (int k = 0; k < 4; k++)
                     for (int q = 0; q < 8; q++)
                         memcpy(o->qs[k][q][r], b->qs + 32 * k + 4 * q, 4);
