@@ -68,6 +68,11 @@ typedef struct {
                  float *out);
     /* y (n, w->rows) = x (n, w->cols) · Wᵀ */
     int (*matmul)(seam_backend_t *be, const seam_weight_t *w, const float *x, float *y, int n);
+    /* Optional: y[j] (n, w[j]->rows) = x (n, cols) · W[j]ᵀ for k (1 to 4) weights of the same
+     * cols that read one input (q, k and v; gate and up), each y[j] as matmul gives it.
+     * NULL: k matmul calls. */
+    int (*matmuls)(seam_backend_t *be, const seam_weight_t *const *w, float *const *y, int k,
+                   const float *x, int n);
     /* y (rows, dim) = x / rms(x) * w; w has dim values; y may equal x. */
     int (*rmsnorm)(seam_backend_t *be, float *y, const float *x, const seam_weight_t *w,
                    int rows, int dim, float eps);

@@ -278,6 +278,17 @@ int seam_session_kv_import(seam_session_t *s, int a, int b, int pos, int n_pos, 
     return leave(m, s->be, rc);
 }
 
+/* y[j] = x · W[j]ᵀ for weights that read the same x: in one pass where the backend can. */
+static int matmuls(seam_backend_t *be, const seam_weight_t *const *w, float *const *y, int k,
+                   const float *x, int n)
+{
+    if (be->iface->matmuls)
+        return be->iface->matmuls(be, w, y, k, x, n);
+    for (int j = 0; j < k; j++)
+        TRY(be->iface->matmul(be, w[j], x, y[j], n));
+    return SEAM_OK;
+}
+
 /* One transformer block on the rows of b->x: entry i's rows follow entry i-1's. */
 static int block(seam_batch_t *b, const seam_batch_entry_t *e, int n_entries, int rows, int il)
 {
@@ -290,9 +301,8 @@ static int block(seam_batch_t *b, const seam_batch_entry_t *e, int n_entries, in
     size_t q_dim = (size_t)in->n_head * hd, kv_dim = (size_t)in->n_head_kv * hd;
 
     TRY(f->rmsnorm(be, b->xb, b->x, &L->attn_norm, n, d, in->norm_eps));   // attention norm
-    TRY(f->matmul(be, &L->wq, b->xb, b->q, n));                             // q, k, v projections
-    TRY(f->matmul(be, &L->wk, b->xb, b->k, n));
-    TRY(f->matmul(be, &L->wv, b->xb, b->v, n));
+    TRY(matmuls(be, (const seam_weight_t *[]){&L->wq, &L->wk, &L->wv},     // q, k, v projections
+                (float *[]){b->q, b->k, b->v}, 3, b->xb, n));
     if (m->qkv_bias) {                                                      // their biases
         TRY(f->add_rows(be, b->q, &L->bq, n));
         TRY(f->add_rows(be, b->k, &L->bk, n));
@@ -317,8 +327,8 @@ static int block(seam_batch_t *b, const seam_batch_entry_t *e, int n_entries, in
         TRY(f->rmsnorm(be, b->xb, b->xb, &L->post_attn_norm, n, d, in->norm_eps));
     TRY(f->add(be, b->x, b->xb, (size_t)n * d));                            // residual
     TRY(f->rmsnorm(be, b->xb, b->x, &L->ffn_norm, n, d, in->norm_eps));     // FFN norm
-    TRY(f->matmul(be, &L->gate, b->xb, b->gate, n));                        // gate and up
-    TRY(f->matmul(be, &L->up, b->xb, b->up, n));
+    TRY(matmuls(be, (const seam_weight_t *[]){&L->gate, &L->up},           // gate and up
+                (float *[]){b->gate, b->up}, 2, b->xb, n));
     TRY(f->glu(be, m->glu, b->gate, b->up, (size_t)n * in->d_ff));          // act(gate) * up
     TRY(f->matmul(be, &L->down, b->gate, b->xb, n));                        // down projection
     if (m->post_norms)

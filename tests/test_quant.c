@@ -4,17 +4,21 @@
  * other. Also f16/bf16 conversions against exhaustive round trips. */
 #include <math.h>
 #include <setjmp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "../kernels/cpu/quant.h"
 #include "../kernels/cpu/matmul.h"
+#include "../kernels/cpu/pool.h"
 #include "../kernels/cpu/quant_avx2.h"
 #include "../kernels/cpu/repack.h"
 #include "harness.h"
@@ -252,12 +256,14 @@ static void check_repacked(seam_type_t type, int64_t cols)
           *all = malloc(sizeof(float) * (size_t)(n * rows)), *one = malloc(sizeof(float) * (size_t)rows);
     for (int64_t i = 0; i < n * cols; i++)
         x[i] = frnd() * 2.0f;
-    void *scratch = malloc(seam_cpu_matmul_scratch(type, cols, n));
+    seam_cpu_product_t pp = {.type = type, .w = packed, .grouped = true, .rows = rows, .y = all};
+    void *scratch = malloc(seam_cpu_matmul_scratch(&pp, 1, cols, n));
     seam_cpu_matmul(type, w, rows, cols, x, plain, n, scratch, NULL);
-    seam_cpu_matmul_repacked(type, packed, rows, cols, x, all, n, scratch, NULL);
+    seam_cpu_matmuls(&pp, 1, cols, x, n, scratch, NULL);
     double worst = 0;
     for (int t = 0; t < n; t++) {
-        seam_cpu_matmul_repacked(type, packed, rows, cols, x + (size_t)t * cols, one, 1, scratch, NULL);
+        pp.y = one;
+        seam_cpu_matmuls(&pp, 1, cols, x + (size_t)t * cols, 1, scratch, NULL);
         assert_memory_equal(one, all + (size_t)t * rows, sizeof(float) * (size_t)rows);
         for (int64_t r = 0; r < rows; r++) {
             double a = all[t * rows + r], b = plain[t * rows + r];
@@ -280,6 +286,89 @@ static void test_repacked(void **st)
     assert_false(seam_cpu_repack_supported(SEAM_TYPE_Q6_K, 24, 768));
     check_repacked(SEAM_TYPE_Q4_K, 768);
     check_repacked(SEAM_TYPE_Q5_0, 640);
+}
+
+/* Several products of one input in one pass (q, k and v): on a pool of 3 threads, with a
+ * regrouped Q4_K, a plain Q6_K (another activation type's neighbour: both Q8_K) and a
+ * regrouped Q5_0 (Q8_0 activations), every output has the bits of its product run alone on
+ * one thread, for one activation row and for several. */
+static void test_matmuls_one_pass(void **st)
+{
+    (void)st;
+    const int64_t cols = 768, rows[3] = {48, 40, 24};
+    const seam_type_t types[3] = {SEAM_TYPE_Q4_K, SEAM_TYPE_Q6_K, SEAM_TYPE_Q5_0};
+    seam_cpu_product_t p[3], alone;
+    void *w[3];
+    float *y[3], *ref = malloc(sizeof(float) * 9 * 48);
+    for (int j = 0; j < 3; j++) {
+        void *raw = malloc(seam_type_row_bytes(types[j], cols) * (size_t)rows[j]);
+        random_weights(types[j], raw, rows[j] * cols);
+        bool grouped = seam_cpu_repack_supported(types[j], rows[j], cols);
+        if (grouped) {
+            w[j] = malloc(seam_cpu_repack_bytes(types[j], rows[j], cols));
+            seam_cpu_repack(types[j], raw, rows[j], cols, w[j]);
+            free(raw);
+        } else {
+            w[j] = raw;
+        }
+        y[j] = malloc(sizeof(float) * 9 * (size_t)rows[j]);
+        p[j] = (seam_cpu_product_t){.type = types[j], .w = w[j], .grouped = grouped, .rows = rows[j], .y = y[j]};
+    }
+    float *x = malloc(sizeof(float) * 9 * cols);
+    for (int64_t i = 0; i < 9 * cols; i++)
+        x[i] = frnd() * 2.0f;
+    seam_pool_t *pool = seam_pool_new(3);
+    assert_non_null(pool);
+    void *scratch = malloc(seam_cpu_matmul_scratch(p, 3, cols, 9));
+    const int ns[2] = {1, 9};
+    for (int c = 0; c < 2; c++) {
+        seam_cpu_matmuls(p, 3, cols, x, ns[c], scratch, pool);
+        for (int j = 0; j < 3; j++) {
+            alone = p[j];
+            alone.y = ref;
+            seam_cpu_matmuls(&alone, 1, cols, x, ns[c], scratch, NULL);
+            assert_memory_equal(ref, y[j], sizeof(float) * (size_t)ns[c] * (size_t)rows[j]);
+        }
+    }
+    printf("  q4_K + q6_K + q5_0 in one pass on 3 threads = each alone on one, bit for bit\n");
+    seam_pool_destroy(&pool);
+    for (int j = 0; j < 3; j++)
+        free(w[j]), free(y[j]);
+    free(ref), free(x), free(scratch);
+}
+
+/* seam_pool_for_balanced: every item runs exactly once, and when one thread is slowed the
+ * others take pieces of its share (the last ones first). */
+typedef struct {
+    _Atomic int runs[600];
+    _Atomic int helped;
+} balance_t;
+
+static void balance_items(void *arg, int64_t b, int64_t e, int thread)
+{
+    balance_t *t = arg;
+    for (int64_t i = b; i < e; i++) {
+        atomic_fetch_add(&t->runs[i], 1);
+        if (i * 3 / 600 == 1 && thread != 1)
+            atomic_fetch_add(&t->helped, 1);
+    }
+    if (thread == 1) /* the slow one */
+        usleep(2000);
+}
+
+static void test_pool_balanced(void **st)
+{
+    (void)st;
+    seam_pool_t *pool = seam_pool_new(3);
+    assert_non_null(pool);
+    balance_t *t = calloc(1, sizeof *t);
+    seam_pool_for_balanced(pool, 600, 5, balance_items, t);
+    for (int i = 0; i < 600; i++)
+        assert_int_equal(atomic_load(&t->runs[i]), 1);
+    printf("  600 items once each; %d of the slowed thread's 200 taken by the others\n", atomic_load(&t->helped));
+    assert_true(atomic_load(&t->helped) > 0);
+    free(t);
+    seam_pool_destroy(&pool);
 }
 
 /* Dequantisation against gguf-py's independent decoders (tests/ref/dequant.json, written by
@@ -399,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_half_round_trip), cmocka_unit_test(test_f16_helpers),
         cmocka_unit_test(test_dequant_vs_gguf_py), cmocka_unit_test(test_dot_rows_bit_identical),
         cmocka_unit_test(test_quantizers_match_scalar), cmocka_unit_test(test_repacked),
+        cmocka_unit_test(test_matmuls_one_pass), cmocka_unit_test(test_pool_balanced),
         cmocka_unit_test(test_every_computable_type_has_kernels),
     };
     printf("quant: dot-product ISA available: %s\n", seam_avx2_supported() ? "avx2+fma" : "scalar only");

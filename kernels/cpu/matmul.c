@@ -1,85 +1,143 @@
 /* Matrix multiplication over quantised weights. Activations are first converted to the
  * format the weight type's dot product consumes (Q8_0, Q8_K, F16, ...), as llama.cpp does, so
  * the inner loop is an integer dot product and results track llama.cpp's. Rows are split
- * over threads; each chunk of rows is applied to every token while it is in cache, so a
- * prefill batch reads each weight once. */
+ * over threads (seam_pool_for_balanced); each chunk of rows is applied to every token while it is in cache, so a
+ * prefill batch reads each weight once. Regrouped weights (repack.h) go to the group kernels
+ * over the same quantised activations and the same split. */
 #include "matmul.h"
 
-#include <stdbool.h>
-
-#include "pool.h"
 #include "quant.h"
+#include "repack.h"
 
 #define ROW_CHUNK 16
-/* Below this many multiply-adds a matmul runs on one thread: waking the others costs more. */
+/* Below this many multiply-adds a pass runs on one thread: waking the others costs more. */
 #define PARALLEL_MIN_MACS (1 << 19)
 
-size_t seam_cpu_matmul_scratch(seam_type_t type, int64_t cols, int n)
-{
-    return seam_type_row_bytes(seam_cpu_vec_dot_type(type), cols) * (size_t)n;
-}
-
 typedef struct {
-    seam_type_t type, at;
-    const void *w;
-    int64_t rows, cols;
+    const seam_cpu_product_t *p;
+    int k, n;
+    int64_t cols;
     const float *x;
-    float *y;
-    int n;
-    char *act;
-    size_t abytes, wbytes;
-    seam_vec_dot_fn dot;
-    seam_vec_dot_n_fn dotn;
+    /* product j's activations: quantised to type at[j], abytes[j] per row, at act[j] */
+    seam_type_t at[SEAM_CPU_MAX_PRODUCTS];
+    char *act[SEAM_CPU_MAX_PRODUCTS];
+    size_t abytes[SEAM_CPU_MAX_PRODUCTS];
+    int64_t units[SEAM_CPU_MAX_PRODUCTS];
+    int quantise; /* the product whose activations quantise_rows writes */
 } mm_t;
 
-static void quantize_rows(void *arg, int64_t b, int64_t e, int thread)
+/* The product that first uses j's activation type: j's activations are its. */
+static int first_of_type(const seam_cpu_product_t *p, int j)
 {
-    const mm_t *m = arg;
-    (void)thread;
-    for (int64_t t = b; t < e; t++)
-        seam_cpu_quantize_row(m->at, m->x + (size_t)t * m->cols, m->act + (size_t)t * m->abytes, m->cols);
+    seam_type_t at = seam_cpu_vec_dot_type(p[j].type);
+    for (int i = 0; i < j; i++)
+        if (seam_cpu_vec_dot_type(p[i].type) == at)
+            return i;
+    return j;
 }
 
-/* Rows in chunks of ROW_CHUNK, chunk indices [b, e). */
-static void row_chunks(void *arg, int64_t b, int64_t e, int thread)
+size_t seam_cpu_matmul_scratch(const seam_cpu_product_t *p, int k, int64_t cols, int n)
+{
+    size_t bytes = 0;
+    for (int j = 0; j < k; j++)
+        if (first_of_type(p, j) == j)
+            bytes += seam_type_row_bytes(seam_cpu_vec_dot_type(p[j].type), cols) * (size_t)n;
+    return bytes;
+}
+
+static void quantise_rows(void *arg, int64_t b, int64_t e, int thread)
+{
+    const mm_t *m = arg;
+    int j = m->quantise;
+    (void)thread;
+    for (int64_t t = b; t < e; t++)
+        seam_cpu_quantize_row(m->at[j], m->x + (size_t)t * m->cols, m->act[j] + (size_t)t * m->abytes[j],
+                              m->cols);
+}
+
+/* Row-major rows [r0, r1) of product j against every activation row. */
+static void plain_rows(const mm_t *m, int j, int64_t r0, int64_t r1)
+{
+    const seam_cpu_product_t *p = &m->p[j];
+    size_t wbytes = seam_type_row_bytes(p->type, m->cols);
+    seam_vec_dot_fn dot = seam_cpu_vec_dot_fn(p->type);
+    seam_vec_dot_n_fn dotn = m->n > 1 ? seam_cpu_vec_dot_n_fn(p->type) : NULL;
+    int t = 0;
+    if (dotn) /* groups of tokens share each unpacked weight block */
+        for (; t + 2 <= m->n; t += SEAM_DOT_MAX_ROWS) {
+            int nt = m->n - t < SEAM_DOT_MAX_ROWS ? m->n - t : SEAM_DOT_MAX_ROWS;
+            const void *group[SEAM_DOT_MAX_ROWS];
+            for (int k = 0; k < nt; k++)
+                group[k] = m->act[j] + (size_t)(t + k) * m->abytes[j];
+            for (int64_t r = r0; r < r1; r++) {
+                float out[SEAM_DOT_MAX_ROWS];
+                dotn(m->cols, (const char *)p->w + (size_t)r * wbytes, group, nt, out);
+                for (int k = 0; k < nt; k++)
+                    p->y[(size_t)(t + k) * p->rows + r] = out[k];
+            }
+        }
+    for (; t < m->n; t++) {
+        const char *a = m->act[j] + (size_t)t * m->abytes[j];
+        float *yt = p->y + (size_t)t * p->rows;
+        for (int64_t r = r0; r < r1; r++)
+            yt[r] = dot(m->cols, (const char *)p->w + (size_t)r * wbytes, a);
+    }
+}
+
+/* The products' units (8-row groups, or chunks of ROW_CHUNK rows) one after another, [b, e). */
+static void units(void *arg, int64_t b, int64_t e, int thread)
 {
     const mm_t *m = arg;
     (void)thread;
-    for (int64_t c = b; c < e; c++) {
-        int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < m->rows ? r0 + ROW_CHUNK : m->rows;
-        int t = 0;
-        if (m->dotn) /* groups of tokens share each unpacked weight block */
-            for (; t + 2 <= m->n; t += SEAM_DOT_MAX_ROWS) {
-                int nt = m->n - t < SEAM_DOT_MAX_ROWS ? m->n - t : SEAM_DOT_MAX_ROWS;
-                const void *group[SEAM_DOT_MAX_ROWS];
-                for (int k = 0; k < nt; k++)
-                    group[k] = m->act + (size_t)(t + k) * m->abytes;
-                for (int64_t r = r0; r < r1; r++) {
-                    float out[SEAM_DOT_MAX_ROWS];
-                    m->dotn(m->cols, (const char *)m->w + (size_t)r * m->wbytes, group, nt, out);
-                    for (int k = 0; k < nt; k++)
-                        m->y[(size_t)(t + k) * m->rows + r] = out[k];
-                }
-            }
-        for (; t < m->n; t++) {
-            const char *a = m->act + (size_t)t * m->abytes;
-            float *yt = m->y + (size_t)t * m->rows;
-            for (int64_t r = r0; r < r1; r++)
-                yt[r] = m->dot(m->cols, (const char *)m->w + (size_t)r * m->wbytes, a);
-        }
+    for (int j = 0, first = 0; j < m->k && b < e; first += m->units[j++]) {
+        const seam_cpu_product_t *p = &m->p[j];
+        int64_t u0 = b - first, u1 = (e < first + m->units[j] ? e : first + m->units[j]) - first;
+        if (u1 <= 0 || u0 >= m->units[j])
+            continue;
+        if (p->grouped)
+            seam_cpu_groups(p->type, p->w, p->rows, m->cols, m->act[j], m->abytes[j], m->n, u0, u1, p->y);
+        else
+            plain_rows(m, j, u0 * ROW_CHUNK, u1 * ROW_CHUNK < p->rows ? u1 * ROW_CHUNK : p->rows);
+        b = first + u1;
     }
+}
+
+void seam_cpu_matmuls(const seam_cpu_product_t *p, int k, int64_t cols, const float *x, int n,
+                      void *scratch, seam_pool_t *pool)
+{
+    mm_t m = {.p = p, .k = k, .n = n, .cols = cols, .x = x};
+    int64_t macs = 0, total = 0;
+    char *next = scratch;
+    for (int j = 0; j < k; j++) {
+        int first = first_of_type(p, j);
+        m.at[j] = seam_cpu_vec_dot_type(p[j].type);
+        m.abytes[j] = seam_type_row_bytes(m.at[j], cols);
+        if (first == j) {
+            m.act[j] = next;
+            next += m.abytes[j] * (size_t)n;
+        } else {
+            m.act[j] = m.act[first];
+        }
+        macs += p[j].rows * cols * n;
+        m.units[j] = (p[j].rows + (p[j].grouped ? SEAM_CPU_GROUP : ROW_CHUNK) - 1) /
+                     (p[j].grouped ? SEAM_CPU_GROUP : ROW_CHUNK);
+        total += m.units[j];
+    }
+    seam_pool_t *par = macs >= PARALLEL_MIN_MACS ? pool : NULL;
+    for (int j = 0; j < k; j++)
+        if (first_of_type(p, j) == j) {
+            m.quantise = j;
+            seam_pool_for(n > 1 ? par : NULL, n, 0, quantise_rows, &m);
+        }
+    /* pieces of about a sixteenth of a thread's share: few enough that taking them costs
+     * nothing, enough that a slowed thread's last ones can move to the other */
+    int64_t piece = total / (16 * seam_pool_size(par));
+    seam_pool_for_balanced(par, total, piece, units, &m);
 }
 
 void seam_cpu_matmul(seam_type_t type, const void *w, int64_t rows, int64_t cols, const float *x,
                      float *y, int n, void *scratch, seam_pool_t *pool)
 {
-    mm_t m = {.type = type, .at = seam_cpu_vec_dot_type(type), .w = w, .rows = rows,
-              .cols = cols, .x = x, .y = y, .n = n, .act = scratch};
-    m.abytes = seam_type_row_bytes(m.at, cols);
-    m.wbytes = seam_type_row_bytes(type, cols);
-    m.dot = seam_cpu_vec_dot_fn(type);
-    m.dotn = n > 1 ? seam_cpu_vec_dot_n_fn(type) : NULL;
-    seam_pool_t *p = rows * cols * n >= PARALLEL_MIN_MACS ? pool : NULL;
-    seam_pool_for(n > 1 ? p : NULL, n, 0, quantize_rows, &m);
-    seam_pool_for(p, (rows + ROW_CHUNK - 1) / ROW_CHUNK, 0, row_chunks, &m);
+    seam_cpu_product_t p = {.type = type, .w = w, .rows = rows, .y = y};
+    seam_cpu_matmuls(&p, 1, cols, x, n, scratch, pool);
 }

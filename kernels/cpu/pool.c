@@ -20,6 +20,13 @@
 
 #define SPIN_NS 200000 /* 0.2 ms: longer than any gap between kernels of one pass */
 
+/* A balanced job's share of one thread: [front, back) packed as front << 32 | back, so that the
+ * owner's take from the front and a helper's from the back are one compare-and-swap each. On
+ * a cache line of its own. */
+typedef struct {
+    _Alignas(64) _Atomic uint64_t range;
+} share_t;
+
 struct seam_pool {
     int n; /* threads, the caller included */
     pthread_t *threads;
@@ -34,7 +41,9 @@ struct seam_pool {
     seam_task_fn fn;
     void *ctx;
     int64_t items, chunk;
+    bool balanced;
     _Atomic int64_t next;
+    share_t *shares; /* balanced jobs: thread t's remaining share */
 };
 
 typedef struct {
@@ -55,8 +64,41 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Takes up to `piece` items off the front (own) or the back (a helper) of share s: false when
+ * it is empty. */
+static bool take(share_t *s, int64_t piece, bool front, int64_t *b, int64_t *e)
+{
+    uint64_t r = atomic_load(&s->range);
+    for (;;) {
+        int64_t f = (int64_t)(r >> 32), k = (int64_t)(r & 0xffffffffu);
+        if (f >= k)
+            return false;
+        if (front)
+            *b = f, *e = f + piece < k ? f + piece : k;
+        else
+            *e = k, *b = k - piece > f ? k - piece : f;
+        uint64_t nr = front ? (uint64_t)*e << 32 | (uint64_t)k : (uint64_t)f << 32 | (uint64_t)*b;
+        if (atomic_compare_exchange_weak(&s->range, &r, nr))
+            return true;
+    }
+}
+
+static void run_balanced(seam_pool_t *p, int t)
+{
+    int64_t b, e;
+    while (take(&p->shares[t], p->chunk, true, &b, &e))
+        p->fn(p->ctx, b, e, t);
+    for (int k = 1; k < p->n; k++) /* then help the others, from the back of their shares */
+        while (take(&p->shares[(t + k) % p->n], p->chunk, false, &b, &e))
+            p->fn(p->ctx, b, e, t);
+}
+
 static void run_share(seam_pool_t *p, int t)
 {
+    if (p->balanced) {
+        run_balanced(p, t);
+        return;
+    }
     if (p->chunk == 0) {
         int64_t b = p->items * t / p->n, e = p->items * (t + 1) / p->n;
         if (b < e)
@@ -121,7 +163,10 @@ seam_pool_t *seam_pool_new(int n_threads)
     pthread_cond_init(&p->cv, NULL);
     atomic_store(&p->parked, true);
     p->threads = calloc((size_t)p->n, sizeof *p->threads);
-    if (!p->threads) {
+    p->shares = aligned_alloc(_Alignof(share_t), sizeof(share_t) * (size_t)p->n);
+    if (!p->threads || !p->shares) {
+        free(p->threads);
+        free(p->shares);
         free(p);
         return NULL;
     }
@@ -151,24 +196,23 @@ void seam_pool_destroy(seam_pool_t **pp)
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p->threads);
+    free(p->shares);
     free(p);
     *pp = NULL;
 }
 
 int seam_pool_size(const seam_pool_t *p) { return p ? p->n : 1; }
 
-void seam_pool_for(seam_pool_t *p, int64_t n, int64_t chunk, seam_task_fn fn, void *ctx)
+static void run_job(seam_pool_t *p, int64_t n, int64_t chunk, bool balanced, seam_task_fn fn, void *ctx)
 {
-    if (n <= 0)
-        return;
-    if (!p || p->n == 1) {
-        fn(ctx, 0, n, 0);
-        return;
-    }
     p->fn = fn;
     p->ctx = ctx;
     p->items = n;
     p->chunk = chunk;
+    p->balanced = balanced;
+    if (balanced)
+        for (int t = 0; t < p->n; t++)
+            atomic_store(&p->shares[t].range, (uint64_t)(n * t / p->n) << 32 | (uint64_t)(n * (t + 1) / p->n));
     atomic_store(&p->next, 0);
     atomic_store(&p->done, 0);
     atomic_store(&p->parked, false);
@@ -187,6 +231,31 @@ void seam_pool_for(seam_pool_t *p, int64_t n, int64_t chunk, seam_task_fn fn, vo
         else
             cpu_relax();
     }
+}
+
+void seam_pool_for(seam_pool_t *p, int64_t n, int64_t chunk, seam_task_fn fn, void *ctx)
+{
+    if (n <= 0)
+        return;
+    if (!p || p->n == 1) {
+        fn(ctx, 0, n, 0);
+        return;
+    }
+    run_job(p, n, chunk, false, fn, ctx);
+}
+
+void seam_pool_for_balanced(seam_pool_t *p, int64_t n, int64_t piece, seam_task_fn fn, void *ctx)
+{
+    if (n <= 0)
+        return;
+    if (!p || p->n == 1) {
+        fn(ctx, 0, n, 0);
+        return;
+    }
+    if (n > INT32_MAX) /* beyond what a packed share holds: plain shares */
+        run_job(p, n, 0, false, fn, ctx);
+    else
+        run_job(p, n, piece > 0 ? piece : 1, true, fn, ctx);
 }
 
 void seam_pool_park(seam_pool_t *p)

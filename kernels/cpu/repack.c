@@ -1,6 +1,6 @@
-/* Q4_K and Q5_0 weights regrouped 8 rows at a time (repack.h says why), and the matmul over
- * them: activations quantised (Q8_K, Q8_0) as for the plain layout, row groups split over the threads,
- * each group met by up to SEAM_DOT_MAX_ROWS activation rows at once. */
+/* Q4_K and Q5_0 weights regrouped 8 rows at a time (repack.h says why), and the groups'
+ * products: each group met by up to SEAM_DOT_MAX_ROWS activation rows at once (matmul.c
+ * quantises the activations and splits the groups over the threads). */
 #include "repack.h"
 
 #include <string.h>
@@ -8,9 +8,7 @@
 #include "quant.h"
 #include "quant_avx2.h"
 
-#define GROUP 8
-/* Below this many multiply-adds a matmul runs on one thread (as matmul.c). */
-#define PARALLEL_MIN_MACS (1 << 19)
+#define GROUP SEAM_CPU_GROUP
 
 bool seam_cpu_repack_supported(seam_type_t type, int64_t rows, int64_t cols)
 {
@@ -66,52 +64,20 @@ void seam_cpu_repack(seam_type_t type, const void *w, int64_t rows, int64_t cols
         }
 }
 
-typedef struct {
-    seam_type_t type, at; /* the weight's, its activations' */
-    const void *w;
-    int64_t nb, rows, cols;
-    const float *x;
-    float *y;
-    int n;
-    char *act;
-    size_t abytes;
-} rmm_t;
-
-static void quantize_rows(void *arg, int64_t b, int64_t e, int thread)
+void seam_cpu_groups(seam_type_t type, const void *packed, int64_t rows, int64_t cols,
+                     const char *act, size_t abytes, int n, int64_t g0, int64_t g1, float *y)
 {
-    const rmm_t *m = arg;
-    (void)thread;
-    for (int64_t t = b; t < e; t++)
-        seam_cpu_quantize_row(m->at, m->x + (size_t)t * m->cols, m->act + (size_t)t * m->abytes, m->cols);
-}
-
-/* Row groups [b, e), each against every activation row. */
-static void groups(void *arg, int64_t b, int64_t e, int thread)
-{
-    const rmm_t *m = arg;
-    (void)thread;
-    for (int64_t g = b; g < e; g++)
-        for (int t = 0; t < m->n; t += SEAM_DOT_MAX_ROWS) {
-            int nt = m->n - t < SEAM_DOT_MAX_ROWS ? m->n - t : SEAM_DOT_MAX_ROWS;
+    int64_t nb = cols / (type == SEAM_TYPE_Q5_0 ? QK5_0 : QK_K);
+    for (int64_t g = g0; g < g1; g++)
+        for (int t = 0; t < n; t += SEAM_DOT_MAX_ROWS) {
+            int nt = n - t < SEAM_DOT_MAX_ROWS ? n - t : SEAM_DOT_MAX_ROWS;
             const void *acts[SEAM_DOT_MAX_ROWS];
             for (int k = 0; k < nt; k++)
-                acts[k] = m->act + (size_t)(t + k) * m->abytes;
-            float *y = m->y + (size_t)t * m->rows + g * GROUP;
-            if (m->type == SEAM_TYPE_Q5_0)
-                seam_avx2_q5_0x8(m->nb, (const block_q5_0x8 *)m->w + g * m->nb, acts, nt, y, (size_t)m->rows);
+                acts[k] = act + (size_t)(t + k) * abytes;
+            float *out = y + (size_t)t * (size_t)rows + g * GROUP;
+            if (type == SEAM_TYPE_Q5_0)
+                seam_avx2_q5_0x8(nb, (const block_q5_0x8 *)packed + g * nb, acts, nt, out, (size_t)rows);
             else
-                seam_avx2_q4_Kx8(m->nb, (const block_q4_Kx8 *)m->w + g * m->nb, acts, nt, y, (size_t)m->rows);
+                seam_avx2_q4_Kx8(nb, (const block_q4_Kx8 *)packed + g * nb, acts, nt, out, (size_t)rows);
         }
-}
-
-void seam_cpu_matmul_repacked(seam_type_t type, const void *packed, int64_t rows, int64_t cols,
-                              const float *x, float *y, int n, void *scratch, seam_pool_t *pool)
-{
-    rmm_t m = {.type = type, .at = seam_cpu_vec_dot_type(type), .w = packed,
-               .nb = cols / (type == SEAM_TYPE_Q5_0 ? QK5_0 : QK_K), .rows = rows, .cols = cols,
-               .x = x, .y = y, .n = n, .act = scratch};
-    m.abytes = seam_type_row_bytes(m.at, cols);
-    seam_pool_t *p = rows * cols * n >= PARALLEL_MIN_MACS ? pool : NULL;
-    seam_pool_for(n > 1 ? p : NULL, n, 0, quantize_rows, &m);
-    seam_pool_for(p, rows / GROUP, 0, groups, &m);
 }

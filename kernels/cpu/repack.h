@@ -16,7 +16,8 @@
 
 #include "../dtype.h"
 #include "blocks.h"
-#include "pool.h"
+
+#define SEAM_CPU_GROUP 8 /* rows per group */
 
 typedef struct {
     uint16_t d[8], dmin[8]; /* f16, one per row */
@@ -41,10 +42,10 @@ bool seam_cpu_repack_supported(seam_type_t type, int64_t rows, int64_t cols);
 size_t seam_cpu_repack_bytes(seam_type_t type, int64_t rows, int64_t cols);
 void seam_cpu_repack(seam_type_t type, const void *w, int64_t rows, int64_t cols, void *out);
 
-/* y (n, rows) = x (n, cols) · Wᵀ over a repacked weight; scratch: seam_cpu_matmul_scratch()
- * bytes for the original type. */
-void seam_cpu_matmul_repacked(seam_type_t type, const void *packed, int64_t rows, int64_t cols,
-                              const float *x, float *y, int n, void *scratch, seam_pool_t *pool);
+/* Groups [g0, g1) of a regrouped rows × cols weight against n activation rows, quantised to
+ * the type's vec-dot type abytes apart at act: y (n, rows). matmul.c calls it. */
+void seam_cpu_groups(seam_type_t type, const void *packed, int64_t rows, int64_t cols,
+                     const char *act, size_t abytes, int n, int64_t g0, int64_t g1, float *y);
 
 /* The AVX2 kernel (repack_avx2.c): 8 rows of nb blocks against nt <= SEAM_DOT_MAX_ROWS
  * activation rows of Q8_K; out[t * os + r]. */
