@@ -1,8 +1,8 @@
 /* Matrix multiplication over quantised weights. Activations are first converted to the
  * format the weight type's dot product consumes (Q8_0, Q8_K, F16, ...), as llama.cpp does, so
  * the inner loop is an integer dot product and results track llama.cpp's. Rows are split
- * over threads (seam_pool_for_balanced); each chunk of rows is applied to every token while it is in cache, so a
- * prefill batch reads each weight once. Regrouped weights (repack.h) go to the group kernels
+ * over threads (seam_pool_for_balanced); each chunk of rows is applied to every token while
+ * it is in cache, so a prefill batch reads each weight once. Regrouped weights (repack.h) go to the group kernels
  * over the same quantised activations and the same split. */
 #include "matmul.h"
 
