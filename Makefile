@@ -43,6 +43,14 @@ else
 CUDA_MSG := ✗ no nvcc (or NO_CUDA=1): CPU backend only
 NCCL_MSG := ✗ NCCL not looked for
 endif
+HAVE_NFQ := $(shell pkg-config --exists libnetfilter_queue 2>/dev/null && echo 1)
+ifeq ($(HAVE_NFQ),1)
+NFQ_MSG := ✓ libnetfilter_queue (seam bench --netns's delay line where the kernel has no netem)
+SEAM_CFLAGS := -DSEAM_HAVE_NFQ
+SEAM_LIBS := $(shell pkg-config --libs libnetfilter_queue)
+else
+NFQ_MSG := ✗ no libnetfilter_queue: seam bench --netns needs a kernel with sch_netem
+endif
 GPU_MSG := $(if $(shell nvidia-smi -L 2>/dev/null | grep -i gpu),✓ GPU at run time,✗ no GPU at run time: tests of CUDA kernels skip)
 
 ifeq ($(ARCH),x86_64)
@@ -78,7 +86,7 @@ LIB     := $(BUILD)/libseam.a
 HERE_RPATH := -Wl,-rpath,$(abspath $(BUILD))
 SHLIB   := $(BUILD)/libseam.so.$(SEAM_VERSION)
 SEAM    := $(BUILD)/seam
-SEAM_SRC := tools/seam.c tools/flags.c tools/record.c $(wildcard tools/cmd_*.c)
+SEAM_SRC := tools/seam.c tools/flags.c tools/record.c tools/netns.c $(wildcard tools/cmd_*.c)
 SEAM_OBJ := $(SEAM_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -101,6 +109,7 @@ info:
 	@echo "  $(OPENMP_MSG)"
 	@echo "  $(CUDA_MSG)"
 	@echo "  $(NCCL_MSG)"
+	@echo "  $(NFQ_MSG)"
 	@echo "  $(GPU_MSG)"
 
 $(PROTO_C) $(PROTO_H): proto/seam.proto
@@ -157,7 +166,9 @@ $(CUDA_PLUGIN): $(BUILD)/runtime/backend_cuda.o $(CUDA_OBJ) $(LIB)
 
 $(SEAM): $(SEAM_OBJ) $(LIB) | $(CUDA_PLUGIN)
 	@echo "  LD $@"
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(SEAM_LIBS)
+
+$(BUILD)/tools/netns.o: CFLAGS += $(SEAM_CFLAGS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 	@echo "  LD $@"
@@ -263,7 +274,7 @@ test: deps
 	         exit f > 0}' $(TALLY)
 
 test-unit: all test-data
-	$(Q)SEAM_BACKEND=cpu SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) bash tests/run.sh tests/layers.py $(TESTS) tests/examples.sh tests/python.sh tests/metrics.sh tests/bench.sh tests/report.sh
+	$(Q)SEAM_BACKEND=cpu SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) bash tests/run.sh tests/layers.py $(TESTS) tests/examples.sh tests/python.sh tests/metrics.sh tests/bench.sh tests/netns.sh tests/report.sh
 
 # The parsers and the hostile-input suites again under AddressSanitizer and UBSan.
 # test_hostile and test_abuse attack an ASan-built seam serve (SEAM_BIN).
@@ -368,7 +379,7 @@ refs: all model $(VOCABS)
 PREFIX  ?= /usr/local
 DEST    := $(DESTDIR)$(PREFIX)
 PUBLIC_H := runtime/seam.h runtime/seam_split.h runtime/seam_server.h runtime/seam_plan.h
-MAN_CMDS := run serve plan profile keygen inspect stats bench
+MAN_CMDS := run serve plan profile keygen inspect stats bench report
 MAN_run := generate text, on this machine or split across seam serve processes
 MAN_serve := hold a range of a model's layers and serve split clients
 MAN_plan := choose the best split for the servers and the measured links
@@ -377,6 +388,7 @@ MAN_keygen := write a CurveZMQ key pair for encrypted splits
 MAN_inspect := print a GGUF model's architecture, tensors and bytes per layer
 MAN_stats := ask a seam serve for its numbers (sessions, traffic, busy)
 MAN_bench := sweep split shapes, wire dtypes, links and threads into md, CSV or JSON Lines rows
+MAN_report := one self-contained HTML page of plots from seam bench, sweep, serve, recovery and run results
 MANS    := $(BUILD)/man/seam.1 $(MAN_CMDS:%=$(BUILD)/man/seam-%.1)
 INSTALLED := lib/libseam.so.$(SEAM_VERSION) lib/libseam.so.$(SEAM_SOVERSION) lib/libseam.so \
              lib/libseam.a lib/pkgconfig/seam.pc bin/seam share/seam/report.py $(PUBLIC_H:runtime/%=include/%) \

@@ -17,7 +17,7 @@
 
 void seam_link_emulate(double rate_bits_per_s, double rtt_s)
 {
-    seam_transport_delay(rate_bits_per_s > 0 ? rate_bits_per_s : 0, rtt_s > 0 ? rtt_s : 0);
+    seam_transport_delay(rate_bits_per_s > 0 ? rate_bits_per_s : 0, rtt_s > 0 ? rtt_s : 0, 0);
 }
 
 static int parse_scaled(const char *s, size_t len, const char *const *units, const double *scale,
@@ -44,25 +44,54 @@ static int parse_scaled(const char *s, size_t len, const char *const *units, con
     return -1;
 }
 
-int seam_link_parse(const char *spec, double *rate, double *rtt)
+int seam_link_parse(const char *spec, seam_link_spec_t *out)
 {
     static const char *const rate_units[] = {"bit", "kbit", "mbit", "gbit"};
     static const double rate_scale[] = {1, 1e3, 1e6, 1e9};
     static const char *const time_units[] = {"s", "ms", "us"};
     static const double time_scale[] = {1, 1e-3, 1e-6};
-    const char *comma = strchr(spec, ',');
-    size_t rl = comma ? (size_t)(comma - spec) : strlen(spec);
-    bool unlimited = rl == 9 && strncmp(spec, "unlimited", 9) == 0;
-    if ((!unlimited && parse_scaled(spec, rl, rate_units, rate_scale, 4, rate) != 0) ||
-        (comma && parse_scaled(comma + 1, strlen(comma + 1), time_units, time_scale, 3, rtt) != 0)) {
-        seam_error_set("link '%s': expected RATE,RTT such as 100mbit,20ms (rate in bit, kbit, mbit "
-                       "or gbit, or unlimited; round trip in s, ms or us)", spec);
+    static const char *const pct_units[] = {"%"};
+    static const double pct_scale[] = {1e-2};
+    seam_link_spec_t l = {0};
+    double *field[4] = {&l.rate, &l.rtt, &l.jitter, &l.loss};
+    const char *s = spec;
+    bool ok = *spec != '\0';
+    for (int i = 0; ok && i < 4; i++) {
+        const char *comma = strchr(s, ',');
+        size_t len = comma ? (size_t)(comma - s) : strlen(s);
+        if (i == 0 && len == 9 && strncmp(s, "unlimited", 9) == 0)
+            l.rate = 0;
+        else if (i == 0)
+            ok = parse_scaled(s, len, rate_units, rate_scale, 4, field[i]) == 0;
+        else if (i < 3)
+            ok = parse_scaled(s, len, time_units, time_scale, 3, field[i]) == 0;
+        else
+            ok = parse_scaled(s, len, pct_units, pct_scale, 1, field[i]) == 0 && l.loss < 1;
+        if (!comma)
+            break;
+        s = comma + 1;
+        ok = ok && i < 3;
+    }
+    if (!ok) {
+        seam_error_set("link '%s': expected RATE[,RTT[,JITTER[,LOSS%%]]] such as 100mbit,20ms or "
+                       "100mbit,20ms,5ms,1%% (rate in bit, kbit, mbit or gbit, or unlimited; round "
+                       "trip and jitter in s, ms or us; loss in %% below 100)", spec);
         return -1;
     }
-    if (unlimited)
-        *rate = 0;
-    if (!comma)
-        *rtt = 0;
+    *out = l;
+    return 0;
+}
+
+int seam_link_emulate_spec(const seam_link_spec_t *l)
+{
+    if (l->loss > 0) {
+        seam_error_set("a lossy link (%g%%) cannot be emulated inside the process: a message is "
+                       "not a packet; run seam bench --netns (root), where the kernel drops "
+                       "packets and TCP retransmits them", 100 * l->loss);
+        return -1;
+    }
+    seam_transport_delay(l->rate > 0 ? l->rate : 0, l->rtt > 0 ? l->rtt : 0,
+                         l->jitter > 0 ? l->jitter : 0);
     return 0;
 }
 

@@ -30,19 +30,34 @@ void seam_curve_client(void *sock, const char *server_key, const char *pub, cons
 
 /* process-wide: a tool sets it once at start, a test when it changes the link (atomic: the
  * adaptive runner's probe thread sends too) */
-static _Atomic double emu_rate, emu_rtt;
+static _Atomic double emu_rate, emu_rtt, emu_jitter;
 
-void seam_transport_delay(double rate_bits_per_s, double rtt_s)
+void seam_transport_delay(double rate_bits_per_s, double rtt_s, double jitter_s)
 {
     emu_rate = rate_bits_per_s;
     emu_rtt = rtt_s;
+    emu_jitter = jitter_s;
+}
+
+/* uniform in [-1, 1), per thread (xorshift64*, seeded from the clock and the stack's address) */
+static double jitter_draw(void)
+{
+    static _Thread_local uint64_t x;
+    if (!x)
+        x = (seam_now_ns() ^ (uint64_t)(uintptr_t)&x) | 1;
+    x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+    return (double)((x * 2685821657736338717ull) >> 11) / 4503599627370496.0 - 1.0;
 }
 
 static void emulate(size_t bytes)
 {
-    if (emu_rate <= 0 && emu_rtt <= 0)
+    if (emu_rate <= 0 && emu_rtt <= 0 && emu_jitter <= 0)
         return;
     double secs = emu_rtt / 2 + (emu_rate > 0 ? (double)bytes * 8.0 / emu_rate : 0);
+    if (emu_jitter > 0) {
+        secs += emu_jitter * jitter_draw();
+        secs = secs > 0 ? secs : 0;
+    }
     struct timespec ts = {.tv_sec = (time_t)secs, .tv_nsec = (long)((secs - (double)(time_t)secs) * 1e9)};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }

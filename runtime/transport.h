@@ -60,7 +60,7 @@ uint64_t seam_now_ns(void);
 void seam_curve_client(void *sock, const char *server_key, const char *pub, const char *sec);
 
 /* The delay every message this process sends waits (link emulation, set by seam_link_emulate
- * in link.h): rtt/2 plus its size over rate; rate 0: no cap. */
-void seam_transport_delay(double rate_bits_per_s, double rtt_s);
+ * in link.h): rtt/2 (+- jitter, uniform) plus its size over rate; rate 0: no cap. */
+void seam_transport_delay(double rate_bits_per_s, double rtt_s, double jitter_s);
 
 #endif

@@ -171,21 +171,32 @@ static void test_non_finite(void **st)
 static void test_link_spec(void **st)
 {
     (void)st;
-    double rate, rtt;
-    assert_int_equal(seam_link_parse("100mbit,20ms", &rate, &rtt), 0);
-    assert_true(rate == 100e6 && fabs(rtt - 0.020) < 1e-12);
-    assert_int_equal(seam_link_parse("1gbit,5ms", &rate, &rtt), 0);
-    assert_true(rate == 1e9 && fabs(rtt - 0.005) < 1e-12);
-    assert_int_equal(seam_link_parse("unlimited,50ms", &rate, &rtt), 0);
-    assert_true(rate == 0 && fabs(rtt - 0.050) < 1e-12);
-    assert_int_equal(seam_link_parse("10mbit", &rate, &rtt), 0);
-    assert_true(rate == 10e6 && rtt == 0);
-    assert_int_equal(seam_link_parse("2.5kbit,250us", &rate, &rtt), 0);
-    assert_true(rate == 2500 && fabs(rtt - 0.00025) < 1e-12);
-    assert_int_equal(seam_link_parse("10furlongs,5ms", &rate, &rtt), -1);
-    assert_int_equal(seam_link_parse("10mbit,5 fortnights", &rate, &rtt), -1);
-    assert_int_equal(seam_link_parse("-1mbit,5ms", &rate, &rtt), -1);
-    assert_int_equal(seam_link_parse("", &rate, &rtt), -1);
+    seam_link_spec_t l;
+    assert_int_equal(seam_link_parse("100mbit,20ms", &l), 0);
+    assert_true(l.rate == 100e6 && fabs(l.rtt - 0.020) < 1e-12 && l.jitter == 0 && l.loss == 0);
+    assert_int_equal(seam_link_parse("1gbit,5ms", &l), 0);
+    assert_true(l.rate == 1e9 && fabs(l.rtt - 0.005) < 1e-12);
+    assert_int_equal(seam_link_parse("unlimited,50ms", &l), 0);
+    assert_true(l.rate == 0 && fabs(l.rtt - 0.050) < 1e-12);
+    assert_int_equal(seam_link_parse("10mbit", &l), 0);
+    assert_true(l.rate == 10e6 && l.rtt == 0);
+    assert_int_equal(seam_link_parse("2.5kbit,250us", &l), 0);
+    assert_true(l.rate == 2500 && fabs(l.rtt - 0.00025) < 1e-12);
+    assert_int_equal(seam_link_parse("100mbit,20ms,5ms,1%", &l), 0);
+    assert_true(fabs(l.jitter - 0.005) < 1e-12 && fabs(l.loss - 0.01) < 1e-12);
+    assert_int_equal(seam_link_parse("unlimited,0,2ms", &l), 0);
+    assert_true(l.rate == 0 && l.rtt == 0 && fabs(l.jitter - 0.002) < 1e-12 && l.loss == 0);
+    assert_int_equal(seam_link_parse("10furlongs,5ms", &l), -1);
+    assert_int_equal(seam_link_parse("10mbit,5 fortnights", &l), -1);
+    assert_int_equal(seam_link_parse("-1mbit,5ms", &l), -1);
+    assert_int_equal(seam_link_parse("", &l), -1);
+    assert_int_equal(seam_link_parse("10mbit,5ms,1ms,100%", &l), -1);
+    assert_int_equal(seam_link_parse("10mbit,5ms,1ms,1%,9", &l), -1);
+    assert_int_equal(seam_link_parse("10mbit,5ms,", &l), -1);
+    /* loss is the kernel's to emulate: refused in the process, with the way to get it */
+    l = (seam_link_spec_t){.rate = 10e6, .loss = 0.01};
+    assert_int_equal(seam_link_emulate_spec(&l), -1);
+    assert_non_null(strstr(seam_last_error(), "--netns"));
 }
 
 int main(void)

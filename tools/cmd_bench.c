@@ -23,17 +23,20 @@
 #include "../runtime/seam_plan.h"
 #include "../runtime/seam_split.h"
 #include "cli.h"
+#include "netns.h"
 #include "version_info.h"
 
 #define MAX_LIST 64
 
 typedef struct {
     int a, b;          /* the server holds [a, b); a == b: all local */
+    bool plan;         /* the split seam plan chooses (a server holds [a, b) = every layer) */
 } shape_t;
 
 typedef struct {
-    double rate, rtt;  /* bits/s (0: no cap), seconds */
+    seam_link_spec_t spec;
     char text[48];     /* as given: "100mbit,20ms", or "none" */
+    bool netns;        /* shaped by the kernel between namespaces (its points' keys say so) */
 } link_t;
 
 typedef struct {
@@ -49,6 +52,9 @@ typedef struct {
     int n_np, n_ng;
     long reps, server_threads;
     bool predict;                  /* also the cost model's prediction of each point */
+    bool plan;                     /* also, per link, the plan seam plan chooses, measured */
+    seam_netns_t *netns;           /* --netns: real links between namespaces */
+    char profile_path[64];         /* --plan: this machine's profile for the planner */
     seam_profile_t *client;        /* --predict: this machine, per -t value (same order) */
     const char *model, *out, *format;
     int n_layer, n_vocab;
@@ -65,7 +71,29 @@ typedef struct {
 typedef struct {
     double pp_tok_s, pp_sd, tg_tok_s, tg_sd, tg_ms, bytes_per_token;
     double predicted_ms;           /* --predict; 0: not asked */
+    char chosen[48];               /* a plan point: the split the planner chose, e.g. 8-18+head */
+    long retrans;                  /* --netns: TCP segments this side retransmitted; -1: n/a */
 } result_t;
+
+/* TCP segments retransmitted in this process's network namespace so far (/proc/net/snmp). */
+static long tcp_retrans(void)
+{
+    FILE *f = fopen("/proc/self/net/snmp", "r");
+    char names[1024], values[1024];
+    long v = -1;
+    while (f && fgets(names, sizeof names, f)) {
+        if (strncmp(names, "Tcp:", 4) || !fgets(values, sizeof values, f))
+            continue;
+        char *sn, *sv, *n = strtok_r(names, " \n", &sn), *x = strtok_r(values, " \n", &sv);
+        for (; n && x; n = strtok_r(NULL, " \n", &sn), x = strtok_r(NULL, " \n", &sv))
+            if (!strcmp(n, "RetransSegs"))
+                v = atol(x);
+        break;
+    }
+    if (f)
+        fclose(f);
+    return v;
+}
 
 /* ---- lists -------------------------------------------------------------------------------- */
 
@@ -94,12 +122,12 @@ static bool parse_shapes(bench_t *b, const char *v, bool cuts)
             return false;
         }
         for (int a = 0; a < b->n_layer; a++)
-            b->shape[b->n_shape++] = (shape_t){a, b->n_layer};
-        b->shape[b->n_shape++] = (shape_t){0, 0};
+            b->shape[b->n_shape++] = (shape_t){.a = a, .b = b->n_layer};
+        b->shape[b->n_shape++] = (shape_t){.a = 0};
         return true;
     }
     for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        shape_t s = {0, 0}; /* "local" */
+        shape_t s = {.a = 0}; /* "local" */
         char tail;
         bool ok = !strcmp(t, "local");
         if (!ok && cuts && sscanf(t, "%d%c", &s.a, &tail) == 1) {
@@ -130,7 +158,9 @@ static bool parse_shapes(bench_t *b, const char *v, bool cuts)
 
 static void shape_text(const shape_t *s, char *out, size_t cap)
 {
-    if (s->b <= s->a)
+    if (s->plan)
+        snprintf(out, cap, "plan");
+    else if (s->b <= s->a)
         snprintf(out, cap, "local");
     else
         snprintf(out, cap, "%d-%d", s->a, s->b);
@@ -144,8 +174,9 @@ static void point_key(const point_t *p, char *out, size_t cap)
     snprintf(link, sizeof link, "%s", p->link->text);
     for (char *c = link; *c; c++)
         *c = *c == ',' ? ':' : *c;
-    snprintf(out, cap, "%s/%s/%s/%s/t%ld/pp%ld/tg%ld", sh, seam_dtype_name((seam_dtype_t)p->wire),
-             p->head ? "server" : "local", link, p->threads, p->n_prompt, p->n_gen);
+    snprintf(out, cap, "%s/%s/%s/%s%s/t%ld/pp%ld/tg%ld", sh, seam_dtype_name((seam_dtype_t)p->wire),
+             p->shape.plan ? "auto" : p->head ? "server" : "local", link, p->link->netns ? ":netns" : "",
+             p->threads, p->n_prompt, p->n_gen);
 }
 
 /* The point keys already in the output file: its rows' last field (every format). */
@@ -198,7 +229,7 @@ static char **done_points(const char *path, int *n)
 static const char *const columns[] = {"commit", "model", "host", "date", "threads", "server_threads",
                                       "shape", "wire", "head", "link", "n_prompt", "n_gen", "reps",
                                       "pp_tok_s", "pp_sd", "tg_tok_s", "tg_sd", "tg_ms_per_token",
-                                      "bytes_per_token", "predicted_ms", "point"};
+                                      "bytes_per_token", "predicted_ms", "emulation", "tcp_retrans", "chosen", "point"};
 #define N_COLUMNS (int)(sizeof columns / sizeof *columns)
 
 static void header(FILE *f, const char *format)
@@ -209,7 +240,7 @@ static void header(FILE *f, const char *format)
         fprintf(f, "\n");
     } else if (!strcmp(format, "md")) {
         fprintf(f, "| shape | wire | head | link | threads | pp | tg | pp tok/s | tg tok/s | ms/token | "
-                   "bytes/token | predicted ms | point |\n|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n");
+                   "bytes/token | predicted ms | retrans | chosen | point |\n|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|\n");
     }
 }
 
@@ -219,18 +250,27 @@ static void row(FILE *f, const bench_t *b, const point_t *p, const result_t *r)
     shape_text(&p->shape, sh, sizeof sh);
     point_key(p, key, sizeof key);
     const char *wire = seam_dtype_name((seam_dtype_t)p->wire), *head = p->head ? "server" : "local";
+    const char *emulation = !strcmp(p->link->text, "none") ? "none"
+                            : b->netns                     ? seam_netns_method(b->netns)
+                                                           : "process";
+    if (p->shape.plan)
+        head = "auto";
     if (!strcmp(b->format, "md")) {
         char pred[32] = "-";
         if (r->predicted_ms > 0)
             snprintf(pred, sizeof pred, "%.2f", r->predicted_ms);
-        fprintf(f, "| %s | %s | %s | %s | %ld | %ld | %ld | %.1f ± %.1f | %.1f ± %.1f | %.2f | %.0f | %s | %s |\n",
+        char retrans[24] = "-";
+        if (r->retrans >= 0)
+            snprintf(retrans, sizeof retrans, "%ld", r->retrans);
+        fprintf(f, "| %s | %s | %s | %s | %ld | %ld | %ld | %.1f ± %.1f | %.1f ± %.1f | %.2f | %.0f | %s | %s | %s | %s |\n",
                 sh, wire, head, p->link->text, p->threads, p->n_prompt, p->n_gen, r->pp_tok_s, r->pp_sd,
-                r->tg_tok_s, r->tg_sd, r->tg_ms, r->bytes_per_token, pred, key);
+                r->tg_tok_s, r->tg_sd, r->tg_ms, r->bytes_per_token, pred, retrans, r->chosen[0] ? r->chosen : "-",
+                key);
     } else if (!strcmp(b->format, "csv")) {
-        fprintf(f, "%s,\"%s\",%s,%s,%ld,%ld,%s,%s,%s,\"%s\",%ld,%ld,%ld,%.3f,%.3f,%.3f,%.3f,%.4f,%.1f,%.4f,%s\n",
+        fprintf(f, "%s,\"%s\",%s,%s,%ld,%ld,%s,%s,%s,\"%s\",%ld,%ld,%ld,%.3f,%.3f,%.3f,%.3f,%.4f,%.1f,%.4f,%s,%ld,%s,%s\n",
                 SEAM_COMMIT, b->model_name, b->host, b->date, p->threads, b->server_threads, sh, wire,
                 head, p->link->text, p->n_prompt, p->n_gen, b->reps, r->pp_tok_s, r->pp_sd, r->tg_tok_s,
-                r->tg_sd, r->tg_ms, r->bytes_per_token, r->predicted_ms, key);
+                r->tg_sd, r->tg_ms, r->bytes_per_token, r->predicted_ms, emulation, r->retrans, r->chosen, key);
     } else {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "commit", SEAM_COMMIT);
@@ -254,6 +294,11 @@ static void row(FILE *f, const bench_t *b, const point_t *p, const result_t *r)
         cJSON_AddNumberToObject(j, "bytes_per_token", r->bytes_per_token);
         if (r->predicted_ms > 0)
             cJSON_AddNumberToObject(j, "predicted_ms", r->predicted_ms);
+        cJSON_AddStringToObject(j, "emulation", emulation);
+        if (r->retrans >= 0)
+            cJSON_AddNumberToObject(j, "tcp_retrans", (double)r->retrans);
+        if (r->chosen[0])
+            cJSON_AddStringToObject(j, "chosen", r->chosen);
         cJSON_AddStringToObject(j, "point", key);
         char *line = cJSON_PrintUnformatted(j);
         fprintf(f, "%s\n", line ? line : "{}");
@@ -299,8 +344,10 @@ static void server_stop(server_t *s)
  * shaped like the link; waits until it listens (it times its layers first). */
 static bool server_start(const bench_t *b, const shape_t *sh, const link_t *l, server_t *s)
 {
-    int port = free_port();
-    snprintf(s->endpoint, sizeof s->endpoint, "tcp://127.0.0.1:%d", port);
+    static int next_port = 7300; /* the server namespace has nothing else listening */
+    int port = b->netns ? next_port++ : free_port();
+    snprintf(s->endpoint, sizeof s->endpoint, "tcp://%s:%d", b->netns ? SEAM_NETNS_SERVER_ADDR : "127.0.0.1",
+             port);
     snprintf(s->log, sizeof s->log, "/tmp/seam-bench-%d-%d.log", (int)getpid(), port);
     char layers[32], threads[16];
     snprintf(layers, sizeof layers, "%d-%d", sh->a, sh->b);
@@ -308,12 +355,14 @@ static bool server_start(const bench_t *b, const shape_t *sh, const link_t *l, s
     const char *argv[16] = {"seam", "serve", "-m", b->model, "--layers", layers, "--listen",
                             s->endpoint, "-t", threads};
     int argc = 10;
-    if (strcmp(l->text, "none")) {
+    if (strcmp(l->text, "none") && !b->netns) { /* namespaced links are shaped by the kernel */
         argv[argc++] = "--emulate-link";
         argv[argc++] = l->text;
     }
+    if (b->netns) /* plain TCP: nothing but this client can reach the server's namespace */
+        argv[argc++] = "--insecure";
     argv[argc] = NULL;
-    s->pid = fork();
+    s->pid = b->netns ? seam_netns_spawn(b->netns, "/proc/self/exe", (char *const *)argv, s->log) : fork();
     if (s->pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* it goes with us, however we end */
         FILE *lf = freopen(s->log, "w", stderr);
@@ -337,7 +386,12 @@ static bool server_start(const bench_t *b, const shape_t *sh, const link_t *l, s
         if (up)
             return true;
         if (waitpid(s->pid, NULL, WNOHANG) == s->pid) {
-            fprintf(stderr, "seam bench: the seam serve for layers %s exited; its log is %s\n", layers, s->log);
+            fprintf(stderr, "seam bench: the seam serve for layers %s exited; its log:\n", layers);
+            FILE *lf = fopen(s->log, "r");
+            for (char line[512]; lf && fgets(line, sizeof line, lf);)
+                fprintf(stderr, "  %s", line);
+            if (lf)
+                fclose(lf);
             s->pid = 0;
             return false;
         }
@@ -361,16 +415,13 @@ static int argmax(const float *v, int n)
     return best;
 }
 
-/* One repetition: a random prompt of n_prompt tokens (seeded by rep), then n_gen greedy steps. */
-static int measure(const bench_t *b, const point_t *p, const char *endpoint, int rep, double *pp_tok_s,
-                   double *tg_tok_s, double *bytes)
+/* One repetition of a split (spec, head_remote): a random prompt of n_prompt tokens (seeded by
+ * rep), then n_gen greedy steps. */
+static int measure(const bench_t *b, const point_t *p, const char *spec, bool head_remote, int rep,
+                   double *pp_tok_s, double *tg_tok_s, double *bytes)
 {
-    seam_plan_t plan = {.a = p->shape.a, .b = p->shape.b, .head_remote = p->head,
-                        .dtype = (seam_dtype_t)p->wire};
-    char full[512];
-    seam_plan_spec(&plan, b->n_layer, endpoint, full, sizeof full);
-    seam_split_params_t sp = {.model_path = b->model, .spec = full, .wire_dtype = (seam_dtype_t)p->wire,
-                              .head_remote = p->head, .n_threads = (int)p->threads,
+    seam_split_params_t sp = {.model_path = b->model, .spec = spec, .wire_dtype = (seam_dtype_t)p->wire,
+                              .head_remote = head_remote, .n_threads = (int)p->threads,
                               .backend = SEAM_BACKEND_CPU,
                               .n_ctx = (int)(p->n_prompt + p->n_gen + 8), .fallback = SEAM_FALLBACK_FAIL};
     seam_split_t *split = seam_split_new(&sp);
@@ -444,6 +495,39 @@ static double predict_ms(const bench_t *b, const point_t *p, const seam_profile_
     return k.feasible ? k.decode_us / 1e3 : 0;
 }
 
+/* A plan point: what seam plan chooses against the server (every layer and the head) on this
+ * link, this machine profiled once (b->profile_path), the link measured by the planner. Fills
+ * the split to measure, its prediction and a short name of it (e.g. 8-18+head, local). */
+static int plan_point(const bench_t *b, const point_t *p, const char *endpoint, char *spec, size_t cap,
+                      bool *head_remote, result_t *res)
+{
+    seam_planner_params_t pp = seam_planner_default_params();
+    pp.model_path = b->model;
+    pp.servers[0] = endpoint;
+    pp.n_servers = 1;
+    pp.n_threads = (int)p->threads;
+    pp.client_profile = b->profile_path;
+    pp.constraints.context = (int)(p->n_prompt + (p->n_gen - 1) / 2);
+    pp.constraints.prompt = (int)p->n_prompt;
+    pp.constraints.dtypes = 1u << p->wire;
+    static seam_plan_result_t r;
+    int rc = seam_plan_make(&pp, &r);
+    if (rc != SEAM_OK)
+        return rc;
+    snprintf(spec, cap, "%s", r.spec);
+    *head_remote = r.head_remote;
+    res->predicted_ms = r.cost.feasible ? r.cost.decode_us / 1e3 : 0;
+    snprintf(res->chosen, sizeof res->chosen, "local");
+    char buf[SEAM_PLAN_SPEC_MAX];
+    snprintf(buf, sizeof buf, "%s", r.spec);
+    for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int a, z;
+        if (!strstr(t, "@local") && sscanf(t, "%d-%d", &a, &z) == 2)
+            snprintf(res->chosen, sizeof res->chosen, "%d-%d%s", a, z, r.head_remote ? "+head" : "");
+    }
+    return SEAM_OK;
+}
+
 static void mean_sd(const double *v, int n, double *mean, double *sd)
 {
     double s = 0, q = 0;
@@ -492,8 +576,14 @@ static void bench_usage(FILE *f)
             "  -w, --wire LIST        wire dtypes, e.g. f32,q8 (default f32)\n"
             "      --head LIST        local,server: where the head runs (server: only shapes\n"
             "                         ending at the last layer) (default local)\n"
-            "  -l, --link RATE,RTT    an emulated link (e.g. 100mbit,20ms); repeat for several;\n"
-            "                         'none': loopback as it is (default)\n"
+            "  -l, --link RATE,RTT[,JITTER[,LOSS%%]]\n"
+            "                         an emulated link (e.g. 100mbit,20ms or 10mbit,20ms,5ms,1%%);\n"
+            "                         repeat for several; 'none': loopback as it is (default)\n"
+            "      --netns            shape the links in the kernel (root): the client here and the\n"
+            "                         servers in network namespaces of their own, joined by a veth\n"
+            "                         pair; netem (or tbf + a packet delay line where the kernel\n"
+            "                         has no netem), loss by dropped packets. Without it links are\n"
+            "                         emulated in the processes (no loss; messages stay in order)\n"
             "  -t, --threads LIST     client threads (default: one per core)\n"
             "      --server-threads N the servers' threads (default 1)\n"
             "  -p, --n-prompt LIST    prompt lengths (default 64)\n"
@@ -503,12 +593,16 @@ static void bench_usage(FILE *f)
             "      --predict          also the cost model's prediction of each point's ms per\n"
             "                         token (this machine profiled once per -t, each server's\n"
             "                         HELLO, the link measured under its emulation)\n"
+            "      --plan             also, per link, the split seam plan chooses (against a server\n"
+            "                         holding every layer and the head), measured: its row's\n"
+            "                         shape is 'plan', 'chosen' names the split\n"
             "      --output FILE      append the rows to FILE (and resume from it); default stdout\n"
             "  -h, --help             this help\n"
             "\n"
             "examples:\n"
             "  seam bench --shapes 4-16,2-18,local -w f32,q8 -r 3\n"
-            "  seam bench --cuts all -l 100mbit,5ms -l 10mbit,50ms -o csv --output sweep.csv\n",
+            "  seam bench --cuts all -l 100mbit,5ms -l 10mbit,50ms -o csv --output sweep.csv\n"
+            "  sudo seam bench --netns --cuts all --plan --predict -l 100mbit,20ms,5ms,1%% -o csv\n",
             DEFAULT_MODEL);
 }
 
@@ -546,7 +640,8 @@ int cmd_bench(int argc, char **argv)
     b.format = "md";
     const char *shapes = NULL, *cuts = NULL, *wires = "f32", *heads = "local";
     const char *threads = NULL, *pps = "64", *tgs = "32";
-    enum { O_SHAPES = 256, O_CUTS, O_HEAD, O_STHREADS, O_OUTPUT, O_PREDICT };
+    enum { O_SHAPES = 256, O_CUTS, O_HEAD, O_STHREADS, O_OUTPUT, O_PREDICT, O_PLAN, O_NETNS };
+    bool netns = false;
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},    {"shapes", required_argument, 0, O_SHAPES},
         {"cuts", required_argument, 0, O_CUTS},  {"wire", required_argument, 0, 'w'},
@@ -555,6 +650,7 @@ int cmd_bench(int argc, char **argv)
         {"n-prompt", required_argument, 0, 'p'}, {"n-gen", required_argument, 0, 'n'},
         {"reps", required_argument, 0, 'r'},     {"format", required_argument, 0, 'o'},
         {"output", required_argument, 0, O_OUTPUT}, {"predict", no_argument, 0, O_PREDICT},
+        {"plan", no_argument, 0, O_PLAN},        {"netns", no_argument, 0, O_NETNS},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     optind = 1;
@@ -572,7 +668,7 @@ int cmd_bench(int argc, char **argv)
                 return 2;
             link_t *l = &b.link[b.n_link++];
             snprintf(l->text, sizeof l->text, "%s", optarg);
-            if (strcmp(optarg, "none") && seam_link_parse(optarg, &l->rate, &l->rtt) != 0) {
+            if (strcmp(optarg, "none") && seam_link_parse(optarg, &l->spec) != 0) {
                 fprintf(stderr, "seam bench: -l: %s\n", seam_last_error());
                 return 2;
             }
@@ -592,6 +688,8 @@ int cmd_bench(int argc, char **argv)
             break;
         case O_OUTPUT: b.out = optarg; break;
         case O_PREDICT: b.predict = true; break;
+        case O_PLAN: b.plan = true; break;
+        case O_NETNS: netns = true; break;
         case 'h': bench_usage(stdout); return 0;
         default: return bad_option(c, argv);
         }
@@ -601,6 +699,14 @@ int cmd_bench(int argc, char **argv)
     if (shapes && cuts) {
         fprintf(stderr, "seam bench: give --shapes or --cuts, not both\n");
         return 2;
+    }
+    for (int i = 0; i < b.n_link; i++) {
+        b.link[i].netns = netns && strcmp(b.link[i].text, "none");
+        if (!netns && b.link[i].spec.loss > 0) {
+            fprintf(stderr, "seam bench: -l %s: loss needs --netns (as root): in the process a "
+                    "message is not a packet, and only the kernel's TCP retransmits\n", b.link[i].text);
+            return 2;
+        }
     }
     if (bench_setup(&b))
         return 1;
@@ -660,6 +766,32 @@ int cmd_bench(int argc, char **argv)
                                     continue;
                                 pts[n++] = p;
                             }
+    if (b.plan) { /* per link, after its shapes: the planner's choice against an all-layers server */
+        int m = n;
+        point_t *more = realloc(pts, sizeof *pts * (size_t)(n + b.n_link * b.n_threads * b.n_wire * b.n_np * b.n_ng));
+        if (!more)
+            return 1;
+        pts = more;
+        point_t *sorted = calloc((size_t)m + (size_t)(b.n_link * b.n_threads * b.n_wire * b.n_np * b.n_ng), sizeof *sorted);
+        if (!sorted)
+            return 1;
+        int k = 0;
+        for (int li = 0; li < b.n_link; li++) {
+            for (int i = 0; i < m; i++)
+                if (pts[i].link == &b.link[li])
+                    sorted[k++] = pts[i];
+            for (int ti = 0; ti < b.n_threads; ti++)
+                for (int wi = 0; wi < b.n_wire; wi++)
+                    for (int pi = 0; pi < b.n_np; pi++)
+                        for (int gi = 0; gi < b.n_ng; gi++)
+                            sorted[k++] = (point_t){.shape = {0, b.n_layer, true}, .wire = b.wire[wi],
+                                                    .link = &b.link[li], .threads = b.threads[ti],
+                                                    .n_prompt = b.n_prompt[pi], .n_gen = b.n_gen[gi]};
+        }
+        memcpy(pts, sorted, sizeof *pts * (size_t)k);
+        free(sorted);
+        n = k;
+    }
     int n_done = 0;
     char **done = done_points(b.out, &n_done);
     FILE *out = stdout;
@@ -687,7 +819,16 @@ int cmd_bench(int argc, char **argv)
     fprintf(stderr, "seam bench: %d points x %ld repetitions, %s\n", todo, b.reps, b.model_name);
     if (skipped)
         fprintf(stderr, "seam bench: %d points already in %s: skipped\n", skipped, b.out);
-    if (b.predict && todo) {
+    if (netns && todo) {
+        char err[512];
+        if (!(b.netns = seam_netns_open(err, sizeof err))) {
+            fprintf(stderr, "seam bench: --netns: %s\n", err);
+            return 1;
+        }
+        fprintf(stderr, "seam bench: --netns: links shaped by %s between namespaces (client %s, "
+                "servers %s)\n", seam_netns_method(b.netns), SEAM_NETNS_CLIENT_ADDR, SEAM_NETNS_SERVER_ADDR);
+    }
+    if ((b.predict || b.plan) && todo) {
         if (!(b.client = calloc((size_t)b.n_threads, sizeof *b.client)))
             return 1;
         for (int t = 0; t < b.n_threads; t++) {
@@ -698,10 +839,21 @@ int cmd_bench(int argc, char **argv)
             }
         }
     }
+    if (b.plan && todo) {
+        if (b.n_threads > 1) {
+            fprintf(stderr, "seam bench: --plan takes one -t value\n");
+            return 2;
+        }
+        snprintf(b.profile_path, sizeof b.profile_path, "/tmp/seam-bench-%d-profile.json", (int)getpid());
+        if (seam_profile_save(b.profile_path, &b.client[0], NULL) != SEAM_OK) {
+            fprintf(stderr, "seam bench: %s\n", seam_last_error());
+            return 1;
+        }
+    }
     server_view_t view = {0};
     server_t srv = {0};
     const link_t *srv_link = NULL;
-    shape_t srv_shape = {-1, -1};
+    shape_t srv_shape = {.a = -1, .b = -1};
     double started = now_s();
     int ran = 0, rc = 0;
     /* Ctrl-C / SIGTERM: stop after the repetition in progress; the rows written stay */
@@ -713,7 +865,13 @@ int cmd_bench(int argc, char **argv)
         bool remote = p->shape.b > p->shape.a;
         if (p->link != srv_link || p->shape.a != srv_shape.a || p->shape.b != srv_shape.b) {
             server_stop(&srv);
-            seam_link_emulate(p->link->rate, p->link->rtt); /* our side of the link */
+            char err[512] = "";
+            if (b.netns ? p->link != srv_link && seam_netns_shape(b.netns, &p->link->spec, err, sizeof err)
+                        : seam_link_emulate_spec(&p->link->spec)) { /* (ours: our side of the link) */
+                fprintf(stderr, "seam bench: link %s: %s\n", p->link->text, err[0] ? err : seam_last_error());
+                rc = 1;
+                break;
+            }
             if (remote && !server_start(&b, &p->shape, p->link, &srv)) {
                 rc = 1;
                 break;
@@ -734,21 +892,37 @@ int cmd_bench(int argc, char **argv)
             srv_shape = p->shape;
         }
         double pp[1000], tg[1000], bytes = 0;
-        char key[256];
+        char key[256], spec[SEAM_PLAN_SPEC_MAX];
         point_key(p, key, sizeof key);
+        result_t res = {.retrans = -1};
+        bool head_remote = p->head;
+        if (p->shape.plan) {
+            if (plan_point(&b, p, srv.endpoint, spec, sizeof spec, &head_remote, &res) != SEAM_OK) {
+                fprintf(stderr, "seam bench: %s: seam plan: %s\n", key, seam_last_error());
+                rc = 1;
+                break;
+            }
+        } else {
+            seam_plan_t plan = {.a = p->shape.a, .b = p->shape.b, .head_remote = p->head,
+                                .dtype = (seam_dtype_t)p->wire};
+            seam_plan_spec(&plan, b.n_layer, srv.endpoint, spec, sizeof spec);
+        }
+        long retrans0 = b.netns ? tcp_retrans() : -1;
         for (int r = 0; r < b.reps && rc == 0 && !*stop; r++)
-            if (measure(&b, p, srv.endpoint, r, &pp[r], &tg[r], &bytes) != SEAM_OK) {
+            if (measure(&b, p, spec, head_remote, r, &pp[r], &tg[r], &bytes) != SEAM_OK) {
                 fprintf(stderr, "%sseam bench: %s: %s\n", isatty(STDERR_FILENO) ? "\n" : "", key,
                         seam_last_error());
                 rc = 1;
             }
         if (rc || *stop)
             break;
-        result_t res = {.bytes_per_token = bytes};
+        res.bytes_per_token = bytes;
+        if (retrans0 >= 0)
+            res.retrans = tcp_retrans() - retrans0;
         mean_sd(pp, (int)b.reps, &res.pp_tok_s, &res.pp_sd);
         mean_sd(tg, (int)b.reps, &res.tg_tok_s, &res.tg_sd);
         res.tg_ms = res.tg_tok_s > 0 ? 1e3 / res.tg_tok_s : 0;
-        if (b.predict && (view.ok || !remote)) {
+        if (b.predict && !p->shape.plan && (view.ok || !remote)) {
             int t = 0;
             while (t + 1 < b.n_threads && b.threads[t] != p->threads)
                 t++;
@@ -762,6 +936,9 @@ int cmd_bench(int argc, char **argv)
     }
     server_stop(&srv);
     seam_link_emulate(0, 0);
+    seam_netns_close(&b.netns);
+    if (b.profile_path[0])
+        unlink(b.profile_path);
     if (out != stdout)
         fclose(out);
     for (int k = 0; k < n_done; k++)

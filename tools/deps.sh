@@ -4,7 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libcjson-dev
       libcmocka-dev libsodium-dev python3 python3-venv clang libclang-rt-dev tcpdump help2man
-      g++ libmicrohttpd-dev prometheus curl chromium)
+      g++ libmicrohttpd-dev prometheus curl chromium iproute2 iptables ethtool
+      libnetfilter-queue-dev)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -50,12 +50,11 @@ int parse_float(const char *flag, const char *s, double lo, double hi, double *o
 
 bool set_link_emulation(const char *arg)
 {
-    double rate, rtt;
-    if (seam_link_parse(arg, &rate, &rtt) != 0) {
+    seam_link_spec_t l;
+    if (seam_link_parse(arg, &l) != 0 || seam_link_emulate_spec(&l) != 0) {
         fprintf(stderr, "seam %s: --emulate-link: %s\n", seam_cli_cmd, seam_last_error());
         return false;
     }
-    seam_link_emulate(rate, rtt);
     return true;
 }
 

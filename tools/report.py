@@ -76,6 +76,15 @@ def shape_x(shape, n_layer):
 
 
 def plot_bench(rows, pngs, png_dir, notes):
+    # a sweep with --predict: its predictions against what was measured; --plan rows (the
+    # planner's choice per link) are not cuts and are left out of the per-cut plots
+    predicted = [r for r in rows if float(r.get("predicted_ms") or 0) > 0 and r["shape"] != "plan"]
+    if predicted:
+        plot_predicted([num(r, "predicted_ms") for r in predicted],
+                       [num(r, "tg_ms_per_token") for r in predicted], pngs, png_dir, notes, "seam bench --predict")
+    rows = [r for r in rows if r["shape"] != "plan"]
+    if not rows:
+        return
     links = sorted({r["link"] for r in rows})
     wires = sorted({r["wire"] for r in rows if r["shape"] != "local"})
     n_layer = max([int(r["shape"].split("-")[1]) for r in rows if r["shape"] != "local"] or [0])
@@ -138,8 +147,11 @@ def plot_bench(rows, pngs, png_dir, notes):
 
 
 def plot_sweep(rows, pngs, png_dir, notes):
-    pred = [num(r, "predicted_ms") for r in rows]
-    meas = [num(r, "measured_ms") for r in rows]
+    plot_predicted([num(r, "predicted_ms") for r in rows], [num(r, "measured_ms") for r in rows], pngs,
+                   png_dir, notes, "partition sweep")
+
+
+def plot_predicted(pred, meas, pngs, png_dir, notes, what):
     within = sum(abs(p - m) <= 0.15 * m for p, m in zip(pred, meas))
     fig, ax = plt.subplots(figsize=(5.5, 5))
     ax.scatter(meas, pred, s=12, alpha=0.7)
@@ -150,10 +162,10 @@ def plot_sweep(rows, pngs, png_dir, notes):
     ax.set_ylim(0, hi)
     ax.set_xlabel("measured ms per token")
     ax.set_ylabel("predicted ms per token")
-    ax.set_title(f"Cost model: {within} of {len(rows)} points within 15%")
+    ax.set_title(f"Cost model: {within} of {len(pred)} points within 15%")
     ax.legend(fontsize=8)
     png(fig, "predicted_vs_measured", pngs, png_dir)
-    notes.append(f"partition sweep: {len(rows)} points, {within} ({100 * within / len(rows):.0f}%) predicted within 15%")
+    notes.append(f"{what}: {len(pred)} points, {within} ({100 * within / len(pred):.0f}%) predicted within 15%")
 
 
 def plot_serve(rows, pngs, png_dir, notes):
