@@ -5,7 +5,7 @@
 # 100 Mbit/s + 40 ms +- 5 ms with 3% loss; plus the planner's choice on the slow link. The
 # round trip shows in ms per token; the lossy link still generates and its TCP retransmits;
 # nothing stays behind (no veth in this namespace, no server). Root only (CI runs as root):
-# skipped with the reason otherwise. About 40 s.
+# skipped with the reason otherwise. About 2 minutes.
 set -u
 cd "$(dirname "$0")/.."
 B=${SEAM_BUILD:-build}

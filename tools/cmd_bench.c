@@ -630,6 +630,19 @@ static int bench_setup(bench_t *b)
     return 0;
 }
 
+/* This machine's layers timed for --predict and --plan, again for every link: this VM's speed
+ * drifts 20% within minutes, and a profile from the sweep's start mispredicts its end. */
+static int profile_client(bench_t *b)
+{
+    for (int t = 0; t < b->n_threads; t++) {
+        fprintf(stderr, "%sseam bench: timing this machine's layers on %ld threads\n",
+                isatty(STDERR_FILENO) ? "\r\033[K" : "", b->threads[t]);
+        if (seam_profile_measure(b->model, (int)b->threads[t], 0, -1, &b->client[t]) != SEAM_OK)
+            return -1;
+    }
+    return b->plan ? seam_profile_save(b->profile_path, &b->client[0], NULL) : SEAM_OK;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     static bench_t b;
@@ -828,28 +841,14 @@ int cmd_bench(int argc, char **argv)
         fprintf(stderr, "seam bench: --netns: links shaped by %s between namespaces (client %s, "
                 "servers %s)\n", seam_netns_method(b.netns), SEAM_NETNS_CLIENT_ADDR, SEAM_NETNS_SERVER_ADDR);
     }
-    if ((b.predict || b.plan) && todo) {
-        if (!(b.client = calloc((size_t)b.n_threads, sizeof *b.client)))
-            return 1;
-        for (int t = 0; t < b.n_threads; t++) {
-            fprintf(stderr, "seam bench: --predict: timing this machine's layers on %ld threads\n", b.threads[t]);
-            if (seam_profile_measure(b.model, (int)b.threads[t], 0, -1, &b.client[t]) != SEAM_OK) {
-                fprintf(stderr, "seam bench: %s\n", seam_last_error());
-                return 1;
-            }
-        }
+    if (b.plan && todo && b.n_threads > 1) {
+        fprintf(stderr, "seam bench: --plan takes one -t value\n");
+        return 2;
     }
-    if (b.plan && todo) {
-        if (b.n_threads > 1) {
-            fprintf(stderr, "seam bench: --plan takes one -t value\n");
-            return 2;
-        }
+    if ((b.predict || b.plan) && todo && !(b.client = calloc((size_t)b.n_threads, sizeof *b.client)))
+        return 1;
+    if (b.plan)
         snprintf(b.profile_path, sizeof b.profile_path, "/tmp/seam-bench-%d-profile.json", (int)getpid());
-        if (seam_profile_save(b.profile_path, &b.client[0], NULL) != SEAM_OK) {
-            fprintf(stderr, "seam bench: %s\n", seam_last_error());
-            return 1;
-        }
-    }
     server_view_t view = {0};
     server_t srv = {0};
     const link_t *srv_link = NULL;
@@ -865,6 +864,11 @@ int cmd_bench(int argc, char **argv)
         bool remote = p->shape.b > p->shape.a;
         if (p->link != srv_link || p->shape.a != srv_shape.a || p->shape.b != srv_shape.b) {
             server_stop(&srv);
+            if (b.client && p->link != srv_link && profile_client(&b) != SEAM_OK) {
+                fprintf(stderr, "seam bench: %s\n", seam_last_error());
+                rc = 1;
+                break;
+            }
             char err[512] = "";
             if (b.netns ? p->link != srv_link && seam_netns_shape(b.netns, &p->link->spec, err, sizeof err)
                         : seam_link_emulate_spec(&p->link->spec)) { /* (ours: our side of the link) */
