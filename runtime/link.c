@@ -15,11 +15,6 @@
 #include "transport.h"
 #include "seam.h"
 
-void seam_link_emulate(double rate_bits_per_s, double rtt_s)
-{
-    seam_transport_delay(rate_bits_per_s > 0 ? rate_bits_per_s : 0, rtt_s > 0 ? rtt_s : 0, 0);
-}
-
 static int parse_scaled(const char *s, size_t len, const char *const *units, const double *scale,
                         int n_units, double *out)
 {
@@ -82,7 +77,7 @@ int seam_link_parse(const char *spec, seam_link_spec_t *out)
     return 0;
 }
 
-int seam_link_emulate_spec(const seam_link_spec_t *l)
+int seam_link_emulate(const seam_link_spec_t *l)
 {
     if (l->loss > 0) {
         seam_error_set("a lossy link (%g%%) cannot be emulated inside the process: a message is "

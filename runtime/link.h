@@ -20,14 +20,12 @@ typedef struct {
 } seam_link_spec_t;
 
 /* Link emulation for experiments on loopback: every message this process sends is delayed by
- * rtt/2 plus its size over rate (the sender sleeps). Configure client and server alike and the
- * link between them gains `rtt` of round trip and a `rate` bandwidth cap. rate <= 0: no cap. */
-void seam_link_emulate(double rate_bits_per_s, double rtt_s);
-/* The same from a spec, with its jitter (each message's delay drawn from rtt/2 +- jitter, the
- * sender still sleeps, so messages stay in order). Loss cannot be emulated in the process (a
- * message is not a packet; TCP's retransmissions are the kernel's): -1 with the error set when
- * spec->loss > 0 (seam bench --netns shapes real packets). */
-int seam_link_emulate_spec(const seam_link_spec_t *spec);
+ * rtt/2 (+- jitter, uniform, drawn per message) plus its size over rate (the sender sleeps, so
+ * messages stay in order). Configure client and server alike and the link between them gains
+ * `rtt` of round trip and a `rate` bandwidth cap (0: none); {0} turns it off. Loss cannot be
+ * emulated in the process (a message is not a packet; TCP's retransmissions are the kernel's):
+ * -1 with the error set when spec->loss > 0 (seam bench --netns shapes real packets). */
+int seam_link_emulate(const seam_link_spec_t *spec);
 /* Parses RATE[,RTT[,JITTER[,LOSS%]]]: "100mbit,20ms", "1gbit,5ms", "unlimited,50ms",
  * "10mbit,0", "100mbit,20ms,5ms,1%" (units: bit kbit mbit gbit; s ms us; loss in %). Returns
  * 0, or -1 with the error set. */

@@ -45,8 +45,7 @@ static double jitter_draw(void)
     static _Thread_local uint64_t x;
     if (!x)
         x = (seam_now_ns() ^ (uint64_t)(uintptr_t)&x) | 1;
-    x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
-    return (double)((x * 2685821657736338717ull) >> 11) / 4503599627370496.0 - 1.0;
+    return seam_uniform_pm1(&x);
 }
 
 static void emulate(size_t bytes)

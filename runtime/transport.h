@@ -55,6 +55,15 @@ long seam_msg_send_error(void *sock, const uint8_t *identity, size_t identity_le
 
 uint64_t seam_now_ns(void);
 
+/* A uniform draw in [-1, 1) from a xorshift64* state (seed it nonzero), for jitter. */
+static inline double seam_uniform_pm1(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+    *state = x;
+    return (double)((x * 2685821657736338717ull) >> 11) / 4503599627370496.0 - 1.0;
+}
+
 /* Makes sock a CurveZMQ client of the server whose public key is server_key (Z85), with our
  * key pair pub/sec (Z85). Call before zmq_connect. */
 void seam_curve_client(void *sock, const char *server_key, const char *pub, const char *sec);

@@ -123,7 +123,7 @@ static seam_adaptive_move_t scenario(bool slow_first, seam_move_mode_t mode, boo
     prepare();
     fresh_server();
     if (slow_first)
-        seam_link_emulate(SLOW_RATE, SLOW_RTT);
+        seam_link_emulate(&(seam_link_spec_t){.rate = SLOW_RATE, .rtt = SLOW_RTT});
     seam_adaptive_t *a = new_runner(mode);
     char first[512];
     snprintf(first, sizeof first, "%s%s", seam_adaptive_spec(a), seam_adaptive_head_remote(a) ? " +head" : "");
@@ -139,13 +139,14 @@ static seam_adaptive_move_t scenario(bool slow_first, seam_move_mode_t mode, boo
          k++) {
         same += tok == ref[k];
         if (k == CHANGE_AT) {
-            seam_link_emulate(slow_first ? 0 : SLOW_RATE, slow_first ? 0 : SLOW_RTT);
+            seam_link_emulate(slow_first ? &(seam_link_spec_t){0}
+                                              : &(seam_link_spec_t){.rate = SLOW_RATE, .rtt = SLOW_RTT});
             t_change = seam_now_ns() / 1e9;
         }
         int32_t cur = ref[k]; /* follow the reference so one miss cannot cascade */
         tok = greedy_step(a, &cur, 1);
     }
-    seam_link_emulate(0, 0);
+    seam_link_emulate(&(seam_link_spec_t){0});
     double after = seam_adaptive_last_move_s(a) - t_change;
     const seam_adaptive_move_t *mv = seam_adaptive_last_move(a);
     assert_non_null(mv);

@@ -433,9 +433,9 @@ static void test_link_emulation(void **state)
     seam_split_stats_t st;
     assert_int_equal(seam_split_step(sp, prompt, 1, 0, lg, NULL, NULL, &st, false), SEAM_OK);
     double base_ms = st.stage[1].network_us / 1e3;
-    seam_link_emulate(8e6, 0.040); /* 8 Mbit/s, 40 ms round trip: +20 ms + bytes at 1 B/us */
+    seam_link_emulate(&(seam_link_spec_t){.rate = 8e6, .rtt = 0.040}); /* 8 Mbit/s, 40 ms round trip: +20 ms + bytes at 1 B/us */
     assert_int_equal(seam_split_step(sp, prompt + 1, 1, 1, lg, NULL, NULL, &st, false), SEAM_OK);
-    seam_link_emulate(0, 0);
+    seam_link_emulate(&(seam_link_spec_t){0});
     double ms = st.stage[1].network_us / 1e3, want = 20.0 + st.stage[1].sent_bytes * 8.0 / 8e6 * 1e3;
     printf("  emulated link (client side, 8mbit,40ms): network %.2f ms per step, expected %.2f "
            "(+ %.2f unshaped)\n", ms, want, base_ms);

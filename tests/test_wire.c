@@ -195,7 +195,7 @@ static void test_link_spec(void **st)
     assert_int_equal(seam_link_parse("10mbit,5ms,", &l), -1);
     /* loss is the kernel's to emulate: refused in the process, with the way to get it */
     l = (seam_link_spec_t){.rate = 10e6, .loss = 0.01};
-    assert_int_equal(seam_link_emulate_spec(&l), -1);
+    assert_int_equal(seam_link_emulate(&l), -1);
     assert_non_null(strstr(seam_last_error(), "--netns"));
 }
 

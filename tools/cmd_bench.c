@@ -755,13 +755,15 @@ int cmd_bench(int argc, char **argv)
         !parse_longs("-n", tgs, 0, 1 << 16, b.n_gen, &b.n_ng))
         return 2;
 
-    /* every point, in the order servers are started: link, then shape */
-    int total = b.n_link * b.n_shape * b.n_threads * b.n_wire * b.n_head * b.n_np * b.n_ng;
+    /* every point, in the order servers are started: link, then shape; with --plan, each
+     * link's shapes are followed by the planner's choice against an all-layers server */
+    int per_link_plan = b.plan ? b.n_threads * b.n_wire * b.n_np * b.n_ng : 0;
+    int total = b.n_link * (b.n_shape * b.n_threads * b.n_wire * b.n_head * b.n_np * b.n_ng + per_link_plan);
     point_t *pts = calloc((size_t)total, sizeof *pts);
     if (!pts)
         return 1;
     int n = 0;
-    for (int li = 0; li < b.n_link; li++)
+    for (int li = 0; li < b.n_link; li++) {
         for (int si = 0; si < b.n_shape; si++)
             for (int ti = 0; ti < b.n_threads; ti++)
                 for (int wi = 0; wi < b.n_wire; wi++)
@@ -779,31 +781,13 @@ int cmd_bench(int argc, char **argv)
                                     continue;
                                 pts[n++] = p;
                             }
-    if (b.plan) { /* per link, after its shapes: the planner's choice against an all-layers server */
-        int m = n;
-        point_t *more = realloc(pts, sizeof *pts * (size_t)(n + b.n_link * b.n_threads * b.n_wire * b.n_np * b.n_ng));
-        if (!more)
-            return 1;
-        pts = more;
-        point_t *sorted = calloc((size_t)m + (size_t)(b.n_link * b.n_threads * b.n_wire * b.n_np * b.n_ng), sizeof *sorted);
-        if (!sorted)
-            return 1;
-        int k = 0;
-        for (int li = 0; li < b.n_link; li++) {
-            for (int i = 0; i < m; i++)
-                if (pts[i].link == &b.link[li])
-                    sorted[k++] = pts[i];
-            for (int ti = 0; ti < b.n_threads; ti++)
-                for (int wi = 0; wi < b.n_wire; wi++)
-                    for (int pi = 0; pi < b.n_np; pi++)
-                        for (int gi = 0; gi < b.n_ng; gi++)
-                            sorted[k++] = (point_t){.shape = {0, b.n_layer, true}, .wire = b.wire[wi],
-                                                    .link = &b.link[li], .threads = b.threads[ti],
-                                                    .n_prompt = b.n_prompt[pi], .n_gen = b.n_gen[gi]};
-        }
-        memcpy(pts, sorted, sizeof *pts * (size_t)k);
-        free(sorted);
-        n = k;
+        for (int ti = 0; per_link_plan && ti < b.n_threads; ti++)
+            for (int wi = 0; wi < b.n_wire; wi++)
+                for (int pi = 0; pi < b.n_np; pi++)
+                    for (int gi = 0; gi < b.n_ng; gi++)
+                        pts[n++] = (point_t){.shape = {0, b.n_layer, true}, .wire = b.wire[wi],
+                                             .link = &b.link[li], .threads = b.threads[ti],
+                                             .n_prompt = b.n_prompt[pi], .n_gen = b.n_gen[gi]};
     }
     int n_done = 0;
     char **done = done_points(b.out, &n_done);
@@ -871,7 +855,7 @@ int cmd_bench(int argc, char **argv)
             }
             char err[512] = "";
             if (b.netns ? p->link != srv_link && seam_netns_shape(b.netns, &p->link->spec, err, sizeof err)
-                        : seam_link_emulate_spec(&p->link->spec)) { /* (ours: our side of the link) */
+                        : seam_link_emulate(&p->link->spec)) { /* (ours: our side of the link) */
                 fprintf(stderr, "seam bench: link %s: %s\n", p->link->text, err[0] ? err : seam_last_error());
                 rc = 1;
                 break;
@@ -939,7 +923,7 @@ int cmd_bench(int argc, char **argv)
         progress(ran, todo, started, what);
     }
     server_stop(&srv);
-    seam_link_emulate(0, 0);
+    seam_link_emulate(&(seam_link_spec_t){0});
     seam_netns_close(&b.netns);
     if (b.profile_path[0])
         unlink(b.profile_path);

@@ -51,7 +51,7 @@ int parse_float(const char *flag, const char *s, double lo, double hi, double *o
 bool set_link_emulation(const char *arg)
 {
     seam_link_spec_t l;
-    if (seam_link_parse(arg, &l) != 0 || seam_link_emulate_spec(&l) != 0) {
+    if (seam_link_parse(arg, &l) != 0 || seam_link_emulate(&l) != 0) {
         fprintf(stderr, "seam %s: --emulate-link: %s\n", seam_cli_cmd, seam_last_error());
         return false;
     }

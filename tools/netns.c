@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../runtime/transport.h"
+
 #ifdef SEAM_HAVE_NFQ
 #include <arpa/inet.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
@@ -107,13 +109,6 @@ struct delay_line {
     char err[160];
 };
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void heap_push(delay_line_t *d, held_t v)
 {
     int i = d->n_held++;
@@ -144,15 +139,6 @@ static held_t heap_pop(delay_line_t *d)
     return top;
 }
 
-/* uniform in [-1, 1) */
-static double uniform(delay_line_t *d)
-{
-    uint64_t x = d->rng;
-    x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
-    d->rng = x;
-    return (double)((x * 2685821657736338717ull) >> 11) / 4503599627370496.0 - 1.0;
-}
-
 static int on_packet(struct nfq_q_handle *q, struct nfgenmsg *m, struct nfq_data *nd, void *arg)
 {
     (void)m;
@@ -161,10 +147,10 @@ static int on_packet(struct nfq_q_handle *q, struct nfgenmsg *m, struct nfq_data
     if (!ph)
         return 0;
     uint32_t id = ntohl(ph->packet_id);
-    double s = d->delay + d->jitter * uniform(d);
+    double s = d->delay + d->jitter * seam_uniform_pm1(&d->rng);
     if (d->n_held == LINE_SLOTS || s <= 0)
         return nfq_set_verdict(q, id, NF_ACCEPT, 0, NULL);
-    heap_push(d, (held_t){now_ns() + (uint64_t)(s * 1e9), id});
+    heap_push(d, (held_t){seam_now_ns() + (uint64_t)(s * 1e9), id});
     return 0;
 }
 
@@ -188,7 +174,7 @@ static void *line_main(void *arg)
     int fd = nfq_fd(d->h);
     char buf[4096] __attribute__((aligned));
     while (!atomic_load(&d->stop)) {
-        uint64_t t = now_ns();
+        uint64_t t = seam_now_ns();
         while (d->n_held && d->heap[0].due_ns <= t)
             nfq_set_verdict(d->q, heap_pop(d).id, NF_ACCEPT, 0, NULL);
         uint64_t wait = 50000000; /* 50 ms: the stop flag's latency */
@@ -216,7 +202,7 @@ static delay_line_t *line_start(int ns, char *err, size_t cap)
         return NULL;
     }
     d->ns = ns;
-    d->rng = (now_ns() ^ (uint64_t)(uintptr_t)d) | 1;
+    d->rng = (seam_now_ns() ^ (uint64_t)(uintptr_t)d) | 1;
     if (pthread_create(&d->thread, NULL, line_main, d) != 0) {
         free(d->heap);
         free(d);
