@@ -81,10 +81,14 @@ def plot_bench(rows, pngs, png_dir, notes):
     predicted = [r for r in rows if float(r.get("predicted_ms") or 0) > 0 and r["shape"] != "plan"]
     if predicted:
         plot_predicted([num(r, "predicted_ms") for r in predicted],
-                       [num(r, "tg_ms_per_token") for r in predicted], pngs, png_dir, notes, "seam bench --predict")
+                       [num(r, "tg_ms_per_token") for r in predicted], pngs, png_dir, notes, "seam bench --predict",
+                       [EMULATION.get(r.get("emulation"), r.get("emulation") or "") for r in predicted])
     rows = [r for r in rows if r["shape"] != "plan"]
     if not rows:
         return
+    # the same link emulated two ways (in the process, by the kernel) is two lines
+    if len({r.get("emulation") for r in rows}) > 1:
+        rows = [dict(r, link=f"{r['link']} ({r.get('emulation')})") for r in rows]
     links = sorted({r["link"] for r in rows})
     wires = sorted({r["wire"] for r in rows if r["shape"] != "local"})
     n_layer = max([int(r["shape"].split("-")[1]) for r in rows if r["shape"] != "local"] or [0])
@@ -104,7 +108,7 @@ def plot_bench(rows, pngs, png_dir, notes):
     ax.set_xlabel("first layer on the server (cut)")
     ax.set_ylabel("decode tok/s")
     ax.set_title("Decode speed per cut, for each link (f32, head here)")
-    ax.legend(fontsize=8)
+    legend(ax, len(links))
     ax.grid(alpha=0.3)
     png(fig, "decode_per_cut", pngs, png_dir)
     # bytes per generated token by wire dtype
@@ -138,7 +142,7 @@ def plot_bench(rows, pngs, png_dir, notes):
     ax.axhline(1, color="black", linewidth=0.8)
     ax.set_ylabel("decode tok/s ÷ all local")
     ax.set_title("Split against local")
-    ax.legend(fontsize=8)
+    legend(ax, len(links))
     png(fig, "split_vs_local", pngs, png_dir)
     first = rows[0]
     notes.append(f"seam bench: {len(rows)} points, {first.get('model', '?')}, commit {first.get('commit', '?')}, "
@@ -151,10 +155,28 @@ def plot_sweep(rows, pngs, png_dir, notes):
                    png_dir, notes, "partition sweep")
 
 
-def plot_predicted(pred, meas, pngs, png_dir, notes, what):
-    within = sum(abs(p - m) <= 0.15 * m for p, m in zip(pred, meas))
+EMULATION = {"process": "links in the process", "tbf+nfqueue": "kernel links (tbf + delay line)",
+             "netem": "kernel links (netem)"}
+
+
+def legend(ax, n):
+    """Beside the plot when there are many entries, where it hides no points."""
+    if n > 4:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
+    else:
+        ax.legend(fontsize=8)
+
+
+def plot_predicted(pred, meas, pngs, png_dir, notes, what, groups=None):
+    ok = [abs(p - m) <= 0.15 * m for p, m in zip(pred, meas)]
+    within = sum(ok)
+    groups = groups or [""] * len(pred)
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    ax.scatter(meas, pred, s=12, alpha=0.7)
+    for g in sorted(set(groups)):
+        idx = [i for i, x in enumerate(groups) if x == g]
+        k = sum(ok[i] for i in idx)
+        ax.scatter([meas[i] for i in idx], [pred[i] for i in idx], s=12, alpha=0.7,
+                   label=f"{g}: {k} of {len(idx)} within 15%" if g else None)
     hi = max(pred + meas) * 1.05
     ax.plot([0, hi], [0, hi], color="black", linewidth=1, label="predicted = measured")
     ax.fill_between([0, hi], [0, hi * 0.85], [0, hi * 1.15], color="green", alpha=0.1, label="±15%")
