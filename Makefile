@@ -254,7 +254,8 @@ $(LLAMA_BENCH): | $(SDIST)
 
 test-data: $(MODEL) $(FIXTURES) $(VOCABS) $(REPORT_STAMP)
 
-demo: deps
+demo:
+	$(Q)bash tools/deps.sh build
 	$(Q)$(MAKE) --no-print-directory all model
 	$(Q)SEAM=$(SEAM) MODEL=$(MODEL) THREADS=$(THREADS) bash tools/demo.sh
 
@@ -274,7 +275,7 @@ test: deps
 	         exit f > 0}' $(TALLY)
 
 test-unit: all test-data
-	$(Q)SEAM_BACKEND=cpu SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) bash tests/run.sh tests/layers.py $(TESTS) tests/examples.sh tests/python.sh tests/metrics.sh tests/bench.sh tests/netns.sh tests/report.sh
+	$(Q)SEAM_BACKEND=cpu SEAM_MODEL=$(MODEL) SEAM_BUILD=$(BUILD) bash tests/run.sh tests/layers.py $(TESTS) tests/examples.sh tests/python.sh tests/metrics.sh tests/bench.sh tests/netns.sh tests/netem.sh tests/report.sh
 
 # The parsers and the hostile-input suites again under AddressSanitizer and UBSan.
 # test_hostile and test_abuse attack an ASan-built seam serve (SEAM_BIN).
