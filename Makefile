@@ -55,6 +55,7 @@ GPU_MSG := $(if $(shell nvidia-smi -L 2>/dev/null | grep -i gpu),✓ GPU at run 
 
 ifeq ($(ARCH),x86_64)
 AVX2_FLAGS := -mavx2 -mfma -mf16c
+VNNI_FLAGS := $(AVX2_FLAGS) -mavxvnni
 endif
 
 # ---- sources --------------------------------------------------------------------------
@@ -149,6 +150,11 @@ $(BUILD)/kernels/cpu/%_avx2.o: kernels/cpu/%_avx2.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $< (avx2)"
 	$(Q)$(CC) $(CFLAGS) $(AVX2_FLAGS) -c $< -o $@
+
+$(BUILD)/kernels/cpu/%_vnni.o: kernels/cpu/%_vnni.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $< (avx2, avx-vnni)"
+	$(Q)$(CC) $(CFLAGS) $(VNNI_FLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@echo "  AR $@"

@@ -270,8 +270,9 @@ static void check_repacked(seam_type_t type, int64_t cols)
             worst = fmax(worst, fabs(a - b) / (1.0 + fabs(b)));
         }
     }
-    printf("  regrouped %s: %d rows one at a time = all %d at once, bit for bit; vs the plain "
-           "layout %.1e\n", seam_type_name(type), n, n, worst);
+    printf("  regrouped %s: %d rows one at a time%s = all %d at once, bit for bit; vs the plain "
+           "layout %.1e\n", seam_type_name(type), n,
+           type == SEAM_TYPE_Q4_K && seam_cpu_vnni() ? " (avx-vnni)" : "", n, worst);
     assert_true(worst < 1e-5);
     free(w), free(packed), free(x), free(plain), free(all), free(one), free(scratch);
 }

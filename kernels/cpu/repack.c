@@ -3,7 +3,11 @@
  * quantises the activations and splits the groups over the threads). */
 #include "repack.h"
 
+#include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include "quant.h"
 #include "quant_avx2.h"
@@ -64,6 +68,21 @@ void seam_cpu_repack(seam_type_t type, const void *w, int64_t rows, int64_t cols
         }
 }
 
+bool seam_cpu_vnni(void)
+{
+    static _Atomic int state = -1; /* -1: not asked yet; threads may ask at once */
+    if (state < 0) {
+        bool has = false;
+#if defined(__x86_64__)
+        unsigned a, b, c, d; /* AVX-VNNI (VEX): CPUID.(7,1):EAX bit 4 */
+        has = __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4));
+#endif
+        const char *env = getenv("SEAM_ISA");
+        state = has && seam_cpu_isa() == SEAM_ISA_AVX2 && !(env && strcmp(env, "avx2") == 0);
+    }
+    return state;
+}
+
 void seam_cpu_groups(seam_type_t type, const void *packed, int64_t rows, int64_t cols,
                      const char *act, size_t abytes, int n, int64_t g0, int64_t g1, float *y)
 {
@@ -77,6 +96,8 @@ void seam_cpu_groups(seam_type_t type, const void *packed, int64_t rows, int64_t
             float *out = y + (size_t)t * (size_t)rows + g * GROUP;
             if (type == SEAM_TYPE_Q5_0)
                 seam_avx2_q5_0x8(nb, (const block_q5_0x8 *)packed + g * nb, acts, nt, out, (size_t)rows);
+            else if (seam_cpu_vnni())
+                seam_vnni_q4_Kx8(nb, (const block_q4_Kx8 *)packed + g * nb, acts, nt, out, (size_t)rows);
             else
                 seam_avx2_q4_Kx8(nb, (const block_q4_Kx8 *)packed + g * nb, acts, nt, out, (size_t)rows);
         }

@@ -51,6 +51,11 @@ void seam_cpu_groups(seam_type_t type, const void *packed, int64_t rows, int64_t
  * activation rows of Q8_K; out[t * os + r]. */
 void seam_avx2_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const void *const *acts, int nt,
                       float *out, size_t os);
+/* The same compiled with AVX-VNNI (repack_vnni.c), and whether this CPU runs it (and
+ * SEAM_ISA does not ask for plain avx2 or scalar). */
+void seam_vnni_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const void *const *acts, int nt,
+                      float *out, size_t os);
+bool seam_cpu_vnni(void);
 /* The same for Q5_0 groups against Q8_0 activation rows. */
 void seam_avx2_q5_0x8(int64_t nb, const block_q5_0x8 *w, const void *const *acts, int nt,
                       float *out, size_t os);

@@ -5,6 +5,15 @@
  * rows, and each output's float sum is the same steps whatever the number of rows. */
 #include "repack.h"
 
+/* repack_vnni.c compiles this file again with AVX-VNNI: there decode's one-row Q4_K loop adds
+ * its bytes' products straight into int32 lanes (vpdpbusd: the same exact sums, fewer steps),
+ * and only the Q4_K kernel is made, as seam_vnni_q4_Kx8. */
+#ifdef SEAM_REPACK_VNNI
+#define Q4_KX8_ENTRY seam_vnni_q4_Kx8
+#else
+#define Q4_KX8_ENTRY seam_avx2_q4_Kx8
+#endif
+
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
 #include <string.h>
@@ -52,6 +61,11 @@ static inline __attribute__((always_inline)) void q4_Kx8(int64_t nb, const block
         __m256i sc[8], mn[4];
         for (int j = 0; j < 8; j++)
             sc[j] = pair16(b->sc[j]);
+#ifdef __AVXVNNI__
+        __m256i sc32[8];
+        for (int j = 0; j < 8; j++)
+            sc32[j] = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)b->sc[j]));
+#endif
         for (int k = 0; k < 4; k++) /* lane r: the mins of sub-blocks 2k and 2k+1 */
             mn[k] = _mm256_or_si256(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)b->mn[2 * k])),
                                     _mm256_slli_epi32(_mm256_cvtepu8_epi32(
@@ -79,6 +93,21 @@ static inline __attribute__((always_inline)) void q4_Kx8(int64_t nb, const block
                 mv = _mm256_add_epi32(mv, _mm256_madd_epi16(mn[k], _mm256_set1_epi32(pairs[k])));
             /* S: the nibbles times the activations, by sub-block, times the scales, exactly */
             __m256i sv = _mm256_setzero_si256();
+#ifdef __AVXVNNI__
+            if (nt == 1) { /* the sums by sub-block in int32, then times the scales */
+                for (int k = 0; k < 4; k++) {
+                    __m256i pl = _mm256_setzero_si256(), ph = _mm256_setzero_si256();
+                    for (int q = 0; q < 8; q++) {
+                        __m256i p = _mm256_loadu_si256((const __m256i *)b->qs[k][q]);
+                        pl = _mm256_dpbusd_avx_epi32(pl, _mm256_and_si256(p, m4), bcast4(y->qs + 64 * k + 4 * q));
+                        ph = _mm256_dpbusd_avx_epi32(ph, _mm256_and_si256(_mm256_srli_epi16(p, 4), m4),
+                                                     bcast4(y->qs + 64 * k + 32 + 4 * q));
+                    }
+                    sv = _mm256_add_epi32(sv, _mm256_add_epi32(_mm256_mullo_epi32(pl, sc32[2 * k]),
+                                                               _mm256_mullo_epi32(ph, sc32[2 * k + 1])));
+                }
+            } else
+#endif
             for (int k = 0; k < 4; k++) {
                 __m256i pl = _mm256_setzero_si256(), ph = _mm256_setzero_si256();
                 for (int q = 0; q < 8; q++) { /* 8 x 2 x 15 x 127 fits int16 */
@@ -106,6 +135,7 @@ static inline __attribute__((always_inline)) void q4_Kx8(int64_t nb, const block
         _mm256_storeu_ps(out + (size_t)t * os, _mm256_sub_ps(acc[t], accm[t]));
 }
 
+#ifndef SEAM_REPACK_VNNI
 /* Q5_0: the values plus 16 (0..31, unsigned for maddubs), and 16 times the activations' sum
  * taken off the integer dot. The fifth bits of value group q (values 4q..4q+3) are bits
  * 4q..4q+3 of each row's qh: spread to the 4 bytes of its lane and turned into 0x10. */
@@ -174,8 +204,10 @@ void seam_avx2_q5_0x8(int64_t nb, const block_q5_0x8 *w, const void *const *acts
         q5_0x8(nb, w, acts + t, 1, out + (size_t)t * os, os);
 }
 
-void seam_avx2_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const void *const *acts, int nt,
-                      float *out, size_t os)
+#endif /* SEAM_REPACK_VNNI */
+
+void Q4_KX8_ENTRY(int64_t nb, const block_q4_Kx8 *w, const void *const *acts, int nt,
+                  float *out, size_t os)
 {
     int t = 0;
     if (nt == SEAM_DOT_MAX_ROWS) {
@@ -190,16 +222,18 @@ void seam_avx2_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const void *const *acts
 
 #else /* not x86-64 with AVX2: never called (seam_cpu_repack_supported is false) */
 
-void seam_avx2_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const void *const *acts, int nt,
-                      float *out, size_t os)
+void Q4_KX8_ENTRY(int64_t nb, const block_q4_Kx8 *w, const void *const *acts, int nt,
+                  float *out, size_t os)
 {
     (void)nb, (void)w, (void)acts, (void)nt, (void)out, (void)os;
 }
 
+#ifndef SEAM_REPACK_VNNI
 void seam_avx2_q5_0x8(int64_t nb, const block_q5_0x8 *w, const void *const *acts, int nt,
                       float *out, size_t os)
 {
     (void)nb, (void)w, (void)acts, (void)nt, (void)out, (void)os;
 }
+#endif /* SEAM_REPACK_VNNI */
 
 #endif
