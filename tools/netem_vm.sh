@@ -78,9 +78,12 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
-mount -t tmpfs tmp /tmp
 mount -t tmpfs run /run
 mount -t tmpfs shm /dev/shm
+# the guest's scratch space: a tmpfs of its own, but /tmp itself stays the host's, where the
+# checkout may be (a clean clone in mktemp -d, as CI makes)
+mkdir -p /run/tmp
+export TMPDIR=/run/tmp
 hostname netem-vm
 modprobe -a sch_netem sch_tbf veth ip_tables iptable_raw iptable_mangle xt_statistic xt_NFQUEUE nfnetlink_queue
 ip link set lo up
