@@ -56,6 +56,7 @@ GPU_MSG := $(if $(shell nvidia-smi -L 2>/dev/null | grep -i gpu),✓ GPU at run 
 ifeq ($(ARCH),x86_64)
 AVX2_FLAGS := -mavx2 -mfma -mf16c
 VNNI_FLAGS := $(AVX2_FLAGS) -mavxvnni
+AVX512_FLAGS := $(AVX2_FLAGS) -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 endif
 
 # ---- sources --------------------------------------------------------------------------
@@ -155,6 +156,11 @@ $(BUILD)/kernels/cpu/%_vnni.o: kernels/cpu/%_vnni.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $< (avx2, avx-vnni)"
 	$(Q)$(CC) $(CFLAGS) $(VNNI_FLAGS) -c $< -o $@
+
+$(BUILD)/kernels/cpu/%_avx512.o: kernels/cpu/%_avx512.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $< (avx-512 vnni)"
+	$(Q)$(CC) $(CFLAGS) $(AVX512_FLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@echo "  AR $@"

@@ -206,7 +206,7 @@ int main(int argc, char **argv)
     free(probe_buf);
     printf("model            %s (%s, %d layers)\n", in.name, in.arch_name, in.n_layer);
     printf("threads          %d, kernels %s%s, %d repetitions\n", threads, seam_cpu_isa_name(seam_cpu_isa()),
-           seam_cpu_vnni() ? " (Q4_K decode: avx-vnni)" : "", reps);
+           seam_cpu_avx512() ? " (Q4_K decode: avx-512 vnni)" : seam_cpu_vnni() ? " (Q4_K decode: avx-vnni)" : "", reps);
     printf("prefill          pp%d: %.1f ± %.1f tok/s\n", n_prompt, pp_mean, pp_sd);
     printf("decode           tg%d: %.1f ± %.1f tok/s (%.2f ms/token)\n", n_decode, decode, tg_sd, 1e3 / decode);
     printf("bytes per token  %.1f MiB of weights read per decode step\n", bytes / 1048576.0);

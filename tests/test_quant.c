@@ -272,7 +272,8 @@ static void check_repacked(seam_type_t type, int64_t cols)
     }
     printf("  regrouped %s: %d rows one at a time%s = all %d at once, bit for bit; vs the plain "
            "layout %.1e\n", seam_type_name(type), n,
-           type == SEAM_TYPE_Q4_K && seam_cpu_vnni() ? " (avx-vnni)" : "", n, worst);
+           type != SEAM_TYPE_Q4_K ? "" : seam_cpu_avx512() ? " (avx-512 vnni)" : seam_cpu_vnni() ? " (avx-vnni)" : "",
+           n, worst);
     assert_true(worst < 1e-5);
     free(w), free(packed), free(x), free(plain), free(all), free(one), free(scratch);
 }

@@ -83,6 +83,28 @@ bool seam_cpu_vnni(void)
     return state;
 }
 
+int seam_cpu_prefetch_blocks(void)
+{
+    static _Atomic int ahead = -2; /* -2: not asked yet */
+    if (ahead == -2) {
+        int n = 12;
+#if defined(__x86_64__)
+        unsigned a, b, c, d;
+        if (__get_cpuid(0, &a, &b, &c, &d) && b == 0x756e6547 && d == 0x49656e69 && c == 0x6c65746e)
+            n = 1; /* "GenuineIntel" */
+#endif
+        const char *env = getenv("SEAM_PREFETCH_BLOCKS");
+        if (env && *env) {
+            char *end;
+            long v = strtol(env, &end, 10);
+            if (!*end && v >= -1 && v <= 64)
+                n = (int)v;
+        }
+        ahead = n;
+    }
+    return ahead;
+}
+
 void seam_cpu_groups(seam_type_t type, const void *packed, int64_t rows, int64_t cols,
                      const char *act, size_t abytes, int n, int64_t g0, int64_t g1, float *y)
 {
@@ -96,6 +118,8 @@ void seam_cpu_groups(seam_type_t type, const void *packed, int64_t rows, int64_t
             float *out = y + (size_t)t * (size_t)rows + g * GROUP;
             if (type == SEAM_TYPE_Q5_0)
                 seam_avx2_q5_0x8(nb, (const block_q5_0x8 *)packed + g * nb, acts, nt, out, (size_t)rows);
+            else if (nt == 1 && seam_cpu_avx512())
+                seam_avx512_q4_Kx8(nb, (const block_q4_Kx8 *)packed + g * nb, acts[0], out);
             else if (seam_cpu_vnni())
                 seam_vnni_q4_Kx8(nb, (const block_q4_Kx8 *)packed + g * nb, acts, nt, out, (size_t)rows);
             else

@@ -21,10 +21,6 @@
 /* the loops over activation rows run a compile-time count of times: unrolled (quant_avx2.c) */
 #define SEAM_UNROLL _Pragma("GCC unroll 8")
 
-#ifndef SEAM_PREFETCH_BLOCKS /* how far ahead decode asks for the weights, in blocks */
-#define SEAM_PREFETCH_BLOCKS 12
-#endif
-
 /* 8 bytes (one per row) as 8 int32 lanes holding the value in both int16 halves, for madd. */
 static inline __m256i pair16(const uint8_t *v)
 {
@@ -51,11 +47,13 @@ static inline __attribute__((always_inline)) void q4_Kx8(int64_t nb, const block
         acc[t] = _mm256_setzero_ps();
         accm[t] = _mm256_setzero_ps();
     }
+    /* decode streams the weights once: it asks for them this many blocks ahead */
+    const int ahead = nt == 1 ? seam_cpu_prefetch_blocks() : -1;
     for (int64_t i = 0; i < nb; i++) {
         const block_q4_Kx8 *b = &w[i];
-        if (nt == 1) /* decode streams the weights once: ask for them ahead */
+        if (ahead >= 0)
             for (int c = 0; c < (int)sizeof *b; c += 64)
-                _mm_prefetch((const char *)(b + SEAM_PREFETCH_BLOCKS) + c, _MM_HINT_T0);
+                _mm_prefetch((const char *)(b + ahead) + c, _MM_HINT_T0);
         __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
         __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
         __m256i sc[8], mn[4];
