@@ -251,14 +251,18 @@ $(BUILD)/vocab/ggml-vocab-%.gguf: | $(SDIST)
 	$(Q)mv $@.tmp $@
 
 # llama.cpp's own C++ bench, CPU only, built as its CMake files build it for this machine
-# (GGML_NATIVE): the peer bench-compare measures seam against.
+# (GGML_NATIVE): the peer bench-compare measures seam against. Without its AMX path: on an
+# Intel Xeon with AMX (seen 2026-12-03) every run dies in ggml_backend_amx_mul_mat (SIGSEGV,
+# llama.cpp issue 20824), so the AMX instructions are turned off and llama.cpp runs its
+# AVX-512 kernels there; elsewhere the flags change nothing.
+LLAMA_NO_AMX := $(if $(filter x86_64,$(ARCH)),-mno-amx-tile -mno-amx-int8 -mno-amx-bf16)
 LLAMA_BENCH := $(BUILD)/llamacpp/llama-bench
 $(LLAMA_BENCH): | $(SDIST)
 	@echo "  LLAMA-BENCH $@ (llama.cpp from the llama-cpp-python $(LLAMA_CPP_PY) sdist; a few minutes)"
 	$(Q)rm -rf $(BUILD)/llamacpp/src && mkdir -p $(BUILD)/llamacpp/src
 	$(Q)tar xzf $(SDIST) -C $(BUILD)/llamacpp/src --strip-components=3 $(LLAMA_SRC)
 	$(Q)cmake -S $(BUILD)/llamacpp/src -B $(BUILD)/llamacpp/build -DCMAKE_BUILD_TYPE=Release \
-	    -DGGML_NATIVE=ON -DGGML_CUDA=OFF -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
+	    -DGGML_NATIVE=ON "-DCMAKE_C_FLAGS=$(LLAMA_NO_AMX)" "-DCMAKE_CXX_FLAGS=$(LLAMA_NO_AMX)" -DGGML_CUDA=OFF -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
 	    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
 	    -DLLAMA_BUILD_APP=OFF > $(BUILD)/llamacpp/cmake.log
 	$(Q)cmake --build $(BUILD)/llamacpp/build --target llama-bench -j$$(nproc) > $(BUILD)/llamacpp/build.log
