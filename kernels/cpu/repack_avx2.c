@@ -18,6 +18,8 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "repack_q4k.h"
+
 /* the loops over activation rows run a compile-time count of times: unrolled (quant_avx2.c) */
 #define SEAM_UNROLL _Pragma("GCC unroll 8")
 
@@ -51,9 +53,7 @@ static inline __attribute__((always_inline)) void q4_Kx8(int64_t nb, const block
     const int ahead = nt == 1 ? seam_cpu_prefetch_blocks() : -1;
     for (int64_t i = 0; i < nb; i++) {
         const block_q4_Kx8 *b = &w[i];
-        if (ahead >= 0)
-            for (int c = 0; c < (int)sizeof *b; c += 64)
-                _mm_prefetch((const char *)(b + ahead) + c, _MM_HINT_T0);
+        q4_Kx8_prefetch(b, ahead);
         __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
         __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
         __m256i sc[8], mn[4];
@@ -64,10 +64,7 @@ static inline __attribute__((always_inline)) void q4_Kx8(int64_t nb, const block
         for (int j = 0; j < 8; j++)
             sc32[j] = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)b->sc[j]));
 #endif
-        for (int k = 0; k < 4; k++) /* lane r: the mins of sub-blocks 2k and 2k+1 */
-            mn[k] = _mm256_or_si256(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)b->mn[2 * k])),
-                                    _mm256_slli_epi32(_mm256_cvtepu8_epi32(
-                                        _mm_loadl_epi64((const __m128i *)b->mn[2 * k + 1])), 16));
+        q4_Kx8_mins(b, mn);
         /* with several activation rows the nibbles are unpacked once for all of them:
          * [pair][group] low, high; with one they are unpacked where they are used */
         __m256i lo[4][8], hi[4][8];
@@ -81,14 +78,7 @@ static inline __attribute__((always_inline)) void q4_Kx8(int64_t nb, const block
         SEAM_UNROLL
         for (int t = 0; t < nt; t++) {
             const block_q8_K *y = (const block_q8_K *)acts[t] + i;
-            /* M: the mins times the activations' 32-value sums, exactly */
-            __m128i s32 = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y->bsums),
-                                         _mm_loadu_si128((const __m128i *)(y->bsums + 8)));
-            int32_t pairs[4];
-            _mm_storeu_si128((__m128i *)pairs, s32);
-            __m256i mv = _mm256_setzero_si256();
-            for (int k = 0; k < 4; k++)
-                mv = _mm256_add_epi32(mv, _mm256_madd_epi16(mn[k], _mm256_set1_epi32(pairs[k])));
+            __m256i mv = q4_Kx8_min_sums(mn, y);
             /* S: the nibbles times the activations, by sub-block, times the scales, exactly */
             __m256i sv = _mm256_setzero_si256();
 #ifdef __AVXVNNI__

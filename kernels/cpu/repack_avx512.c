@@ -16,6 +16,8 @@
     defined(__AVX512VNNI__)
 #include <immintrin.h>
 
+#include "repack_q4k.h"
+
 /* Lanes 0-7: the 4 activation bytes at p; lanes 8-15: the 4 after them. */
 static inline __m512i bcast4x2(const int8_t *p)
 {
@@ -36,23 +38,12 @@ void seam_avx512_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const block_q8_K *y, 
     __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++, y++) {
         const block_q4_Kx8 *b = &w[i];
-        if (ahead >= 0)
-            for (int c = 0; c < (int)sizeof *b; c += 64)
-                _mm_prefetch((const char *)(b + ahead) + c, _MM_HINT_T0);
+        q4_Kx8_prefetch(b, ahead);
         __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
         __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
-        /* M: the mins times the activations' 32-value sums, exactly, as the AVX2 kernel */
-        __m128i s32 = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y->bsums),
-                                     _mm_loadu_si128((const __m128i *)(y->bsums + 8)));
-        int32_t pairs[4];
-        _mm_storeu_si128((__m128i *)pairs, s32);
-        __m256i mv = _mm256_setzero_si256();
-        for (int k = 0; k < 4; k++) {
-            __m256i mn = _mm256_or_si256(
-                _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)b->mn[2 * k])),
-                _mm256_slli_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)b->mn[2 * k + 1])), 16));
-            mv = _mm256_add_epi32(mv, _mm256_madd_epi16(mn, _mm256_set1_epi32(pairs[k])));
-        }
+        __m256i mn[4];
+        q4_Kx8_mins(b, mn);
+        __m256i mv = q4_Kx8_min_sums(mn, y);
         /* S: by sub-block, even 4-value groups in the low half and odd in the high */
         __m512i sv = _mm512_setzero_si512();
         for (int k = 0; k < 4; k++) {
