@@ -19,8 +19,10 @@ static int failed(const seam_replica_t *r, const char *what)
     return SEAM_ERR_IO;
 }
 
-int seam_replica_connect(seam_split_t *s, seam_stage_t *st, seam_replica_t *r)
+int seam_replica_connect(seam_split_t *s, seam_stage_t *st, seam_replica_t *r, int timeout_ms)
 {
+    if (timeout_ms <= 0)
+        timeout_ms = s->p.timeout_ms;
     int hb = s->p.fail_after_ms / 4 > 100 ? s->p.fail_after_ms / 4 : 100;
     seam_rpc_params_t rp = {.endpoint = r->endpoint, .server_key = r->server_key,
                             .public_key = r->server_key[0] ? s->pub : NULL,
@@ -29,7 +31,7 @@ int seam_replica_connect(seam_split_t *s, seam_stage_t *st, seam_replica_t *r)
     if (!(r->rpc = seam_rpc_new(s->zctx, &rp)))
         return failed(r, "split");
     seam_msg_t m;
-    int rc = seam_rpc_hello(r->rpc, s->model_id, sizeof s->model_id, s->p.timeout_ms, &m);
+    int rc = seam_rpc_hello(r->rpc, s->model_id, sizeof s->model_id, timeout_ms, &m);
     if (rc != SEAM_OK) {
         char why[512];
         snprintf(why, sizeof why, "split: %s", seam_last_error());
@@ -62,7 +64,7 @@ int seam_replica_connect(seam_split_t *s, seam_stage_t *st, seam_replica_t *r)
         env.body_case = SEAM__ENVELOPE__BODY_PING;
         env.ping = &ping;
         ping.t_send_ns = seam_now_ns();
-        if ((rc = seam_rpc_call(r->rpc, &env, NULL, 0, s->p.timeout_ms, &m, NULL)) != SEAM_OK) {
+        if ((rc = seam_rpc_call(r->rpc, &env, NULL, 0, timeout_ms, &m, NULL)) != SEAM_OK) {
             failed(r, NULL);
             seam_replica_drop(r);
             return rc;
@@ -80,7 +82,7 @@ int seam_replica_connect(seam_split_t *s, seam_stage_t *st, seam_replica_t *r)
     env.body_case = SEAM__ENVELOPE__BODY_STATS_REQUEST;
     env.stats_request = &q;
     r->busy = 0;
-    if (seam_rpc_call(r->rpc, &env, NULL, 0, s->p.timeout_ms, &m, NULL) == SEAM_OK) {
+    if (seam_rpc_call(r->rpc, &env, NULL, 0, timeout_ms, &m, NULL) == SEAM_OK) {
         if (m.env->body_case == SEAM__ENVELOPE__BODY_STATS && m.env->stats->busy > 0 &&
             m.env->stats->busy <= 1)
             r->busy = m.env->stats->busy;
@@ -142,7 +144,7 @@ int seam_replica_best(seam_split_t *s, seam_stage_t *st)
 {
     for (int k = 0; k < st->n_rep; k++) {
         seam_replica_t *r = &st->rep[k];
-        if (!r->dead && !r->rpc && seam_replica_connect(s, st, r) != SEAM_OK)
+        if (!r->dead && !r->rpc && seam_replica_connect(s, st, r, 0) != SEAM_OK)
             r->dead = true;
     }
     /* the fastest exact replica (f32 on the wire) and the fastest lossy one: the lossy one

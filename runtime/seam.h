@@ -252,7 +252,8 @@ typedef enum {
     SEAM_RECOVERY_NONE = 0,
     SEAM_RECOVERY_FAILOVER,  /* reopened on a standby, the history replayed */
     SEAM_RECOVERY_FALLBACK,  /* no replica left: now run here, the history replayed */
-    SEAM_RECOVERY_REOPEN,    /* the same server, which had lost our session, the history replayed */
+    SEAM_RECOVERY_REOPEN,    /* the same server (it had lost our session, or it was the last one
+                              * and answered again), the history replayed */
     SEAM_RECOVERY_DRAIN,     /* its server drained: the KV cache moved, nothing replayed */
 } seam_recovery_kind_t;
 

@@ -224,7 +224,7 @@ seam_split_t *seam_split_new(const seam_split_params_t *params)
             continue;
         char first_why[512] = "";
         for (int k = 0; k < st->n_rep; k++)
-            if (seam_replica_connect(s, st, &st->rep[k]) != SEAM_OK) {
+            if (seam_replica_connect(s, st, &st->rep[k], 0) != SEAM_OK) {
                 st->rep[k].dead = true;
                 if (!first_why[0])
                     snprintf(first_why, sizeof first_why, "%s", seam_last_error());
@@ -591,6 +591,15 @@ static int replay(seam_split_t *s, int i, int j)
     return rc;
 }
 
+/* Is a replica of the stage other than the one in use still thought alive? */
+static bool standby_left(const seam_stage_t *st)
+{
+    for (int k = 0; k < st->n_rep; k++)
+        if (k != st->cur && !st->rep[k].dead)
+            return true;
+    return false;
+}
+
 /* Rebuilds the group of stages i..j after a failure: the failed server dead, every stage of
  * the group on a fresh session (a standby for a dead one, or here when none is left), the
  * history replayed. */
@@ -621,9 +630,22 @@ static int recover(seam_split_t *s, int i, int j, const failure_t *f, seam_split
             /* it is alive (it said it lost our session), but after a restart our connection
              * to it may still be backing off: a fresh one */
             seam_replica_drop(r);
-            dead = seam_replica_connect(s, st, r) != SEAM_OK;
+            dead = seam_replica_connect(s, st, r, 0) != SEAM_OK;
         } else {
             dead = k == failed || !r->rpc || seam_rpc_check(r->rpc) != SEAM_OK;
+            if (dead && !standby_left(st)) {
+                /* the last server of these layers: a lossy link whose TCP retransmissions
+                 * stalled past the heartbeat looks dead too; one that answers a fresh
+                 * connection's HELLO within a few heartbeats is alive, and kept */
+                uint64_t session = r->session, token = r->token;
+                seam_replica_drop(r);
+                int hello_ms = 3 * s->p.fail_after_ms > 2000 ? 3 * s->p.fail_after_ms : 2000;
+                if (!(dead = seam_replica_connect(s, st, r, hello_ms) != SEAM_OK)) {
+                    rec.kind = SEAM_RECOVERY_REOPEN;
+                    r->session = session; /* closed below, as a live one's is */
+                    r->token = token;
+                }
+            }
         }
         if (dead) {
             r->dead = true;

@@ -65,8 +65,9 @@ static inline seam_replica_t *seam_stage_rep(seam_stage_t *st) { return &st->rep
 
 /* pool.c */
 /* Connects to a replica and asks HELLO (model identity, layers, profile), then measures its
- * link (PING) and load (STATS). SEAM_OK, or the reason it cannot serve the stage. */
-int seam_replica_connect(seam_split_t *s, seam_stage_t *st, seam_replica_t *r);
+ * link (PING) and load (STATS), each answer awaited up to timeout_ms (<= 0: --timeout). SEAM_OK,
+ * or the reason it cannot serve the stage. */
+int seam_replica_connect(seam_split_t *s, seam_stage_t *st, seam_replica_t *r, int timeout_ms);
 int seam_replica_open(seam_split_t *s, seam_replica_t *r);
 /* Tells the server to close our session, without waiting for its answer. */
 void seam_replica_close(seam_replica_t *r);

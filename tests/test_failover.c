@@ -6,6 +6,7 @@
  *   - the same with no replica: the layers fall back to this process, 20/20 identical;
  *   - a chain of two servers whose second dies: identical, with a standby and without;
  *   - SIGTERM on the server in use: its KV cache moves to the standby, nothing replayed;
+ *   - the only server stalls past --fail-after and wakes: reached again, not given up;
  *   - q8 on the wire: the failover's output identical to the same run without a failure. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -350,6 +351,51 @@ static void test_frozen_server(void **st)
         server_stop(&srv[i]);
 }
 
+/* The only server of its layers stalls for 1.5 s (SIGSTOP, then SIGCONT: what a lossy link's
+ * TCP retransmissions look like from here) past --fail-after: it is reached again rather than
+ * given up, the history replayed on a fresh session there, the text unchanged. */
+static void test_stalled_last_server(void **st)
+{
+    (void)st;
+    server_proc_t srv;
+    assert_int_equal(server_start(&srv, seam_bin, model_path(), test_port(0), "4-16", NULL), 0);
+    char spec[512];
+    snprintf(spec, sizeof spec, "0-4@local,4-16@%s,16-%d@local", srv.endpoint, n_layer);
+    pid_t waker = fork();
+    if (waker == 0) { /* wakes the server 1.5 s after the stop, which comes at token 30 */
+        for (int i = 0; i < 600 && kill(srv.pid, 0) == 0; i++) {
+            FILE *f;
+            char path[64], state = 0;
+            snprintf(path, sizeof path, "/proc/%d/stat", (int)srv.pid);
+            if ((f = fopen(path, "r")) && fscanf(f, "%*d %*s %c", &state) == 1 && state == 'T') {
+                usleep(1500000);
+                kill(srv.pid, SIGCONT);
+                _exit(0);
+            }
+            if (f)
+                fclose(f);
+            usleep(10000);
+        }
+        _exit(1);
+    }
+    int32_t out[N_GEN];
+    run_t r;
+    kill_ctx_t c = {.srv = &srv, .n = 1, .at = 30, .signal = SIGSTOP};
+    generate(spec, 0, ref, kill_at, &c, out, &r);
+    int status = -1;
+    waitpid(waker, &status, 0);
+    assert_int_equal(r.n, 1);
+    printf("  SIGSTOP for 1.5 s on the only server at token 30: %s -> %s, noticed in %.0f ms, "
+           "pause %.0f ms (%d positions replayed), %d/%d tokens identical\n", r.rec[0].from,
+           r.rec[0].to, r.rec[0].detect_ms, r.rec[0].pause_ms, r.rec[0].replayed, r.same, N_GEN);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0); /* the server was stopped */
+    assert_int_equal(r.rec[0].kind, SEAM_RECOVERY_REOPEN);
+    assert_string_equal(r.rec[0].to, srv.endpoint);
+    assert_true(r.rec[0].pause_ms >= 300); /* it waited for the server, not for a fallback */
+    assert_int_equal(r.same, N_GEN);
+    server_stop(&srv);
+}
+
 /* Ctrl-C (and SIGTERM) on a seam run client mid-generation: within 1 s its session is closed
  * on the server (its STATS says so), and the client prints its summary line and exits 130
  * (143). */
@@ -418,7 +464,7 @@ int main(void)
         cmocka_unit_test(test_kill_with_replica), cmocka_unit_test(test_kill_without_replica),
         cmocka_unit_test(test_chain_second_dies), cmocka_unit_test(test_drain_moves_kv),
         cmocka_unit_test(test_q8_failover),       cmocka_unit_test(test_client_stop),
-        cmocka_unit_test(test_frozen_server),
+        cmocka_unit_test(test_frozen_server),     cmocka_unit_test(test_stalled_last_server),
     };
     return cmocka_run_group_tests_name("failover", tests, setup, NULL);
 }

@@ -107,7 +107,7 @@ static void print_recovery(const seam_recovery_t *r)
     static const char *const how[] = {
         [SEAM_RECOVERY_FAILOVER] = "reopened on a standby",
         [SEAM_RECOVERY_FALLBACK] = "no replica left: running those layers here",
-        [SEAM_RECOVERY_REOPEN] = "it had lost our session: reopened there",
+        [SEAM_RECOVERY_REOPEN] = "reopened on the same server",
         [SEAM_RECOVERY_DRAIN] = "it drained: moved our KV cache"};
     fprintf(stderr, "\n[seam] layers [%d,%d) on %s: %s (%s -> %s); noticed in %.0f ms, paused "
             "%.0f ms, %d positions replayed", r->layer_begin, r->layer_end, r->from,
