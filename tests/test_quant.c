@@ -245,35 +245,40 @@ static void test_quantizers_match_scalar(void **st)
  * batches). */
 static void check_repacked(seam_type_t type, int64_t cols)
 {
-    const int64_t rows = 24;
+    const int64_t rows = 40; /* 5 groups: decode takes them two at a time, and one alone */
     assert_false(seam_cpu_repack_supported(type, 20, cols)); /* not a multiple of 8 */
     void *w = malloc(seam_type_row_bytes(type, cols) * rows);
     random_weights(type, w, rows * cols);
     void *packed = malloc(seam_cpu_repack_bytes(type, rows, cols));
     seam_cpu_repack(type, w, rows, cols, packed);
-    const int n = 13;
-    float *x = malloc(sizeof(float) * (size_t)(n * cols)), *plain = malloc(sizeof(float) * (size_t)(n * rows)),
-          *all = malloc(sizeof(float) * (size_t)(n * rows)), *one = malloc(sizeof(float) * (size_t)rows);
-    for (int64_t i = 0; i < n * cols; i++)
+    /* batches that the kernels take as 4+4+4+1, 4+4+2 and 4+3 rows */
+    const int batches[] = {13, 10, 7}, n_max = 13;
+    float *x = malloc(sizeof(float) * (size_t)(n_max * cols)), *plain = malloc(sizeof(float) * (size_t)(n_max * rows)),
+          *all = malloc(sizeof(float) * (size_t)(n_max * rows)), *one = malloc(sizeof(float) * (size_t)rows);
+    for (int64_t i = 0; i < n_max * cols; i++)
         x[i] = frnd() * 2.0f;
     seam_cpu_product_t pp = {.type = type, .w = packed, .grouped = true, .rows = rows, .y = all};
-    void *scratch = malloc(seam_cpu_matmul_scratch(&pp, 1, cols, n));
-    seam_cpu_matmul(type, w, rows, cols, x, plain, n, scratch, NULL);
-    seam_cpu_matmuls(&pp, 1, cols, x, n, scratch, NULL);
+    void *scratch = malloc(seam_cpu_matmul_scratch(&pp, 1, cols, n_max));
     double worst = 0;
-    for (int t = 0; t < n; t++) {
-        pp.y = one;
-        seam_cpu_matmuls(&pp, 1, cols, x + (size_t)t * cols, 1, scratch, NULL);
-        assert_memory_equal(one, all + (size_t)t * rows, sizeof(float) * (size_t)rows);
-        for (int64_t r = 0; r < rows; r++) {
-            double a = all[t * rows + r], b = plain[t * rows + r];
-            worst = fmax(worst, fabs(a - b) / (1.0 + fabs(b)));
+    for (int nb = 0; nb < 3; nb++) {
+        int n = batches[nb];
+        pp.y = all;
+        seam_cpu_matmul(type, w, rows, cols, x, plain, n, scratch, NULL);
+        seam_cpu_matmuls(&pp, 1, cols, x, n, scratch, NULL);
+        for (int t = 0; t < n; t++) {
+            pp.y = one;
+            seam_cpu_matmuls(&pp, 1, cols, x + (size_t)t * cols, 1, scratch, NULL);
+            assert_memory_equal(one, all + (size_t)t * rows, sizeof(float) * (size_t)rows);
+            for (int64_t r = 0; r < rows; r++) {
+                double a = all[t * rows + r], b = plain[t * rows + r];
+                worst = fmax(worst, fabs(a - b) / (1.0 + fabs(b)));
+            }
         }
     }
-    printf("  regrouped %s: %d rows one at a time%s = all %d at once, bit for bit; vs the plain "
-           "layout %.1e\n", seam_type_name(type), n,
+    printf("  regrouped %s: rows one at a time%s = all %d, %d, %d at once, bit for bit; vs the "
+           "plain layout %.1e\n", seam_type_name(type),
            type != SEAM_TYPE_Q4_K ? "" : seam_cpu_avx512() ? " (avx-512 vnni)" : seam_cpu_vnni() ? " (avx-vnni)" : "",
-           n, worst);
+           batches[0], batches[1], batches[2], worst);
     assert_true(worst < 1e-5);
     free(w), free(packed), free(x), free(plain), free(all), free(one), free(scratch);
 }

@@ -109,6 +109,11 @@ void seam_cpu_groups(seam_type_t type, const void *packed, int64_t rows, int64_t
                      const char *act, size_t abytes, int n, int64_t g0, int64_t g1, float *y)
 {
     int64_t nb = cols / (type == SEAM_TYPE_Q5_0 ? QK5_0 : QK_K);
+    if (type == SEAM_TYPE_Q4_K && n == 1 && !seam_cpu_avx512() && !seam_cpu_vnni()) {
+        seam_avx2_q4_Kx8_decode(nb, (const block_q4_Kx8 *)packed + g0 * nb, g1 - g0,
+                                (const block_q8_K *)act, y + g0 * GROUP);
+        return;
+    }
     for (int64_t g = g0; g < g1; g++)
         for (int t = 0; t < n; t += SEAM_DOT_MAX_ROWS) {
             int nt = n - t < SEAM_DOT_MAX_ROWS ? n - t : SEAM_DOT_MAX_ROWS;

@@ -51,6 +51,10 @@ void seam_cpu_groups(seam_type_t type, const void *packed, int64_t rows, int64_t
  * activation rows of Q8_K; out[t * os + r]. */
 void seam_avx2_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const void *const *acts, int nt,
                       float *out, size_t os);
+/* Decode's AVX2 kernel: groups [0, groups) of nb blocks each against one Q8_K activation row,
+ * out[8 * g + r]; the outputs of seam_avx2_q4_Kx8 with nt = 1, bit for bit. */
+void seam_avx2_q4_Kx8_decode(int64_t nb, const block_q4_Kx8 *w, int64_t groups, const block_q8_K *y,
+                             float *out);
 /* The same compiled with AVX-VNNI (repack_vnni.c), and whether this CPU runs it (and
  * SEAM_ISA does not ask for plain avx2 or scalar). */
 void seam_vnni_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const void *const *acts, int nt,

@@ -1,8 +1,10 @@
 /* The AVX2 kernel over 8-row Q4_K groups (repack.h): compiled with -mavx2 -mfma -mf16c alone,
  * like quant_avx2.c, and called only when seam_cpu_repack_supported() said so. Lane r of every
  * vector belongs to row r of the group: 4 bytes of its nibbles times the same 4 activation
- * bytes broadcast to all lanes. The nibbles of a block are unpacked once for all activation
- * rows, and each output's float sum is the same steps whatever the number of rows. */
+ * bytes broadcast to all lanes. Each vector of nibbles is unpacked once for up to 4 activation
+ * rows (prefill), or met by one row in two groups at once (decode); each output's float sum is
+ * the same steps whatever the number of rows. What bounds these loops was found with llvm-mca
+ * (-mcpu=znver3) on the compiled code: register spills and the FP load pipes, not the ALUs. */
 #include "repack.h"
 
 /* repack_vnni.c compiles this file again with AVX-VNNI: there decode's one-row Q4_K loop adds
@@ -38,12 +40,50 @@ static inline __m256i bcast4(const int8_t *p)
     return _mm256_set1_epi32(v);
 }
 
+/* The nibbles of 4-value group q of sub-blocks 2k (l) and 2k+1 (h), one lane per row. */
+static inline __attribute__((always_inline)) void q4_Kx8_unpack(const block_q4_Kx8 *b, int k, int q,
+                                                                 __m256i *l, __m256i *h)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    __m256i p = _mm256_loadu_si256((const __m256i *)b->qs[k][q]);
+    *l = _mm256_and_si256(p, m4);
+    *h = _mm256_and_si256(_mm256_srli_epi16(p, 4), m4);
+}
+
+/* pl += l·al, ph += h·ah by int16 pairs (8 groups x 2 x 15 x 127 fits int16), in this order:
+ * reassociated into a tree (GCC does), every product of a sub-block would wait in a register
+ * of its own, more than there are, and the loop would run on spills. */
+static inline __attribute__((always_inline)) void q4_Kx8_acc(__m256i l, __m256i h, __m256i al,
+                                                              __m256i ah, __m256i *pl, __m256i *ph)
+{
+    __m256i x = _mm256_add_epi16(*pl, _mm256_maddubs_epi16(l, al));
+    __m256i z = _mm256_add_epi16(*ph, _mm256_maddubs_epi16(h, ah));
+    __asm__("" : "+x"(x), "+x"(z));
+    *pl = x;
+    *ph = z;
+}
+
+/* acc += d·dy·S, accm += dmin·dy·M: the end of a block of one group for one activation row. */
+static inline __attribute__((always_inline)) void q4_Kx8_end(const block_q4_Kx8 *b, const __m256i mn[4],
+                                                              const block_q8_K *y, __m256i sv,
+                                                              __m256 *acc, __m256 *accm)
+{
+    __m256i mv = q4_Kx8_min_sums(mn, y);
+    __m256 dy = _mm256_set1_ps(y->d);
+    __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
+    __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
+    *acc = _mm256_fmadd_ps(_mm256_mul_ps(dx, dy), _mm256_cvtepi32_ps(sv), *acc);
+    *accm = _mm256_fmadd_ps(_mm256_mul_ps(dm, dy), _mm256_cvtepi32_ps(mv), *accm);
+}
+
+/* One group against nt <= 4 activation rows (a constant where it is inlined): each 32-byte
+ * vector of nibbles is loaded and unpacked once and met by every row while in registers. */
 static inline __attribute__((always_inline)) void q4_Kx8(int64_t nb, const block_q4_Kx8 *w,
                                                           const void *const *acts, int nt,
                                                           float *out, size_t os)
 {
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
-    __m256 acc[SEAM_DOT_MAX_ROWS], accm[SEAM_DOT_MAX_ROWS];
+    enum { T = 4 };
+    __m256 acc[T], accm[T];
     SEAM_UNROLL
     for (int t = 0; t < nt; t++) {
         acc[t] = _mm256_setzero_ps();
@@ -54,76 +94,118 @@ static inline __attribute__((always_inline)) void q4_Kx8(int64_t nb, const block
     for (int64_t i = 0; i < nb; i++) {
         const block_q4_Kx8 *b = &w[i];
         q4_Kx8_prefetch(b, ahead);
-        __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
-        __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
-        __m256i sc[8], mn[4];
-        for (int j = 0; j < 8; j++)
-            sc[j] = pair16(b->sc[j]);
-#ifdef __AVXVNNI__
-        __m256i sc32[8];
-        for (int j = 0; j < 8; j++)
-            sc32[j] = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)b->sc[j]));
-#endif
-        q4_Kx8_mins(b, mn);
-        /* with several activation rows the nibbles are unpacked once for all of them:
-         * [pair][group] low, high; with one they are unpacked where they are used */
-        __m256i lo[4][8], hi[4][8];
-        if (nt > 1)
-            for (int k = 0; k < 4; k++)
-                for (int q = 0; q < 8; q++) {
-                    __m256i p = _mm256_loadu_si256((const __m256i *)b->qs[k][q]);
-                    lo[k][q] = _mm256_and_si256(p, m4);
-                    hi[k][q] = _mm256_and_si256(_mm256_srli_epi16(p, 4), m4);
-                }
+        const block_q8_K *y[T];
+        __m256i sv[T];
         SEAM_UNROLL
         for (int t = 0; t < nt; t++) {
-            const block_q8_K *y = (const block_q8_K *)acts[t] + i;
-            __m256i mv = q4_Kx8_min_sums(mn, y);
-            /* S: the nibbles times the activations, by sub-block, times the scales, exactly */
-            __m256i sv = _mm256_setzero_si256();
+            y[t] = (const block_q8_K *)acts[t] + i;
+            sv[t] = _mm256_setzero_si256();
+        }
+        /* S: the nibbles times the activations, by sub-block, times the scales, exactly */
 #ifdef __AVXVNNI__
-            if (nt == 1) { /* the sums by sub-block in int32, then times the scales */
-                for (int k = 0; k < 4; k++) {
-                    __m256i pl = _mm256_setzero_si256(), ph = _mm256_setzero_si256();
-                    for (int q = 0; q < 8; q++) {
-                        __m256i p = _mm256_loadu_si256((const __m256i *)b->qs[k][q]);
-                        pl = _mm256_dpbusd_avx_epi32(pl, _mm256_and_si256(p, m4), bcast4(y->qs + 64 * k + 4 * q));
-                        ph = _mm256_dpbusd_avx_epi32(ph, _mm256_and_si256(_mm256_srli_epi16(p, 4), m4),
-                                                     bcast4(y->qs + 64 * k + 32 + 4 * q));
-                    }
-                    sv = _mm256_add_epi32(sv, _mm256_add_epi32(_mm256_mullo_epi32(pl, sc32[2 * k]),
-                                                               _mm256_mullo_epi32(ph, sc32[2 * k + 1])));
-                }
-            } else
-#endif
+        if (nt == 1) { /* the sums by sub-block in int32, then times the scales */
+            const __m256i m4 = _mm256_set1_epi8(0x0F);
             for (int k = 0; k < 4; k++) {
                 __m256i pl = _mm256_setzero_si256(), ph = _mm256_setzero_si256();
-                for (int q = 0; q < 8; q++) { /* 8 x 2 x 15 x 127 fits int16 */
-                    __m256i l, h;
-                    if (nt > 1) {
-                        l = lo[k][q];
-                        h = hi[k][q];
-                    } else {
-                        __m256i p = _mm256_loadu_si256((const __m256i *)b->qs[k][q]);
-                        l = _mm256_and_si256(p, m4);
-                        h = _mm256_and_si256(_mm256_srli_epi16(p, 4), m4);
-                    }
-                    pl = _mm256_add_epi16(pl, _mm256_maddubs_epi16(l, bcast4(y->qs + 64 * k + 4 * q)));
-                    ph = _mm256_add_epi16(ph, _mm256_maddubs_epi16(h, bcast4(y->qs + 64 * k + 32 + 4 * q)));
+                for (int q = 0; q < 8; q++) {
+                    __m256i p = _mm256_loadu_si256((const __m256i *)b->qs[k][q]);
+                    pl = _mm256_dpbusd_avx_epi32(pl, _mm256_and_si256(p, m4), bcast4(y[0]->qs + 64 * k + 4 * q));
+                    ph = _mm256_dpbusd_avx_epi32(ph, _mm256_and_si256(_mm256_srli_epi16(p, 4), m4),
+                                                 bcast4(y[0]->qs + 64 * k + 32 + 4 * q));
                 }
-                sv = _mm256_add_epi32(sv, _mm256_add_epi32(_mm256_madd_epi16(pl, sc[2 * k]),
-                                                           _mm256_madd_epi16(ph, sc[2 * k + 1])));
+                __m256i s0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)b->sc[2 * k]));
+                __m256i s1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)b->sc[2 * k + 1]));
+                sv[0] = _mm256_add_epi32(sv[0], _mm256_add_epi32(_mm256_mullo_epi32(pl, s0),
+                                                                 _mm256_mullo_epi32(ph, s1)));
             }
-            __m256 dy = _mm256_set1_ps(y->d);
-            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dx, dy), _mm256_cvtepi32_ps(sv), acc[t]);
-            accm[t] = _mm256_fmadd_ps(_mm256_mul_ps(dm, dy), _mm256_cvtepi32_ps(mv), accm[t]);
+        } else
+#endif
+        _Pragma("GCC unroll 1")
+        for (int k = 0; k < 4; k++) {
+            __m256i pl[T], ph[T];
+            SEAM_UNROLL
+            for (int t = 0; t < nt; t++)
+                pl[t] = ph[t] = _mm256_setzero_si256();
+            SEAM_UNROLL
+            for (int q = 0; q < 8; q++) {
+                __m256i l, h;
+                q4_Kx8_unpack(b, k, q, &l, &h);
+                SEAM_UNROLL
+                for (int t = 0; t < nt; t++)
+                    q4_Kx8_acc(l, h, bcast4(y[t]->qs + 64 * k + 4 * q),
+                               bcast4(y[t]->qs + 64 * k + 32 + 4 * q), &pl[t], &ph[t]);
+            }
+            __m256i s0 = pair16(b->sc[2 * k]), s1 = pair16(b->sc[2 * k + 1]);
+            SEAM_UNROLL
+            for (int t = 0; t < nt; t++)
+                sv[t] = _mm256_add_epi32(sv[t], _mm256_add_epi32(_mm256_madd_epi16(pl[t], s0),
+                                                                 _mm256_madd_epi16(ph[t], s1)));
         }
+        __m256i mn[4];
+        q4_Kx8_mins(b, mn);
+        SEAM_UNROLL
+        for (int t = 0; t < nt; t++)
+            q4_Kx8_end(b, mn, y[t], sv[t], &acc[t], &accm[t]);
     }
     for (int t = 0; t < nt; t++)
         _mm256_storeu_ps(out + (size_t)t * os, _mm256_sub_ps(acc[t], accm[t]));
 }
 
 #ifndef SEAM_REPACK_VNNI
+/* Decode's kernel: two groups against one activation row at once. Each broadcast of 4
+ * activation bytes then feeds 16 rows, so a block costs half the broadcast loads, which bound
+ * the one-group loop on AMD Zen 3 (llvm-mca: 91 cycles a block there, 78 here). Per group the
+ * integer sums and float steps are q4_Kx8's with nt = 1, bit for bit. */
+static void q4_Kx8_pair(int64_t nb, const block_q4_Kx8 *wa, const block_q8_K *y, int ahead,
+                        float *out)
+{
+    const block_q4_Kx8 *wb = wa + nb;
+    __m256 acca = _mm256_setzero_ps(), accb = acca, accma = acca, accmb = acca;
+    for (int64_t i = 0; i < nb; i++, y++) {
+        const block_q4_Kx8 *ba = &wa[i], *bb = &wb[i];
+        q4_Kx8_prefetch(ba, ahead);
+        q4_Kx8_prefetch(bb, ahead);
+        __m256i sva = _mm256_setzero_si256(), svb = sva;
+        _Pragma("GCC unroll 1")
+        for (int k = 0; k < 4; k++) {
+            __m256i pla = _mm256_setzero_si256(), pha = pla, plb = pla, phb = pla;
+            SEAM_UNROLL
+            for (int q = 0; q < 8; q++) {
+                __m256i al = bcast4(y->qs + 64 * k + 4 * q), ah = bcast4(y->qs + 64 * k + 32 + 4 * q);
+                __m256i l, h;
+                q4_Kx8_unpack(ba, k, q, &l, &h);
+                q4_Kx8_acc(l, h, al, ah, &pla, &pha);
+                q4_Kx8_unpack(bb, k, q, &l, &h);
+                q4_Kx8_acc(l, h, al, ah, &plb, &phb);
+            }
+            sva = _mm256_add_epi32(sva, _mm256_add_epi32(_mm256_madd_epi16(pla, pair16(ba->sc[2 * k])),
+                                                         _mm256_madd_epi16(pha, pair16(ba->sc[2 * k + 1]))));
+            svb = _mm256_add_epi32(svb, _mm256_add_epi32(_mm256_madd_epi16(plb, pair16(bb->sc[2 * k])),
+                                                         _mm256_madd_epi16(phb, pair16(bb->sc[2 * k + 1]))));
+        }
+        __m256i mn[4];
+        q4_Kx8_mins(ba, mn);
+        q4_Kx8_end(ba, mn, y, sva, &acca, &accma);
+        q4_Kx8_mins(bb, mn);
+        q4_Kx8_end(bb, mn, y, svb, &accb, &accmb);
+    }
+    _mm256_storeu_ps(out, _mm256_sub_ps(acca, accma));
+    _mm256_storeu_ps(out + 8, _mm256_sub_ps(accb, accmb));
+}
+
+void seam_avx2_q4_Kx8_decode(int64_t nb, const block_q4_Kx8 *w, int64_t groups, const block_q8_K *y,
+                             float *out)
+{
+    const int ahead = seam_cpu_prefetch_blocks();
+    int64_t g = 0;
+    for (; g + 2 <= groups; g += 2)
+        q4_Kx8_pair(nb, w + g * nb, y, ahead, out + g * 8);
+    if (g < groups) {
+        const void *act = y;
+        q4_Kx8(nb, w + g * nb, &act, 1, out + g * 8, 8);
+    }
+}
+
 /* Q5_0: the values plus 16 (0..31, unsigned for maddubs), and 16 times the activations' sum
  * taken off the integer dot. The fifth bits of value group q (values 4q..4q+3) are bits
  * 4q..4q+3 of each row's qh: spread to the 4 bytes of its lane and turned into 0x10. */
@@ -198,13 +280,13 @@ void Q4_KX8_ENTRY(int64_t nb, const block_q4_Kx8 *w, const void *const *acts, in
                   float *out, size_t os)
 {
     int t = 0;
-    if (nt == SEAM_DOT_MAX_ROWS) {
-        q4_Kx8(nb, w, acts, SEAM_DOT_MAX_ROWS, out, os);
-        return;
-    }
     for (; t + 4 <= nt; t += 4)
         q4_Kx8(nb, w, acts + t, 4, out + (size_t)t * os, os);
-    for (; t < nt; t++)
+    if (nt - t == 3)
+        q4_Kx8(nb, w, acts + t, 3, out + (size_t)t * os, os);
+    else if (nt - t == 2)
+        q4_Kx8(nb, w, acts + t, 2, out + (size_t)t * os, os);
+    else if (nt - t == 1)
         q4_Kx8(nb, w, acts + t, 1, out + (size_t)t * os, os);
 }
 
@@ -217,6 +299,12 @@ void Q4_KX8_ENTRY(int64_t nb, const block_q4_Kx8 *w, const void *const *acts, in
 }
 
 #ifndef SEAM_REPACK_VNNI
+void seam_avx2_q4_Kx8_decode(int64_t nb, const block_q4_Kx8 *w, int64_t groups, const block_q8_K *y,
+                             float *out)
+{
+    (void)nb, (void)w, (void)groups, (void)y, (void)out;
+}
+
 void seam_avx2_q5_0x8(int64_t nb, const block_q5_0x8 *w, const void *const *acts, int nt,
                       float *out, size_t os)
 {

@@ -12,7 +12,7 @@ static inline void q4_Kx8_prefetch(const block_q4_Kx8 *b, int ahead)
 {
     if (ahead >= 0)
         for (int c = 0; c < (int)sizeof *b; c += 64)
-            _mm_prefetch((const char *)(b + ahead) + c, _MM_HINT_T0);
+            __builtin_prefetch((const char *)(b + ahead) + c, 0, 3);
 }
 
 /* Lane r of mn[k]: row r's mins of sub-blocks 2k and 2k+1, as the two int16 halves. */

@@ -1,0 +1,135 @@
+/* Decode's Q4_K group kernel streaming alone, next to a plain read of the same bytes: how close
+ * the kernel comes to what the memory gives when nothing else runs (bench_cpu's decode floor
+ * compares whole tokens). Weights are 8-row groups (repack.h) of random nibbles and sane
+ * scales in huge pages, one Q8_K activation row; each thread streams its contiguous share, as
+ * decode's matmuls do; rounds alternate read and kernel, best of each. -s sets the bytes (a
+ * size that fits the caches gives the kernel's own compute ceiling), -t the threads, -a the
+ * prefetch distance as SEAM_PREFETCH_BLOCKS does.
+ *   bench_groups -s 1024 -t 2        (MiB; DRAM)
+ *   bench_groups -s 0.25 -t 1        (in L2: the kernel's compute speed) */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "../kernels/cpu/quant.h"
+#include "../kernels/cpu/repack.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+__attribute__((target("avx2"))) static uint64_t sum_avx2(const void *v, size_t bytes)
+{
+    const __m256i *p = v;
+    __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
+    for (size_t i = 0; i + 4 <= bytes / 32; i += 4) {
+        a = _mm256_add_epi64(a, _mm256_loadu_si256(p + i));
+        b = _mm256_add_epi64(b, _mm256_loadu_si256(p + i + 1));
+        c = _mm256_add_epi64(c, _mm256_loadu_si256(p + i + 2));
+        d = _mm256_add_epi64(d, _mm256_loadu_si256(p + i + 3));
+    }
+    uint64_t o[4];
+    _mm256_storeu_si256((__m256i *)o, _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(c, d)));
+    return o[0] + o[1] + o[2] + o[3];
+}
+
+enum { COLS = 2048, NB = COLS / 256 }; /* a 1.1B model's d_model: 8 blocks per group row */
+
+int main(int argc, char **argv)
+{
+    double mib = 1024;
+    int threads = 2, rounds = 5, c;
+    while ((c = getopt(argc, argv, "s:t:r:a:h")) != -1) {
+        switch (c) {
+        case 's': mib = atof(optarg); break;
+        case 't': threads = atoi(optarg); break;
+        case 'r': rounds = atoi(optarg); break;
+        case 'a': setenv("SEAM_PREFETCH_BLOCKS", optarg, 1); break;
+        default:
+            fprintf(c == 'h' ? stdout : stderr, "usage: bench_groups [-s MIB] [-t THREADS] "
+                    "[-r ROUNDS] [-a PREFETCH_BLOCKS]\n");
+            return c == 'h' ? 0 : 2;
+        }
+    }
+    if (!__builtin_cpu_supports("avx2") || !seam_cpu_repack_supported(SEAM_TYPE_Q4_K, 8, COLS)) {
+        fprintf(stderr, "bench_groups: this CPU does not run the AVX2 group kernels\n");
+        return 77;
+    }
+    size_t group_bytes = NB * sizeof(block_q4_Kx8);
+    size_t groups = (size_t)(mib * 1048576.0) / group_bytes / (size_t)threads * (size_t)threads;
+    if (threads < 1 || threads > 64 || rounds < 1 || groups < (size_t)threads) {
+        fprintf(stderr, "bench_groups: -s %.3f MiB -t %d: too small (or bad -t/-r)\n", mib, threads);
+        return 2;
+    }
+    size_t bytes = groups * group_bytes, alloc = (bytes + ((size_t)2 << 20) - 1) & ~(((size_t)2 << 20) - 1);
+    block_q4_Kx8 *w = aligned_alloc((size_t)2 << 20, alloc);
+    block_q8_K *y = aligned_alloc(64, NB * sizeof *y);
+    float *out = aligned_alloc(64, groups * 8 * sizeof *out);
+    if (!w || !y || !out) {
+        fprintf(stderr, "bench_groups: no memory for %.0f MiB\n", mib);
+        return 1;
+    }
+#ifdef MADV_HUGEPAGE
+    madvise(w, alloc, MADV_HUGEPAGE);
+#endif
+    uint32_t rng = 2026;
+    unsigned char *wb = (unsigned char *)w;
+    for (size_t i = 0; i < bytes; i++)
+        wb[i] = (unsigned char)((rng = rng * 1664525u + 1013904223u) >> 24);
+    for (size_t b = 0; b < groups * NB; b++)
+        for (int r = 0; r < 8; r++) {
+            w[b].d[r] = 0x2000; /* 2^-7 */
+            w[b].dmin[r] = 0x1c00;
+        }
+    float x[COLS];
+    for (int i = 0; i < COLS; i++)
+        x[i] = (float)((int)((rng = rng * 1664525u + 1013904223u) >> 25) - 64) / 64.0f;
+    seam_cpu_quantize_row(SEAM_TYPE_Q8_K, x, y, COLS);
+
+    double best_read = 0, best_kernel = 0;
+    volatile uint64_t sink = 0;
+    size_t share = groups / (size_t)threads;
+    for (int round = 0; round < rounds; round++) {
+        double t0 = now_s();
+        uint64_t total = 0;
+#pragma omp parallel for num_threads(threads) reduction(+ : total) schedule(static, 1)
+        for (int t = 0; t < threads; t++)
+            total += sum_avx2(wb + (size_t)t * share * group_bytes, share * group_bytes);
+        double dt = now_s() - t0;
+        sink += total;
+        best_read = bytes / dt > best_read ? bytes / dt : best_read;
+        t0 = now_s();
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+        for (int t = 0; t < threads; t++)
+            seam_cpu_groups(SEAM_TYPE_Q4_K, w, (int64_t)groups * 8, COLS, (const char *)y,
+                            sizeof(block_q8_K) * NB, 1, (int64_t)(t * share),
+                            (int64_t)((t + 1) * share), out);
+        dt = now_s() - t0;
+        best_kernel = bytes / dt > best_kernel ? bytes / dt : best_kernel;
+    }
+    printf("%.2f MiB of Q4_K groups, %d thread%s, prefetch %d blocks ahead, best of %d rounds\n",
+           bytes / 1048576.0, threads, threads > 1 ? "s" : "", seam_cpu_prefetch_blocks(), rounds);
+    printf("plain read    %6.2f GB/s\n", best_read / 1e9);
+    printf("group kernel  %6.2f GB/s = %.0f%% of the read (out[0] %g)\n", best_kernel / 1e9,
+           100 * best_kernel / best_read, out[0] + (float)(sink & 1) * 0.0f);
+    free(w);
+    free(y);
+    free(out);
+    return 0;
+}
+#else
+int main(void)
+{
+    fprintf(stderr, "bench_groups: x86-64 only (the group kernels are AVX2)\n");
+    return 77;
+}
+#endif
