@@ -242,9 +242,11 @@ static inline __attribute__((always_inline)) void q5_0x8(int64_t nb, const block
             /* 4 groups of maddubs fit int16: 4 x 2 x 31 x 127 */
             __m256i p0 = _mm256_maddubs_epi16(u[0], bcast4(y->qs));
             __m256i p1 = _mm256_maddubs_epi16(u[4], bcast4(y->qs + 16));
+            SEAM_UNROLL
             for (int q = 1; q < 4; q++) {
                 p0 = _mm256_add_epi16(p0, _mm256_maddubs_epi16(u[q], bcast4(y->qs + 4 * q)));
                 p1 = _mm256_add_epi16(p1, _mm256_maddubs_epi16(u[q + 4], bcast4(y->qs + 16 + 4 * q)));
+                __asm__("" : "+x"(p0), "+x"(p1)); /* in this order (q4_Kx8_acc says why) */
             }
             __m256i s = _mm256_add_epi32(_mm256_madd_epi16(p0, ones16), _mm256_madd_epi16(p1, ones16));
             /* Σ y over the block, in every lane */
