@@ -193,6 +193,40 @@ static void test_dot_rows_bit_identical(void **st)
     printf("  multi-row dot bit-identical to one-row dot for %d types\n", checked);
 }
 
+/* Several weight rows against one activation row (decode's LM head): row for row the bits of
+ * the one-row dot. */
+static void test_dot_weight_rows_bit_identical(void **st)
+{
+    (void)st;
+    int checked = 0;
+    for (int ti = 0; ti < SEAM_TYPE_COUNT; ti++) {
+        seam_type_t t = (seam_type_t)ti;
+        seam_vec_dot_rows_fn dr = seam_cpu_vec_dot_rows_fn(t);
+        if (!dr)
+            continue;
+        seam_vec_dot_fn d1 = seam_cpu_vec_dot_fn(t);
+        int64_t n = 640; /* Gemma 3 270M's width: 20 blocks */
+        size_t wb = seam_type_row_bytes(t, n);
+        seam_type_t at = seam_cpu_vec_dot_type(t);
+        char *w = malloc(wb * SEAM_DOT_WEIGHT_ROWS), *a = malloc(seam_type_row_bytes(at, n));
+        float *x = malloc(sizeof(float) * (size_t)n), out[SEAM_DOT_WEIGHT_ROWS];
+        random_weights(t, w, n * SEAM_DOT_WEIGHT_ROWS);
+        for (int64_t i = 0; i < n; i++)
+            x[i] = frnd() * 3.0f;
+        seam_cpu_quantize_row(at, x, a, n);
+        dr(n, w, wb, a, out);
+        for (int r = 0; r < SEAM_DOT_WEIGHT_ROWS; r++) {
+            float one = d1(n, w + (size_t)r * wb, a);
+            assert_memory_equal(&one, &out[r], sizeof one);
+        }
+        checked++;
+        free(w), free(a), free(x);
+    }
+    printf("  %d weight rows at once bit-identical to one at a time for %d type%s\n",
+           SEAM_DOT_WEIGHT_ROWS, checked, checked == 1 ? "" : "s");
+    assert_true(checked >= 1 || seam_cpu_isa() != SEAM_ISA_AVX2);
+}
+
 /* The AVX2 activation quantisers give the scalar ones' bytes: on random rows, on rows whose
  * largest magnitude appears with both signs (Q8_K takes the first), on zero blocks, and on
  * values at the rounding midpoints. */
@@ -494,6 +528,7 @@ int main(void)
         cmocka_unit_test(test_q3_K), cmocka_unit_test(test_iq4_nl), cmocka_unit_test(test_iq4_xs),
         cmocka_unit_test(test_half_round_trip), cmocka_unit_test(test_f16_helpers),
         cmocka_unit_test(test_dequant_vs_gguf_py), cmocka_unit_test(test_dot_rows_bit_identical),
+        cmocka_unit_test(test_dot_weight_rows_bit_identical),
         cmocka_unit_test(test_quantizers_match_scalar), cmocka_unit_test(test_repacked),
         cmocka_unit_test(test_matmuls_one_pass), cmocka_unit_test(test_pool_balanced),
         cmocka_unit_test(test_every_computable_type_has_kernels),

@@ -205,4 +205,11 @@ typedef float (*seam_vec_dot_fn)(int64_t n, const void *w, const void *a);
 typedef void (*seam_vec_dot_n_fn)(int64_t n, const void *w, const void *const *rows, int nt,
                                   float *out);
 
+/* SEAM_DOT_WEIGHT_ROWS weight rows, stride bytes apart from w, against one activation row:
+ * out[r] is bit-identical to the one-row dot of row r (each row its own chain of the same
+ * steps; several chains hide the latency of one). */
+#define SEAM_DOT_WEIGHT_ROWS 4
+typedef void (*seam_vec_dot_rows_fn)(int64_t n, const void *w, size_t stride, const void *a,
+                                     float *out);
+
 #endif

@@ -76,10 +76,15 @@ static void plain_rows(const mm_t *m, int j, int64_t r0, int64_t r1)
                     p->y[(size_t)(t + k) * p->rows + r] = out[k];
             }
         }
+    seam_vec_dot_rows_fn dotr = t < m->n ? seam_cpu_vec_dot_rows_fn(p->type) : NULL;
     for (; t < m->n; t++) {
         const char *a = m->act[j] + (size_t)t * m->abytes[j];
         float *yt = p->y + (size_t)t * p->rows;
-        for (int64_t r = r0; r < r1; r++)
+        int64_t r = r0;
+        if (dotr) /* several weight rows at once, the same bits as one at a time */
+            for (; r + SEAM_DOT_WEIGHT_ROWS <= r1; r += SEAM_DOT_WEIGHT_ROWS)
+                dotr(m->cols, (const char *)p->w + (size_t)r * wbytes, wbytes, a, yt + r);
+        for (; r < r1; r++)
             yt[r] = dot(m->cols, (const char *)p->w + (size_t)r * wbytes, a);
     }
 }

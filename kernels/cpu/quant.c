@@ -667,6 +667,11 @@ seam_vec_dot_n_fn seam_cpu_vec_dot_n_fn(seam_type_t t)
     return seam_cpu_isa() == SEAM_ISA_AVX2 ? seam_avx2_vec_dot_n_fn(t) : NULL;
 }
 
+seam_vec_dot_rows_fn seam_cpu_vec_dot_rows_fn(seam_type_t t)
+{
+    return seam_cpu_isa() == SEAM_ISA_AVX2 ? seam_avx2_vec_dot_rows_fn(t) : NULL;
+}
+
 float seam_cpu_dot_f16(const uint16_t *x, const uint16_t *y, int n)
 {
     if (seam_cpu_isa() == SEAM_ISA_AVX2)

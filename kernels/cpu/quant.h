@@ -36,6 +36,9 @@ seam_vec_dot_fn seam_scalar_vec_dot_fn(seam_type_t t);
  * unpacked once); out[t] is bit-identical to the one-row dot of rows[t]. NULL for types with
  * no such kernel: callers then loop over the one-row dot. */
 seam_vec_dot_n_fn seam_cpu_vec_dot_n_fn(seam_type_t t);
+/* SEAM_DOT_WEIGHT_ROWS weight rows against one activation row (decode's LM head): out[r] is
+ * bit-identical to the one-row dot of row r. NULL for types with no such kernel. */
+seam_vec_dot_rows_fn seam_cpu_vec_dot_rows_fn(seam_type_t t);
 
 /* Half-precision vector helpers for attention over an f16 cache, dispatched like the dots:
  * dot of two f16 vectors; y += w · x; f32 → f16 (round to nearest even). */

@@ -18,6 +18,7 @@ seam_vec_dot_fn seam_avx2_vec_dot_fn(seam_type_t t);
 void seam_avx2_quantize_q8_0(const float *x, block_q8_0 *y, int64_t nb);
 void seam_avx2_quantize_q8_K(const float *x, block_q8_K *y, int64_t nb);
 seam_vec_dot_n_fn seam_avx2_vec_dot_n_fn(seam_type_t t);
+seam_vec_dot_rows_fn seam_avx2_vec_dot_rows_fn(seam_type_t t);
 bool seam_avx2_supported(void);
 
 #endif
