@@ -65,9 +65,10 @@ bool seam_cpu_vnni(void);
 void seam_avx512_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const block_q8_K *y, float *out);
 bool seam_cpu_avx512(void);
 /* How many blocks ahead of its reads decode's Q4_K group kernel prefetches (-1: none), as
- * measured best (bench/results/prefetch-*.txt): 1 on Intel cores, whose L2 streamer covers
- * the rest and which lose a quarter of the stream's speed at 4-12; 12 elsewhere (AMD Zen,
- * where 8-16 read fastest). SEAM_PREFETCH_BLOCKS=N sets it. */
+ * measured best (bench/results/prefetch-*.txt, bench_groups -a): 1 on Intel cores, whose L2
+ * streamer covers the rest and which lose a quarter of the stream's speed at 4-12; 12
+ * elsewhere (on AMD Zen 3, -1 to 64 measure the same within this VM's noise: its hardware
+ * prefetchers keep up). SEAM_PREFETCH_BLOCKS=N sets it. */
 int seam_cpu_prefetch_blocks(void);
 /* The same for Q5_0 groups against Q8_0 activation rows. */
 void seam_avx2_q5_0x8(int64_t nb, const block_q5_0x8 *w, const void *const *acts, int nt,
