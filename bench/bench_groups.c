@@ -4,10 +4,13 @@
  * scales in huge pages, one Q8_K activation row; each thread streams its contiguous share, as
  * decode's matmuls do; rounds alternate read and kernel, best of each. -s sets the bytes (a
  * size that fits the caches gives the kernel's own compute ceiling), -t the threads, -a the
- * prefetch distance as SEAM_PREFETCH_BLOCKS does.
+ * prefetch distance as SEAM_PREFETCH_BLOCKS does, -m the size of each matrix (the buffer is
+ * streamed as matrices of that many MiB one after another, each split over the threads, as a
+ * decode step's 155 matmuls are: what starting every stream again costs).
  *   bench_groups -s 1024 -t 2        (MiB; DRAM)
  *   bench_groups -s 0.25 -t 1        (in L2: the kernel's compute speed) */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,17 +49,20 @@ enum { COLS = 2048, NB = COLS / 256 }; /* a 1.1B model's d_model: 8 blocks per g
 
 int main(int argc, char **argv)
 {
-    double mib = 1024;
+    double mib = 1024, matrix_mib = 0;
     int threads = 2, rounds = 5, c;
-    while ((c = getopt(argc, argv, "s:t:r:a:h")) != -1) {
+    bool one = false; /* -1: the one-group kernel, a group at a time (one stream per thread) */
+    while ((c = getopt(argc, argv, "s:t:r:a:m:1h")) != -1) {
         switch (c) {
         case 's': mib = atof(optarg); break;
         case 't': threads = atoi(optarg); break;
         case 'r': rounds = atoi(optarg); break;
         case 'a': setenv("SEAM_PREFETCH_BLOCKS", optarg, 1); break;
+        case 'm': matrix_mib = atof(optarg); break;
+        case '1': one = true; break;
         default:
             fprintf(c == 'h' ? stdout : stderr, "usage: bench_groups [-s MIB] [-t THREADS] "
-                    "[-r ROUNDS] [-a PREFETCH_BLOCKS]\n");
+                    "[-r ROUNDS] [-a PREFETCH_BLOCKS] [-m MATRIX_MIB] [-1]\n");
             return c == 'h' ? 0 : 2;
         }
     }
@@ -98,6 +104,9 @@ int main(int argc, char **argv)
     double best_read = 0, best_kernel = 0;
     volatile uint64_t sink = 0;
     size_t share = groups / (size_t)threads;
+    size_t per_matrix = matrix_mib > 0 ? (size_t)(matrix_mib * 1048576.0) / group_bytes : groups;
+    if (per_matrix < (size_t)threads)
+        per_matrix = (size_t)threads;
     for (int round = 0; round < rounds; round++) {
         double t0 = now_s();
         uint64_t total = 0;
@@ -108,18 +117,29 @@ int main(int argc, char **argv)
         sink += total;
         best_read = bytes / dt > best_read ? bytes / dt : best_read;
         t0 = now_s();
+        for (size_t m0 = 0; m0 < groups; m0 += per_matrix) {
+            size_t m1 = m0 + per_matrix < groups ? m0 + per_matrix : groups, ms = (m1 - m0) / (size_t)threads;
 #pragma omp parallel for num_threads(threads) schedule(static, 1)
-        for (int t = 0; t < threads; t++)
-            seam_cpu_groups(SEAM_TYPE_Q4_K, w, (int64_t)groups * 8, COLS, (const char *)y,
-                            sizeof(block_q8_K) * NB, 1, (int64_t)(t * share),
-                            (int64_t)((t + 1) * share), out);
+            for (int t = 0; t < threads; t++) {
+                size_t g0 = m0 + (size_t)t * ms, g1 = t + 1 == threads ? m1 : m0 + (size_t)(t + 1) * ms;
+                const void *act = y;
+                if (one)
+                    for (size_t g = g0; g < g1; g++)
+                        seam_avx2_q4_Kx8(NB, w + g * NB, &act, 1, out + g * 8, 8);
+                else
+                    seam_cpu_groups(SEAM_TYPE_Q4_K, w, (int64_t)groups * 8, COLS, (const char *)y,
+                                    sizeof(block_q8_K) * NB, 1, (int64_t)g0, (int64_t)g1, out);
+            }
+        }
         dt = now_s() - t0;
         best_kernel = bytes / dt > best_kernel ? bytes / dt : best_kernel;
     }
-    printf("%.2f MiB of Q4_K groups, %d thread%s, prefetch %d blocks ahead, best of %d rounds\n",
-           bytes / 1048576.0, threads, threads > 1 ? "s" : "", seam_cpu_prefetch_blocks(), rounds);
-    printf("plain read    %6.2f GB/s\n", best_read / 1e9);
-    printf("group kernel  %6.2f GB/s = %.0f%% of the read (out[0] %g)\n", best_kernel / 1e9,
+    printf("%.2f MiB of Q4_K groups as matrices of %.2f MiB, %d thread%s, prefetch %d blocks "
+           "ahead, best of %d rounds\n", bytes / 1048576.0, per_matrix * group_bytes / 1048576.0,
+           threads, threads > 1 ? "s" : "", seam_cpu_prefetch_blocks(), rounds);
+    printf("plain read        %6.2f GB/s\n", best_read / 1e9);
+    printf("%s  %6.2f GB/s = %.0f%% of the read (out[0] %g)\n",
+           one ? "one-group kernel" : "group kernel    ", best_kernel / 1e9,
            100 * best_kernel / best_read, out[0] + (float)(sink & 1) * 0.0f);
     free(w);
     free(y);
