@@ -258,12 +258,20 @@ $(BUILD)/vocab/ggml-vocab-%.gguf: | $(SDIST)
 # AVX-512 kernels there; elsewhere the flags change nothing.
 LLAMA_NO_AMX := $(if $(filter x86_64,$(ARCH)),-mno-amx-tile -mno-amx-int8 -mno-amx-bf16)
 LLAMA_BENCH := $(BUILD)/llamacpp/llama-bench
-$(LLAMA_BENCH): | $(SDIST)
+LLAMA_FLAGS := -DGGML_NATIVE=ON "-DCMAKE_C_FLAGS=$(LLAMA_NO_AMX)" "-DCMAKE_CXX_FLAGS=$(LLAMA_NO_AMX)" -DGGML_CUDA=OFF
+# the flags it was built with, rewritten only when they change: a build made before a change
+# to them (the AMX flags of 2026-12-03) is made again, not kept
+LLAMA_FLAGS_STAMP := $(BUILD)/llamacpp/flags
+$(LLAMA_FLAGS_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(LLAMA_CPP_PY) $(LLAMA_FLAGS)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(LLAMA_BENCH): $(LLAMA_FLAGS_STAMP) | $(SDIST)
 	@echo "  LLAMA-BENCH $@ (llama.cpp from the llama-cpp-python $(LLAMA_CPP_PY) sdist; a few minutes)"
-	$(Q)rm -rf $(BUILD)/llamacpp/src && mkdir -p $(BUILD)/llamacpp/src
+	$(Q)rm -rf $(BUILD)/llamacpp/src $(BUILD)/llamacpp/build && mkdir -p $(BUILD)/llamacpp/src
 	$(Q)tar xzf $(SDIST) -C $(BUILD)/llamacpp/src --strip-components=3 $(LLAMA_SRC)
 	$(Q)cmake -S $(BUILD)/llamacpp/src -B $(BUILD)/llamacpp/build -DCMAKE_BUILD_TYPE=Release \
-	    -DGGML_NATIVE=ON "-DCMAKE_C_FLAGS=$(LLAMA_NO_AMX)" "-DCMAKE_CXX_FLAGS=$(LLAMA_NO_AMX)" -DGGML_CUDA=OFF -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
+	    $(LLAMA_FLAGS) -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
 	    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
 	    -DLLAMA_BUILD_APP=OFF > $(BUILD)/llamacpp/cmake.log
 	$(Q)cmake --build $(BUILD)/llamacpp/build --target llama-bench -j$$(nproc) > $(BUILD)/llamacpp/build.log
