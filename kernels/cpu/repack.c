@@ -68,6 +68,12 @@ void seam_cpu_repack(seam_type_t type, const void *w, int64_t rows, int64_t cols
         }
 }
 
+bool seam_cpu_past_avx2(void)
+{
+    const char *env = getenv("SEAM_ISA");
+    return seam_cpu_isa() == SEAM_ISA_AVX2 && !(env && strcmp(env, "avx2") == 0);
+}
+
 bool seam_cpu_vnni(void)
 {
     static _Atomic int state = -1; /* -1: not asked yet; threads may ask at once */
@@ -77,8 +83,7 @@ bool seam_cpu_vnni(void)
         unsigned a, b, c, d; /* AVX-VNNI (VEX): CPUID.(7,1):EAX bit 4 */
         has = __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4));
 #endif
-        const char *env = getenv("SEAM_ISA");
-        state = has && seam_cpu_isa() == SEAM_ISA_AVX2 && !(env && strcmp(env, "avx2") == 0);
+        state = has && seam_cpu_past_avx2();
     }
     return state;
 }

@@ -60,6 +60,9 @@ void seam_avx2_q4_Kx8_decode(int64_t nb, const block_q4_Kx8 *w, int64_t groups, 
 void seam_vnni_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const void *const *acts, int nt,
                       float *out, size_t os);
 bool seam_cpu_vnni(void);
+/* True when kernels past AVX2 may be used: the ISA in use is AVX2 and SEAM_ISA does not ask
+ * for plain avx2 (the VNNI and AVX-512 kernels ask it before their CPU checks). */
+bool seam_cpu_past_avx2(void);
 /* Decode's kernel (one activation row) with AVX-512 VNNI (repack_avx512.c): the AVX2 kernel's
  * outputs bit for bit, and whether this CPU and OS run it (SEAM_ISA=avx2 says no). */
 void seam_avx512_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const block_q8_K *y, float *out);

@@ -7,8 +7,6 @@
  * for bit (test_quant checks it on every CPU that has the instructions). */
 #include "repack.h"
 
-#include <stdlib.h>
-#include <string.h>
 
 #include "quant.h"
 
@@ -72,8 +70,7 @@ bool seam_cpu_avx512(void)
         __builtin_cpu_init(); /* the builtins check that the OS saves the zmm state too */
         bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
-        const char *env = getenv("SEAM_ISA");
-        state = has && seam_cpu_isa() == SEAM_ISA_AVX2 && !(env && strcmp(env, "avx2") == 0);
+        state = has && seam_cpu_past_avx2();
     }
     return state;
 }
