@@ -7,7 +7,6 @@
  * for bit (test_quant checks it on every CPU that has the instructions). */
 #include "repack.h"
 
-
 #include "quant.h"
 
 #if defined(__x86_64__) && defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
