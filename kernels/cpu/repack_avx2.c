@@ -3,8 +3,9 @@
  * vector belongs to row r of the group: 4 bytes of its nibbles times the same 4 activation
  * bytes broadcast to all lanes. Each vector of nibbles is unpacked once for up to 4 activation
  * rows (prefill), or met by one row in two groups at once (decode); each output's float sum is
- * the same steps whatever the number of rows. What bounds these loops was found with llvm-mca
- * (-mcpu=znver3) on the compiled code: register spills and the FP load pipes, not the ALUs. */
+ * the same steps whatever the number of rows. What bounded the earlier loops was found with
+ * llvm-mca (-mcpu=znver3) on the compiled code: register spills and the FP load pipes, not
+ * the ALUs; read the compiled loops again after changing these. */
 #include "repack.h"
 
 /* repack_vnni.c compiles this file again with AVX-VNNI: there decode's one-row Q4_K loop adds
