@@ -128,7 +128,7 @@ int main(int argc, char **argv)
                         seam_avx2_q4_Kx8(NB, w + g * NB, &act, 1, out + g * 8, 8);
                 else
                     seam_cpu_groups(SEAM_TYPE_Q4_K, w, (int64_t)groups * 8, COLS, (const char *)y,
-                                    sizeof(block_q8_K) * NB, 1, (int64_t)g0, (int64_t)g1, out);
+                                    sizeof(block_q8_K) * NB, NULL, 1, (int64_t)g0, (int64_t)g1, out);
             }
         }
         dt = now_s() - t0;

@@ -22,6 +22,7 @@ typedef struct {
     seam_type_t at[SEAM_CPU_MAX_PRODUCTS];
     char *act[SEAM_CPU_MAX_PRODUCTS];
     size_t abytes[SEAM_CPU_MAX_PRODUCTS];
+    int32_t *sums[SEAM_CPU_MAX_PRODUCTS]; /* their block sums, where a Q5_0 group reads them */
     int64_t units[SEAM_CPU_MAX_PRODUCTS];
     int quantise; /* the product whose activations quantise_rows writes */
 } mm_t;
@@ -36,12 +37,30 @@ static int first_of_type(const seam_cpu_product_t *p, int j)
     return j;
 }
 
+/* Do j's activations need their block sums? A regrouped Q5_0 product among those sharing
+ * them reads each block's sum (repack.h) instead of adding it up again for every group. */
+static bool needs_sums(const seam_cpu_product_t *p, int k, int j)
+{
+    seam_type_t at = seam_cpu_vec_dot_type(p[j].type);
+    for (int i = 0; i < k; i++)
+        if (p[i].grouped && p[i].type == SEAM_TYPE_Q5_0 && seam_cpu_vec_dot_type(p[i].type) == at)
+            return true;
+    return false;
+}
+
+/* The bytes of block sums of n rows of cols values, from an aligned start. */
+static size_t sums_bytes(int64_t cols, int n)
+{
+    return sizeof(int32_t) * (size_t)(cols / QK8_0) * (size_t)n + _Alignof(int32_t);
+}
+
 size_t seam_cpu_matmul_scratch(const seam_cpu_product_t *p, int k, int64_t cols, int n)
 {
     size_t bytes = 0;
     for (int j = 0; j < k; j++)
         if (first_of_type(p, j) == j)
-            bytes += seam_type_row_bytes(seam_cpu_vec_dot_type(p[j].type), cols) * (size_t)n;
+            bytes += seam_type_row_bytes(seam_cpu_vec_dot_type(p[j].type), cols) * (size_t)n +
+                     (needs_sums(p, k, j) ? sums_bytes(cols, n) : 0);
     return bytes;
 }
 
@@ -50,9 +69,13 @@ static void quantise_rows(void *arg, int64_t b, int64_t e, int thread)
     const mm_t *m = arg;
     int j = m->quantise;
     (void)thread;
-    for (int64_t t = b; t < e; t++)
-        seam_cpu_quantize_row(m->at[j], m->x + (size_t)t * m->cols, m->act[j] + (size_t)t * m->abytes[j],
-                              m->cols);
+    for (int64_t t = b; t < e; t++) {
+        char *a = m->act[j] + (size_t)t * m->abytes[j];
+        seam_cpu_quantize_row(m->at[j], m->x + (size_t)t * m->cols, a, m->cols);
+        if (m->sums[j])
+            seam_cpu_q8_0_sums((const block_q8_0 *)a, m->cols / QK8_0,
+                               m->sums[j] + (size_t)t * (size_t)(m->cols / QK8_0));
+    }
 }
 
 /* Row-major rows [r0, r1) of product j against every activation row. */
@@ -100,7 +123,8 @@ static void units(void *arg, int64_t b, int64_t e, int thread)
         if (u1 <= 0 || u0 >= m->units[j])
             continue;
         if (p->grouped)
-            seam_cpu_groups(p->type, p->w, p->rows, m->cols, m->act[j], m->abytes[j], m->n, u0, u1, p->y);
+            seam_cpu_groups(p->type, p->w, p->rows, m->cols, m->act[j], m->abytes[j], m->sums[j], m->n,
+                            u0, u1, p->y);
         else
             plain_rows(m, j, u0 * ROW_CHUNK, u1 * ROW_CHUNK < p->rows ? u1 * ROW_CHUNK : p->rows);
         b = first + u1;
@@ -120,8 +144,15 @@ void seam_cpu_matmuls(const seam_cpu_product_t *p, int k, int64_t cols, const fl
         if (first == j) {
             m.act[j] = next;
             next += m.abytes[j] * (size_t)n;
+            m.sums[j] = NULL;
+            if (needs_sums(p, k, j)) {
+                uintptr_t at = ((uintptr_t)next + _Alignof(int32_t) - 1) & ~(uintptr_t)(_Alignof(int32_t) - 1);
+                m.sums[j] = (int32_t *)at;
+                next += sums_bytes(cols, n);
+            }
         } else {
             m.act[j] = m.act[first];
+            m.sums[j] = m.sums[first];
         }
         macs += p[j].rows * cols * n;
         m.units[j] = (p[j].rows + (p[j].grouped ? SEAM_CPU_GROUP : ROW_CHUNK) - 1) /

@@ -110,8 +110,19 @@ int seam_cpu_prefetch_blocks(void)
     return ahead;
 }
 
+void seam_cpu_q8_0_sums(const block_q8_0 *y, int64_t nb, int32_t *sums)
+{
+    for (int64_t i = 0; i < nb; i++) {
+        int32_t s = 0;
+        for (int k = 0; k < QK8_0; k++)
+            s += y[i].qs[k];
+        sums[i] = s;
+    }
+}
+
 void seam_cpu_groups(seam_type_t type, const void *packed, int64_t rows, int64_t cols,
-                     const char *act, size_t abytes, int n, int64_t g0, int64_t g1, float *y)
+                     const char *act, size_t abytes, const int32_t *sums, int n, int64_t g0,
+                     int64_t g1, float *y)
 {
     int64_t nb = cols / (type == SEAM_TYPE_Q5_0 ? QK5_0 : QK_K);
     if (type == SEAM_TYPE_Q4_K && n == 1 && !seam_cpu_avx512() && !seam_cpu_vnni()) {
@@ -123,11 +134,15 @@ void seam_cpu_groups(seam_type_t type, const void *packed, int64_t rows, int64_t
         for (int t = 0; t < n; t += SEAM_DOT_MAX_ROWS) {
             int nt = n - t < SEAM_DOT_MAX_ROWS ? n - t : SEAM_DOT_MAX_ROWS;
             const void *acts[SEAM_DOT_MAX_ROWS];
-            for (int k = 0; k < nt; k++)
+            const int32_t *row_sums[SEAM_DOT_MAX_ROWS];
+            for (int k = 0; k < nt; k++) {
                 acts[k] = act + (size_t)(t + k) * abytes;
+                row_sums[k] = sums ? sums + (size_t)(t + k) * (size_t)nb : NULL;
+            }
             float *out = y + (size_t)t * (size_t)rows + g * GROUP;
             if (type == SEAM_TYPE_Q5_0)
-                seam_avx2_q5_0x8(nb, (const block_q5_0x8 *)packed + g * nb, acts, nt, out, (size_t)rows);
+                seam_avx2_q5_0x8(nb, (const block_q5_0x8 *)packed + g * nb, acts, row_sums, nt, out,
+                                 (size_t)rows);
             else if (nt == 1 && seam_cpu_avx512())
                 seam_avx512_q4_Kx8(nb, (const block_q4_Kx8 *)packed + g * nb, acts[0], out);
             else if (seam_cpu_vnni())

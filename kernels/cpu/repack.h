@@ -43,9 +43,11 @@ size_t seam_cpu_repack_bytes(seam_type_t type, int64_t rows, int64_t cols);
 void seam_cpu_repack(seam_type_t type, const void *w, int64_t rows, int64_t cols, void *out);
 
 /* Groups [g0, g1) of a regrouped rows × cols weight against n activation rows, quantised to
- * the type's vec-dot type abytes apart at act: y (n, rows). matmul.c calls it. */
+ * the type's vec-dot type abytes apart at act: y (n, rows). For Q5_0, sums holds each row's
+ * block sums (cols / 32 per row; NULL for Q4_K). matmul.c calls it. */
 void seam_cpu_groups(seam_type_t type, const void *packed, int64_t rows, int64_t cols,
-                     const char *act, size_t abytes, int n, int64_t g0, int64_t g1, float *y);
+                     const char *act, size_t abytes, const int32_t *sums, int n, int64_t g0,
+                     int64_t g1, float *y);
 
 /* The AVX2 kernel (repack_avx2.c): 8 rows of nb blocks against nt <= SEAM_DOT_MAX_ROWS
  * activation rows of Q8_K; out[t * os + r]. */
@@ -73,8 +75,12 @@ bool seam_cpu_avx512(void);
  * elsewhere (on AMD Zen 3, -1 to 64 measure the same within this VM's noise: its hardware
  * prefetchers keep up). SEAM_PREFETCH_BLOCKS=N sets it. */
 int seam_cpu_prefetch_blocks(void);
-/* The same for Q5_0 groups against Q8_0 activation rows. */
-void seam_avx2_q5_0x8(int64_t nb, const block_q5_0x8 *w, const void *const *acts, int nt,
-                      float *out, size_t os);
+/* The same for Q5_0 groups against Q8_0 activation rows, with each row's block sums (Σ of a
+ * block's 32 values, seam_cpu_q8_0_sums) at sums[t]. */
+void seam_avx2_q5_0x8(int64_t nb, const block_q5_0x8 *w, const void *const *acts,
+                      const int32_t *const *sums, int nt, float *out, size_t os);
+/* sums[i] = the sum of block i's 32 values (Q5_0 groups read it instead of adding them up for
+ * every group). */
+void seam_cpu_q8_0_sums(const block_q8_0 *y, int64_t nb, int32_t *sums);
 
 #endif

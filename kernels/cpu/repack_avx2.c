@@ -220,10 +220,11 @@ static inline __m256i q5_fifth_bits(__m256i qh, int q)
 }
 
 static inline __attribute__((always_inline)) void q5_0x8(int64_t nb, const block_q5_0x8 *w,
-                                                          const void *const *acts, int nt,
+                                                          const void *const *acts,
+                                                          const int32_t *const *sums, int nt,
                                                           float *out, size_t os)
 {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones16 = _mm256_set1_epi16(1);
     __m256 acc[SEAM_DOT_MAX_ROWS];
     SEAM_UNROLL
     for (int t = 0; t < nt; t++)
@@ -250,12 +251,8 @@ static inline __attribute__((always_inline)) void q5_0x8(int64_t nb, const block
                 __asm__("" : "+x"(p0), "+x"(p1)); /* in this order (q4_Kx8_acc says why) */
             }
             __m256i s = _mm256_add_epi32(_mm256_madd_epi16(p0, ones16), _mm256_madd_epi16(p1, ones16));
-            /* Σ y over the block, in every lane */
-            __m256i ys = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, _mm256_loadu_si256((const __m256i *)y->qs)), ones16);
-            ys = _mm256_add_epi32(ys, _mm256_shuffle_epi32(ys, 0x4E));
-            ys = _mm256_add_epi32(ys, _mm256_shuffle_epi32(ys, 0xB1));
-            ys = _mm256_add_epi32(ys, _mm256_permute2x128_si256(ys, ys, 0x01));
-            s = _mm256_sub_epi32(s, _mm256_slli_epi32(ys, 4));
+            /* Σ y over the block (matmul.c summed it once for every group), in every lane */
+            s = _mm256_sub_epi32(s, _mm256_slli_epi32(_mm256_set1_epi32(sums[t][i]), 4));
             acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(_cvtsh_ss(y->d))), _mm256_cvtepi32_ps(s), acc[t]);
         }
     }
@@ -263,18 +260,18 @@ static inline __attribute__((always_inline)) void q5_0x8(int64_t nb, const block
         _mm256_storeu_ps(out + (size_t)t * os, acc[t]);
 }
 
-void seam_avx2_q5_0x8(int64_t nb, const block_q5_0x8 *w, const void *const *acts, int nt,
-                      float *out, size_t os)
+void seam_avx2_q5_0x8(int64_t nb, const block_q5_0x8 *w, const void *const *acts,
+                      const int32_t *const *sums, int nt, float *out, size_t os)
 {
     int t = 0;
     if (nt == SEAM_DOT_MAX_ROWS) {
-        q5_0x8(nb, w, acts, SEAM_DOT_MAX_ROWS, out, os);
+        q5_0x8(nb, w, acts, sums, SEAM_DOT_MAX_ROWS, out, os);
         return;
     }
     for (; t + 4 <= nt; t += 4)
-        q5_0x8(nb, w, acts + t, 4, out + (size_t)t * os, os);
+        q5_0x8(nb, w, acts + t, sums + t, 4, out + (size_t)t * os, os);
     for (; t < nt; t++)
-        q5_0x8(nb, w, acts + t, 1, out + (size_t)t * os, os);
+        q5_0x8(nb, w, acts + t, sums + t, 1, out + (size_t)t * os, os);
 }
 
 #endif /* SEAM_REPACK_VNNI */
@@ -308,10 +305,10 @@ void seam_avx2_q4_Kx8_decode(int64_t nb, const block_q4_Kx8 *w, int64_t groups, 
     (void)nb, (void)w, (void)groups, (void)y, (void)out;
 }
 
-void seam_avx2_q5_0x8(int64_t nb, const block_q5_0x8 *w, const void *const *acts, int nt,
-                      float *out, size_t os)
+void seam_avx2_q5_0x8(int64_t nb, const block_q5_0x8 *w, const void *const *acts,
+                      const int32_t *const *sums, int nt, float *out, size_t os)
 {
-    (void)nb, (void)w, (void)acts, (void)nt, (void)out, (void)os;
+    (void)nb, (void)w, (void)acts, (void)sums, (void)nt, (void)out, (void)os;
 }
 #endif /* SEAM_REPACK_VNNI */
 
