@@ -119,8 +119,8 @@ static void adot_rows_q8_0(int64_t n, const void *w, size_t stride, const void *
     const char *ahead = (const char *)w + (size_t)(2 * R) * stride;
     const size_t share = (size_t)R * sizeof(block_q8_0);
     for (int64_t i = 0; i < n / 32; i++) {
-        for (size_t c = 0; c < share + 63; c += 64)
-            _mm_prefetch(ahead + (size_t)i * share + c, _MM_HINT_T0);
+        for (size_t c = 0; c < share + 63; c += 64) /* not _mm_prefetch: repack_q4k.h says why */
+            __builtin_prefetch(ahead + (size_t)i * share + c, 0, 3);
         __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
         float dy = h2f(y[i].d);
         SEAM_UNROLL

@@ -7,7 +7,8 @@
 
 #include "repack.h"
 
-/* Ask for the block ahead blocks after b (ahead < 0: nothing). */
+/* Ask for the block ahead blocks after b (ahead < 0: nothing). __builtin_prefetch, not
+ * _mm_prefetch: GCC 12 removed this loop written with _mm_prefetch as dead code. */
 static inline void q4_Kx8_prefetch(const block_q4_Kx8 *b, int ahead)
 {
     if (ahead >= 0)
