@@ -664,11 +664,10 @@ int seam_server_run(seam_server_t *s, volatile sig_atomic_t *stop)
             last_tick = now;
         }
         /* ZeroMQ frees what it held for a connection that went (an unfinished message of
-         * any size, replies it never read); glibc keeps such pages unless asked: at most once
-         * a second */
-        if (s->trim_due && now - s->trimmed_ns > 1000000000ull) {
+         * any size, replies it never read); glibc keeps such pages unless asked: twice a
+         * second while that may still happen */
+        if (now < s->trim_until_ns && now - s->trimmed_ns > 500000000ull) {
             malloc_trim(0);
-            s->trim_due = false;
             s->trimmed_ns = now;
         }
     }

@@ -103,7 +103,9 @@ static void gone(seam_server_t *s, seam_conn_t *c)
     drop_backlog(c);
     c->used = false;
     s->n_conns--;
-    s->trim_due = true; /* what ZeroMQ held for it is freed: give the pages back */
+    /* what ZeroMQ held for it is freed, by its I/O thread and not always before this
+     * event: give the pages back for the next few seconds */
+    s->trim_until_ns = seam_now_ns() + 3000000000ull;
     if (owner[0] && !seam_conns_owner_connected(s, owner))
         seam_slots_owner_gone(s, owner);
 }

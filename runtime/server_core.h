@@ -219,7 +219,7 @@ struct seam_server {
     /* life */
     bool draining;
     uint64_t drain_deadline_ns;
-    bool trim_due;                /* a connection went: return freed memory to the system */
+    uint64_t trim_until_ns;       /* a connection went: return freed memory until then */
     uint64_t trimmed_ns;
     seam_sent_fn sent;            /* in process (no sockets): replies go here */
     void *sent_ctx;
