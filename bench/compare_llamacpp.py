@@ -103,6 +103,9 @@ def main():
               "floor %.1f tok/s), target >= 85%%: %s"
               % (100 * share, statistics.median(x["floor"] for x in rounds["seam"]),
                  "met" if share >= 0.85 else "NOT met"))
+        # the peer against the floor its round measured: how far the machine lets anyone come
+        peer = statistics.median(l["tg"] / s["floor"] for l, s in zip(rounds["llama.cpp"], rounds["seam"]))
+        print("llama.cpp's decode against the same floor: %.0f%%" % (100 * peer))
 
 
 if __name__ == "__main__":
