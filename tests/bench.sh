@@ -55,8 +55,12 @@ for link in ("none", "100mbit,20ms"):
         assert float(q8["bytes_per_token"]) < float(f32["bytes_per_token"]) / 2, (f32, q8)
         assert float(f32["bytes_per_token"]) > 2 * 640 * 4
     assert float(by[("local", "f32", link)]["bytes_per_token"]) == 0
-slow = [float(by[(s, "f32", "100mbit,20ms")]["tg_ms_per_token"]) - float(by[(s, "f32", "none")]["tg_ms_per_token"]) for s in ("4-16", "2-18", "8-14")]
-assert min(slow) > 12, slow  # the emulated 20 ms round trip shows
+# against the fastest shape without the link (the same layers computed either way): a
+# hiccup in one short point without it cannot hide the link
+tg = lambda s, link: float(by[(s, "f32", link)]["tg_ms_per_token"])
+base = min(tg(s, "none") for s in ("4-16", "2-18", "8-14"))
+slow = [tg(s, "100mbit,20ms") - base for s in ("4-16", "2-18", "8-14")]
+assert min(slow) > 12, [(s, tg(s, "none"), tg(s, "100mbit,20ms")) for s in ("4-16", "2-18", "8-14")]
 print("rows ok; the 20 ms link adds %.1f-%.1f ms per token" % (min(slow), max(slow)))
 PY
 check "rows: commit, model, threads, host, date; q8 < f32 bytes; the link shows" $? "$(tail -1 "$TMP/check.log")"
