@@ -317,7 +317,10 @@ seam_netns_t *seam_netns_open(char *err, size_t cap)
             if (!(n->line[s] = line_start(n->ns[s], err, cap)))
                 goto fail;
         for (int s = 0; s < 2; s++)
-            if (RUN(n, s, "iptables-legacy", "-t", "mangle", "-A", "POSTROUTING", "-o", ifname[s], "-j",
+            /* on arrival: a packet held on its way out still counts against its socket's TCP
+             * Small Queues budget (a few packets), which capped a 40 ms link at 280 KB/s; the
+             * veth hands the other namespace packets no socket owns */
+            if (RUN(n, s, "iptables-legacy", "-t", "mangle", "-A", "PREROUTING", "-i", ifname[s], "-j",
                     "NFQUEUE", "--queue-num", "0", "--queue-bypass"))
                 goto fail;
     }

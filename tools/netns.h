@@ -2,7 +2,7 @@
  * server namespace, joined by a veth pair, each direction shaped by the kernel. netem delay,
  * jitter, loss and rate where the kernel has sch_netem; otherwise rate by tbf (real queueing),
  * loss by an iptables statistic match on the receiving side (real drops, real TCP
- * retransmissions) and delay and jitter by a delay line: an NFQUEUE that holds each outgoing
+ * retransmissions) and delay and jitter by a delay line: an NFQUEUE that holds each arriving
  * packet for its delay before accepting it (this process, one thread per namespace). Needs root
  * and iproute2 (ip, tc); the fallback also iptables-legacy and libnetfilter_queue at build time.
  * Everything it makes goes when this process ends (the namespaces are held by it and its
