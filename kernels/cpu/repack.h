@@ -71,9 +71,10 @@ void seam_avx512_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const block_q8_K *y, 
 bool seam_cpu_avx512(void);
 /* How many blocks ahead of its reads decode's Q4_K group kernel prefetches (-1: none), as
  * measured best (bench/results/prefetch-*.txt, bench_groups -a): 1 on Intel cores, whose L2
- * streamer covers the rest and which lose a quarter of the stream's speed at 4-12; 12
- * elsewhere (on AMD Zen 3, -1 to 64 measure the same within this VM's noise: its hardware
- * prefetchers keep up). SEAM_PREFETCH_BLOCKS=N sets it. */
+ * streamer covers the rest and which lose a quarter of the stream's speed at 4-12 (measured
+ * with each block's lines asked for at its start); 12 elsewhere (on AMD Zen 3, with the asks
+ * spread through the block: 92% of a plain read at 12, 87% at 24, 82% at 4, 78% without).
+ * SEAM_PREFETCH_BLOCKS=N sets it. */
 int seam_cpu_prefetch_blocks(void);
 /* The same for Q5_0 groups against Q8_0 activation rows, with each row's block sums (Σ of a
  * block's 32 values, seam_cpu_q8_0_sums) at sums[t]. */

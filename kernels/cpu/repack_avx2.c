@@ -26,13 +26,6 @@
 /* the loops over activation rows run a compile-time count of times: unrolled (quant_avx2.c) */
 #define SEAM_UNROLL _Pragma("GCC unroll 8")
 
-/* 8 bytes (one per row) as 8 int32 lanes holding the value in both int16 halves, for madd. */
-static inline __m256i pair16(const uint8_t *v)
-{
-    __m256i x = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)v));
-    return _mm256_or_si256(x, _mm256_slli_epi32(x, 16));
-}
-
 /* 4 activation bytes at p, in every lane. */
 static inline __m256i bcast4(const int8_t *p)
 {
@@ -65,11 +58,10 @@ static inline __attribute__((always_inline)) void q4_Kx8_acc(__m256i l, __m256i 
 }
 
 /* acc += d·dy·S, accm += dmin·dy·M: the end of a block of one group for one activation row. */
-static inline __attribute__((always_inline)) void q4_Kx8_end(const block_q4_Kx8 *b, const __m256i mn[4],
+static inline __attribute__((always_inline)) void q4_Kx8_end(const block_q4_Kx8 *b, __m256i mv,
                                                               const block_q8_K *y, __m256i sv,
                                                               __m256 *acc, __m256 *accm)
 {
-    __m256i mv = q4_Kx8_min_sums(mn, y);
     __m256 dy = _mm256_set1_ps(y->d);
     __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
     __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
@@ -94,7 +86,6 @@ static inline __attribute__((always_inline)) void q4_Kx8(int64_t nb, const block
     const int ahead = nt == 1 ? seam_cpu_prefetch_blocks() : -1;
     for (int64_t i = 0; i < nb; i++) {
         const block_q4_Kx8 *b = &w[i];
-        q4_Kx8_prefetch(b, ahead);
         const block_q8_K *y[T];
         __m256i sv[T];
         SEAM_UNROLL
@@ -107,6 +98,7 @@ static inline __attribute__((always_inline)) void q4_Kx8(int64_t nb, const block
         if (nt == 1) { /* the sums by sub-block in int32, then times the scales */
             const __m256i m4 = _mm256_set1_epi8(0x0F);
             for (int k = 0; k < 4; k++) {
+                q4_Kx8_prefetch(b, ahead, k);
                 __m256i pl = _mm256_setzero_si256(), ph = _mm256_setzero_si256();
                 for (int q = 0; q < 8; q++) {
                     __m256i p = _mm256_loadu_si256((const __m256i *)b->qs[k][q]);
@@ -123,20 +115,23 @@ static inline __attribute__((always_inline)) void q4_Kx8(int64_t nb, const block
 #endif
         _Pragma("GCC unroll 1")
         for (int k = 0; k < 4; k++) {
-            __m256i pl[T], ph[T];
+            __m256i pl[T], ph[T], l, h;
+            q4_Kx8_prefetch(b, ahead, k);
+            q4_Kx8_unpack(b, k, 0, &l, &h);
             SEAM_UNROLL
-            for (int t = 0; t < nt; t++)
-                pl[t] = ph[t] = _mm256_setzero_si256();
+            for (int t = 0; t < nt; t++) { /* the first products start the sums */
+                pl[t] = _mm256_maddubs_epi16(l, bcast4(y[t]->qs + 64 * k));
+                ph[t] = _mm256_maddubs_epi16(h, bcast4(y[t]->qs + 64 * k + 32));
+            }
             SEAM_UNROLL
-            for (int q = 0; q < 8; q++) {
-                __m256i l, h;
+            for (int q = 1; q < 8; q++) {
                 q4_Kx8_unpack(b, k, q, &l, &h);
                 SEAM_UNROLL
                 for (int t = 0; t < nt; t++)
                     q4_Kx8_acc(l, h, bcast4(y[t]->qs + 64 * k + 4 * q),
                                bcast4(y[t]->qs + 64 * k + 32 + 4 * q), &pl[t], &ph[t]);
             }
-            __m256i s0 = pair16(b->sc[2 * k]), s1 = pair16(b->sc[2 * k + 1]);
+            __m256i s0 = q4_Kx8_pairs16(b->sc[2 * k], Q4K_LO), s1 = q4_Kx8_pairs16(b->sc[2 * k], Q4K_HI);
             SEAM_UNROLL
             for (int t = 0; t < nt; t++)
                 sv[t] = _mm256_add_epi32(sv[t], _mm256_add_epi32(_mm256_madd_epi16(pl[t], s0),
@@ -146,7 +141,7 @@ static inline __attribute__((always_inline)) void q4_Kx8(int64_t nb, const block
         q4_Kx8_mins(b, mn);
         SEAM_UNROLL
         for (int t = 0; t < nt; t++)
-            q4_Kx8_end(b, mn, y[t], sv[t], &acc[t], &accm[t]);
+            q4_Kx8_end(b, q4_Kx8_min_sums(mn, q4_Kx8_act_sums(y[t])), y[t], sv[t], &acc[t], &accm[t]);
     }
     for (int t = 0; t < nt; t++)
         _mm256_storeu_ps(out + (size_t)t * os, _mm256_sub_ps(acc[t], accm[t]));
@@ -156,7 +151,10 @@ static inline __attribute__((always_inline)) void q4_Kx8(int64_t nb, const block
 /* Decode's kernel: two groups against one activation row at once. Each broadcast of 4
  * activation bytes then feeds 16 rows, so a block costs half the broadcast loads, which bound
  * the one-group loop on AMD Zen 3 (llvm-mca: 91 cycles a block there, 78 here). Per group the
- * integer sums and float steps are q4_Kx8's with nt = 1, bit for bit. */
+ * integer sums and float steps are q4_Kx8's with nt = 1, bit for bit. Its prefetches (two
+ * lines at q = 0, 2, 4, 6, 7 of each quarter) are spread through the block: from DRAM, on Zen
+ * 3, the stream came to 86-93% of a plain read, against 76-84% with all of a block's lines
+ * asked for at its start (bench/results/groups-2026-12-03-amd-spread.txt). */
 static void q4_Kx8_pair(int64_t nb, const block_q4_Kx8 *wa, const block_q8_K *y, int ahead,
                         float *out)
 {
@@ -164,31 +162,43 @@ static void q4_Kx8_pair(int64_t nb, const block_q4_Kx8 *wa, const block_q8_K *y,
     __m256 acca = _mm256_setzero_ps(), accb = acca, accma = acca, accmb = acca;
     for (int64_t i = 0; i < nb; i++, y++) {
         const block_q4_Kx8 *ba = &wa[i], *bb = &wb[i];
-        q4_Kx8_prefetch(ba, ahead);
-        q4_Kx8_prefetch(bb, ahead);
         __m256i sva = _mm256_setzero_si256(), svb = sva;
         _Pragma("GCC unroll 1")
         for (int k = 0; k < 4; k++) {
-            __m256i pla = _mm256_setzero_si256(), pha = pla, plb = pla, phb = pla;
+            __m256i pla, pha, plb, phb, l, h;
+            { /* the first products start the sums */
+                __m256i al = bcast4(y->qs + 64 * k), ah = bcast4(y->qs + 64 * k + 32);
+                q4_Kx8_prefetch_line(ba, ahead, k, 0);
+                q4_Kx8_prefetch_line(bb, ahead, k, 0);
+                q4_Kx8_unpack(ba, k, 0, &l, &h);
+                pla = _mm256_maddubs_epi16(l, al);
+                pha = _mm256_maddubs_epi16(h, ah);
+                q4_Kx8_unpack(bb, k, 0, &l, &h);
+                plb = _mm256_maddubs_epi16(l, al);
+                phb = _mm256_maddubs_epi16(h, ah);
+            }
             SEAM_UNROLL
-            for (int q = 0; q < 8; q++) {
+            for (int q = 1; q < 8; q++) {
                 __m256i al = bcast4(y->qs + 64 * k + 4 * q), ah = bcast4(y->qs + 64 * k + 32 + 4 * q);
-                __m256i l, h;
+                if (q % 2 == 0 || q == 7) { /* lines 1-4 of the quarter ahead, at q = 2, 4, 6, 7 */
+                    q4_Kx8_prefetch_line(ba, ahead, k, (q + 1) / 2);
+                    q4_Kx8_prefetch_line(bb, ahead, k, (q + 1) / 2);
+                }
                 q4_Kx8_unpack(ba, k, q, &l, &h);
                 q4_Kx8_acc(l, h, al, ah, &pla, &pha);
                 q4_Kx8_unpack(bb, k, q, &l, &h);
                 q4_Kx8_acc(l, h, al, ah, &plb, &phb);
             }
-            sva = _mm256_add_epi32(sva, _mm256_add_epi32(_mm256_madd_epi16(pla, pair16(ba->sc[2 * k])),
-                                                         _mm256_madd_epi16(pha, pair16(ba->sc[2 * k + 1]))));
-            svb = _mm256_add_epi32(svb, _mm256_add_epi32(_mm256_madd_epi16(plb, pair16(bb->sc[2 * k])),
-                                                         _mm256_madd_epi16(phb, pair16(bb->sc[2 * k + 1]))));
+            sva = _mm256_add_epi32(sva, _mm256_add_epi32(_mm256_madd_epi16(pla, q4_Kx8_pairs16(ba->sc[2 * k], Q4K_LO)),
+                                                         _mm256_madd_epi16(pha, q4_Kx8_pairs16(ba->sc[2 * k], Q4K_HI))));
+            svb = _mm256_add_epi32(svb, _mm256_add_epi32(_mm256_madd_epi16(plb, q4_Kx8_pairs16(bb->sc[2 * k], Q4K_LO)),
+                                                         _mm256_madd_epi16(phb, q4_Kx8_pairs16(bb->sc[2 * k], Q4K_HI))));
         }
-        __m256i mn[4];
+        __m256i ys = q4_Kx8_act_sums(y), mn[4]; /* the activations' sums serve both groups */
         q4_Kx8_mins(ba, mn);
-        q4_Kx8_end(ba, mn, y, sva, &acca, &accma);
+        q4_Kx8_end(ba, q4_Kx8_min_sums(mn, ys), y, sva, &acca, &accma);
         q4_Kx8_mins(bb, mn);
-        q4_Kx8_end(bb, mn, y, svb, &accb, &accmb);
+        q4_Kx8_end(bb, q4_Kx8_min_sums(mn, ys), y, svb, &accb, &accmb);
     }
     _mm256_storeu_ps(out, _mm256_sub_ps(acca, accma));
     _mm256_storeu_ps(out + 8, _mm256_sub_ps(accb, accmb));

@@ -35,15 +35,15 @@ void seam_avx512_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const block_q8_K *y, 
     __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++, y++) {
         const block_q4_Kx8 *b = &w[i];
-        q4_Kx8_prefetch(b, ahead);
         __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
         __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
         __m256i mn[4];
         q4_Kx8_mins(b, mn);
-        __m256i mv = q4_Kx8_min_sums(mn, y);
+        __m256i mv = q4_Kx8_min_sums(mn, q4_Kx8_act_sums(y));
         /* S: by sub-block, even 4-value groups in the low half and odd in the high */
         __m512i sv = _mm512_setzero_si512();
         for (int k = 0; k < 4; k++) {
+            q4_Kx8_prefetch(b, ahead, k);
             __m512i pl = _mm512_setzero_si512(), ph = _mm512_setzero_si512();
             for (int p = 0; p < 4; p++) {
                 __m512i q = _mm512_loadu_si512((const void *)b->qs[k][2 * p]);
