@@ -144,7 +144,7 @@ static void weight_free(void *p, size_t bytes)
         munmap(p, (bytes + 4095) & ~(size_t)4095);
 }
 
-/* Q4_K and Q5_0 weights in 8-row groups are regrouped once (kernels/cpu/repack.h) into
+/* Q4_K, Q5_0 and Q8_0 weights in 8-row groups are regrouped once (kernels/cpu/repack.h) into
  * w->dev; the matmul then reads that copy. Other weights are used where they are mapped. */
 static int cpu_weight_load(seam_backend_t *be, seam_weight_t *w)
 {

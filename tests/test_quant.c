@@ -273,10 +273,10 @@ static void test_quantizers_match_scalar(void **st)
     printf("  AVX2 activation quantisers byte-identical to the scalar ones on %d rows\n", rows);
 }
 
-/* Q4_K and Q5_0 regrouped in 8-row groups (repack.h): the matmul over the regrouped weight
- * agrees with the plain one within the dot products' tolerance, and gives every output the
- * same bits whether the activation rows come one at a time (decode) or together (prefill,
- * batches). */
+/* Q4_K, Q5_0 and Q8_0 regrouped in 8-row groups (repack.h): the matmul over the regrouped
+ * weight agrees with the plain one within the dot products' tolerance (Q8_0: to the bit, its
+ * group kernel keeps the plain kernels' steps), and gives every output the same bits whether
+ * the activation rows come one at a time (decode) or together (prefill, batches). */
 static void check_repacked(seam_type_t type, int64_t cols)
 {
     const int64_t rows = 40; /* 5 groups: decode takes them two at a time, and one alone */
@@ -314,6 +314,8 @@ static void check_repacked(seam_type_t type, int64_t cols)
            type != SEAM_TYPE_Q4_K ? "" : seam_cpu_avx512() ? " (avx-512 vnni)" : seam_cpu_vnni() ? " (avx-vnni)" : "",
            batches[0], batches[1], batches[2], worst);
     assert_true(worst < 1e-5);
+    if (type == SEAM_TYPE_Q8_0)
+        assert_true(worst == 0.0);
     free(w), free(packed), free(x), free(plain), free(all), free(one), free(scratch);
 }
 
@@ -327,6 +329,7 @@ static void test_repacked(void **st)
     assert_false(seam_cpu_repack_supported(SEAM_TYPE_Q6_K, 24, 768));
     check_repacked(SEAM_TYPE_Q4_K, 768);
     check_repacked(SEAM_TYPE_Q5_0, 640);
+    check_repacked(SEAM_TYPE_Q8_0, 640);
 }
 
 /* Several products of one input in one pass (q, k and v): on a pool of 3 threads, with a

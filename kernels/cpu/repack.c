@@ -1,4 +1,4 @@
-/* Q4_K and Q5_0 weights regrouped 8 rows at a time (repack.h says why), and the groups'
+/* Q4_K, Q5_0 and Q8_0 weights regrouped 8 rows at a time (repack.h says why), and the groups'
  * products: each group met by up to SEAM_DOT_MAX_ROWS activation rows at once (matmul.c
  * quantises the activations and splits the groups over the threads). */
 #include "repack.h"
@@ -16,16 +16,32 @@
 
 bool seam_cpu_repack_supported(seam_type_t type, int64_t rows, int64_t cols)
 {
-    int64_t block = type == SEAM_TYPE_Q4_K ? QK_K : QK5_0;
-    return (type == SEAM_TYPE_Q4_K || type == SEAM_TYPE_Q5_0) && rows > 0 && rows % GROUP == 0 &&
-           cols > 0 && cols % block == 0 && seam_cpu_isa() == SEAM_ISA_AVX2;
+    int64_t block = type == SEAM_TYPE_Q4_K ? QK_K : QK5_0; /* QK8_0 too */
+    return (type == SEAM_TYPE_Q4_K || type == SEAM_TYPE_Q5_0 || type == SEAM_TYPE_Q8_0) && rows > 0 &&
+           rows % GROUP == 0 && cols > 0 && cols % block == 0 && seam_cpu_isa() == SEAM_ISA_AVX2;
 }
 
 size_t seam_cpu_repack_bytes(seam_type_t type, int64_t rows, int64_t cols)
 {
     if (type == SEAM_TYPE_Q5_0)
         return (size_t)(rows / GROUP) * (size_t)(cols / QK5_0) * sizeof(block_q5_0x8);
+    if (type == SEAM_TYPE_Q8_0)
+        return (size_t)(rows / GROUP) * (size_t)(cols / QK8_0) * sizeof(block_q8_0x8);
     return (size_t)(rows / GROUP) * (size_t)(cols / QK_K) * sizeof(block_q4_Kx8);
+}
+
+static void repack_q8_0(const block_q8_0 *src, int64_t rows, int64_t nb, block_q8_0x8 *dst)
+{
+    for (int64_t g = 0; g < rows / GROUP; g++)
+        for (int64_t i = 0; i < nb; i++) {
+            block_q8_0x8 *o = &dst[g * nb + i];
+            for (int r = 0; r < GROUP; r++) {
+                const block_q8_0 *b = &src[(g * GROUP + r) * nb + i];
+                o->d[r] = b->d;
+                for (int q = 0; q < 8; q++)
+                    memcpy(o->qs[q][r], b->qs + 4 * q, 4);
+            }
+        }
 }
 
 static void repack_q5_0(const block_q5_0 *src, int64_t rows, int64_t nb, block_q5_0x8 *dst)
@@ -47,6 +63,10 @@ void seam_cpu_repack(seam_type_t type, const void *w, int64_t rows, int64_t cols
 {
     if (type == SEAM_TYPE_Q5_0) {
         repack_q5_0(w, rows, cols / QK5_0, out);
+        return;
+    }
+    if (type == SEAM_TYPE_Q8_0) {
+        repack_q8_0(w, rows, cols / QK8_0, out);
         return;
     }
     int64_t nb = cols / QK_K;
@@ -124,7 +144,7 @@ void seam_cpu_groups(seam_type_t type, const void *packed, int64_t rows, int64_t
                      const char *act, size_t abytes, const int32_t *sums, int n, int64_t g0,
                      int64_t g1, float *y)
 {
-    int64_t nb = cols / (type == SEAM_TYPE_Q5_0 ? QK5_0 : QK_K);
+    int64_t nb = cols / (type == SEAM_TYPE_Q4_K ? QK_K : QK5_0); /* QK8_0 too */
     if (type == SEAM_TYPE_Q4_K && n == 1 && !seam_cpu_avx512() && !seam_cpu_vnni()) {
         seam_avx2_q4_Kx8_decode(nb, (const block_q4_Kx8 *)packed + g0 * nb, g1 - g0,
                                 (const block_q8_K *)act, y + g0 * GROUP);
@@ -140,7 +160,9 @@ void seam_cpu_groups(seam_type_t type, const void *packed, int64_t rows, int64_t
                 row_sums[k] = sums ? sums + (size_t)(t + k) * (size_t)nb : NULL;
             }
             float *out = y + (size_t)t * (size_t)rows + g * GROUP;
-            if (type == SEAM_TYPE_Q5_0)
+            if (type == SEAM_TYPE_Q8_0)
+                seam_avx2_q8_0x8(nb, (const block_q8_0x8 *)packed + g * nb, acts, nt, out, (size_t)rows);
+            else if (type == SEAM_TYPE_Q5_0)
                 seam_avx2_q5_0x8(nb, (const block_q5_0x8 *)packed + g * nb, acts, row_sums, nt, out,
                                  (size_t)rows);
             else if (nt == 1 && seam_cpu_avx512())

@@ -36,8 +36,14 @@ typedef struct {
 } block_q5_0x8;
 SEAM_LAYOUT_ASSERT(sizeof(block_q5_0x8) == 176, "q5_0x8 layout");
 
-/* True when weights of this type and shape are repacked on this CPU (Q4_K or Q5_0, rows a
- * multiple of 8, with AVX2). */
+typedef struct {
+    uint16_t d[8];          /* f16, one per row */
+    int8_t qs[8][8][4];     /* [4-value group][row][4 values], as in block_q8_0 */
+} block_q8_0x8;
+SEAM_LAYOUT_ASSERT(sizeof(block_q8_0x8) == 272, "q8_0x8 layout");
+
+/* True when weights of this type and shape are repacked on this CPU (Q4_K, Q5_0 or Q8_0, rows
+ * a multiple of 8, with AVX2). */
 bool seam_cpu_repack_supported(seam_type_t type, int64_t rows, int64_t cols);
 size_t seam_cpu_repack_bytes(seam_type_t type, int64_t rows, int64_t cols);
 void seam_cpu_repack(seam_type_t type, const void *w, int64_t rows, int64_t cols, void *out);
@@ -80,6 +86,11 @@ int seam_cpu_prefetch_blocks(void);
  * block's 32 values, seam_cpu_q8_0_sums) at sums[t]. */
 void seam_avx2_q5_0x8(int64_t nb, const block_q5_0x8 *w, const void *const *acts,
                       const int32_t *const *sums, int nt, float *out, size_t os);
+/* Q8_0 groups against Q8_0 activation rows. Each row's float steps are those of the plain
+ * layout's kernels (quant_avx2.c: 8 lanes of 4-value sums, one fma each per block, the lanes
+ * added in hsum's order), so regrouping changes no bit of a Q8_0 product. */
+void seam_avx2_q8_0x8(int64_t nb, const block_q8_0x8 *w, const void *const *acts, int nt,
+                      float *out, size_t os);
 /* sums[i] = the sum of block i's 32 values (Q5_0 groups read it instead of adding them up for
  * every group). */
 void seam_cpu_q8_0_sums(const block_q8_0 *y, int64_t nb, int32_t *sums);

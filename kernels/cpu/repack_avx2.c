@@ -284,6 +284,51 @@ void seam_avx2_q5_0x8(int64_t nb, const block_q5_0x8 *w, const void *const *acts
         q5_0x8(nb, w, acts + t, sums + t, 1, out + (size_t)t * os, os);
 }
 
+/* Q8_0: vector q of a block holds values 4q..4q+3 of the 8 rows, met by those 4 activation
+ * bytes in every lane: |w| times the activations signed by w (maddubs, no overflow: 2 x 128 x
+ * 127) and madd's pair sums give lane r row r's 4-value sum, the plain kernel's lane q for that
+ * row (quant_avx2.c's dot_i8_abs). acc[q] keeps lane q of all 8 rows' sums, so the fmas, and the
+ * adds of the lanes at the end in hsum's order, are the plain kernel's, row for row. An
+ * activation row at a time: 8 accumulators per row fill the registers, and the group's blocks
+ * (nb x 272 bytes) are still in cache for the next row. Decode asks for the stream ahead the
+ * same distance in bytes as the Q4_K kernel. */
+static inline __attribute__((always_inline)) void q8_0x8_row(int64_t nb, const block_q8_0x8 *w,
+                                                              const block_q8_0 *y, int ahead, float *out)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[8];
+    for (int q = 0; q < 8; q++)
+        acc[q] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++, y++) {
+        const block_q8_0x8 *b = &w[i];
+        __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d)),
+                                 _mm256_set1_ps(_cvtsh_ss(y->d)));
+        SEAM_UNROLL
+        for (int q = 0; q < 8; q++) {
+            if (ahead >= 0 && (q % 2 == 0 || q == 7)) /* 5 lines: a block's 272 bytes */
+                __builtin_prefetch((const char *)(b + ahead) + 64 * ((q + 1) / 2), 0, 3);
+            __m256i x = _mm256_loadu_si256((const __m256i *)b->qs[q]);
+            __m256i sy = _mm256_sign_epi8(bcast4(y->qs + 4 * q), x);
+            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(x, x), sy), ones);
+            acc[q] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[q]);
+        }
+    }
+    /* hsum_ps's tree: (0+4) + (2+6), then + ((1+5) + (3+7)) */
+    __m256 s0 = _mm256_add_ps(acc[0], acc[4]), s1 = _mm256_add_ps(acc[1], acc[5]);
+    __m256 s2 = _mm256_add_ps(acc[2], acc[6]), s3 = _mm256_add_ps(acc[3], acc[7]);
+    _mm256_storeu_ps(out, _mm256_add_ps(_mm256_add_ps(s0, s2), _mm256_add_ps(s1, s3)));
+}
+
+void seam_avx2_q8_0x8(int64_t nb, const block_q8_0x8 *w, const void *const *acts, int nt,
+                      float *out, size_t os)
+{
+    int ahead = seam_cpu_prefetch_blocks();
+    ahead = ahead < 0 ? -1 : (int)(ahead * sizeof(block_q4_Kx8) / sizeof(block_q8_0x8));
+    q8_0x8_row(nb, w, acts[0], ahead, out);
+    for (int t = 1; t < nt; t++) /* the group is in cache now */
+        q8_0x8_row(nb, w, acts[t], -1, out + (size_t)t * os);
+}
+
 #endif /* SEAM_REPACK_VNNI */
 
 void Q4_KX8_ENTRY(int64_t nb, const block_q4_Kx8 *w, const void *const *acts, int nt,
@@ -319,6 +364,12 @@ void seam_avx2_q5_0x8(int64_t nb, const block_q5_0x8 *w, const void *const *acts
                       const int32_t *const *sums, int nt, float *out, size_t os)
 {
     (void)nb, (void)w, (void)acts, (void)sums, (void)nt, (void)out, (void)os;
+}
+
+void seam_avx2_q8_0x8(int64_t nb, const block_q8_0x8 *w, const void *const *acts, int nt,
+                      float *out, size_t os)
+{
+    (void)nb, (void)w, (void)acts, (void)nt, (void)out, (void)os;
 }
 #endif /* SEAM_REPACK_VNNI */
 
