@@ -64,15 +64,27 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Takes up to `piece` items off the front (own) or the back (a helper) of share s: false when
- * it is empty. */
-static bool take(share_t *s, int64_t piece, bool front, int64_t *b, int64_t *e)
+/* The size of the next piece of a share with `left` items: `piece`, until an eighth of what
+ * is left is less; then that eighth, so the last pieces shrink and a thread done early waits
+ * for a small one, not a whole piece (with fixed pieces of a sixteenth of a share, the waits
+ * at the ends of decode's matmuls were 1.3% of the caller's time and 3.7% of the worker's).
+ * Even when `piece` is: decode's Q4_K kernel takes its groups two at a time. */
+static int64_t piece_size(int64_t piece, int64_t left)
+{
+    int64_t grain = piece % 2 == 0 ? 2 : 1, size = left / 8 / grain * grain;
+    return size < grain ? grain : size < piece ? size : piece;
+}
+
+/* Takes the next piece off the front (own) or the back (a helper) of share s: false when it
+ * is empty. */
+static bool take(share_t *s, int64_t max_piece, bool front, int64_t *b, int64_t *e)
 {
     uint64_t r = atomic_load(&s->range);
     for (;;) {
         int64_t f = (int64_t)(r >> 32), k = (int64_t)(r & 0xffffffffu);
         if (f >= k)
             return false;
+        int64_t piece = piece_size(max_piece, k - f);
         if (front)
             *b = f, *e = f + piece < k ? f + piece : k;
         else
