@@ -7,6 +7,7 @@
 #define SEAM_BACKEND_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../kernels/dtype.h"
@@ -21,6 +22,8 @@ typedef struct {
     int64_t cols;
     const void *host; /* the mapped bytes, or a model-owned F32 copy */
     void *dev;        /* the backend's copy; NULL while the backend computes from host */
+    bool lookup;      /* only rows are looked up (an embedding table that is not also the
+                         head): a backend that copies weights for its matmuls need not */
 } seam_weight_t;
 
 typedef enum { SEAM_ROPE_NORM = 0, SEAM_ROPE_NEOX = 1 } seam_rope_mode_t;

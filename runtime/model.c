@@ -391,6 +391,7 @@ seam_model_t *seam_model_new(const char *path, const seam_model_params_t *params
             goto fail;
     m->has_embed = p.embed;
     m->has_head = p.head;
+    m->tok_embd.lookup = !p.head; /* a split's first part embeds and never multiplies by it */
     if ((p.embed || p.head) &&
         !bind(m, &m->tok_embd, "token_embd.weight", in->n_vocab, in->d_model, false))
         goto fail;

@@ -302,7 +302,10 @@ static bool capture_contains(server_proc_t *srv, const char *pub, const char *ke
         snprintf(filter, sizeof filter, "tcp port %d", srv->port);
         if (!freopen("/dev/null", "w", stderr))
             _exit(126);
-        execlp("tcpdump", "tcpdump", "-i", "lo", "-U", "-s", "0", "-w", pcap, filter, (char *)NULL);
+        /* --immediate-mode: without it packets wait in the kernel's ring for a block to fill
+         * or time out, and the last ones before the SIGINT below may never be written */
+        execlp("tcpdump", "tcpdump", "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", pcap, filter,
+               (char *)NULL);
         _exit(127);
     }
     usleep(1500000); /* tcpdump needs a moment to open the interface */
