@@ -144,10 +144,6 @@ static void weight_free(void *p, size_t bytes)
         munmap(p, (bytes + 4095) & ~(size_t)4095);
 }
 
-/* Q4_K, Q5_0 and Q8_0 weights in 8-row groups are regrouped once (kernels/cpu/repack.h) into
- * w->dev; the matmul then reads that copy. Other weights, and tables only looked up (the
- * embedding of a model without its head: Gemma 3's is 171 MiB of Q8_0), are used where they
- * are mapped. */
 typedef struct {
     const seam_weight_t *w;
     char *out;
@@ -159,11 +155,16 @@ static void regroup_range(void *arg, int64_t b, int64_t e, int thread)
     const regroup_t *r = arg;
     const seam_weight_t *w = r->w;
     (void)thread;
-    size_t row = seam_type_row_bytes(w->type, w->cols), group = seam_cpu_repack_bytes(w->type, 8, w->cols);
-    seam_cpu_repack(w->type, (const char *)w->host + (size_t)b * 8 * row, (e - b) * 8, w->cols,
-                    r->out + (size_t)b * group);
+    size_t row = seam_type_row_bytes(w->type, w->cols),
+           group = seam_cpu_repack_bytes(w->type, SEAM_CPU_GROUP, w->cols);
+    seam_cpu_repack(w->type, (const char *)w->host + (size_t)b * SEAM_CPU_GROUP * row,
+                    (e - b) * SEAM_CPU_GROUP, w->cols, r->out + (size_t)b * group);
 }
 
+/* Q4_K, Q5_0 and Q8_0 weights in 8-row groups are regrouped once (kernels/cpu/repack.h) into
+ * w->dev; the matmul then reads that copy. Other weights, and tables only looked up (the
+ * embedding of a model without its head: Gemma 3's is 171 MiB of Q8_0), are used where they
+ * are mapped. */
 static int cpu_weight_load(seam_backend_t *be, seam_weight_t *w)
 {
     if (w->lookup || !seam_cpu_repack_supported(w->type, w->rows, w->cols))
@@ -178,7 +179,7 @@ static int cpu_weight_load(seam_backend_t *be, seam_weight_t *w)
     /* on the backend's threads: a model loads as part of an adaptive split's move, and Gemma
      * 3's head alone (171 MiB of Q8_0) took about 90 ms to regroup on one */
     regroup_t r = {.w = w, .out = p};
-    seam_pool_for(bytes >= ((size_t)4 << 20) ? ctx_of(be)->pool : NULL, w->rows / 8, 0, regroup_range, &r);
+    seam_pool_for(bytes >= ((size_t)4 << 20) ? ctx_of(be)->pool : NULL, w->rows / SEAM_CPU_GROUP, 0, regroup_range, &r);
     w->dev = p;
     return SEAM_OK;
 }

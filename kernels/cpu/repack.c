@@ -16,9 +16,9 @@
 
 bool seam_cpu_repack_supported(seam_type_t type, int64_t rows, int64_t cols)
 {
-    int64_t block = type == SEAM_TYPE_Q4_K ? QK_K : QK5_0; /* QK8_0 too */
     return (type == SEAM_TYPE_Q4_K || type == SEAM_TYPE_Q5_0 || type == SEAM_TYPE_Q8_0) && rows > 0 &&
-           rows % GROUP == 0 && cols > 0 && cols % block == 0 && seam_cpu_isa() == SEAM_ISA_AVX2;
+           rows % GROUP == 0 && cols > 0 && cols % seam_type_traits(type)->block_size == 0 &&
+           seam_cpu_isa() == SEAM_ISA_AVX2;
 }
 
 size_t seam_cpu_repack_bytes(seam_type_t type, int64_t rows, int64_t cols)
@@ -144,7 +144,7 @@ void seam_cpu_groups(seam_type_t type, const void *packed, int64_t rows, int64_t
                      const char *act, size_t abytes, const int32_t *sums, int n, int64_t g0,
                      int64_t g1, float *y)
 {
-    int64_t nb = cols / (type == SEAM_TYPE_Q4_K ? QK_K : QK5_0); /* QK8_0 too */
+    int64_t nb = cols / seam_type_traits(type)->block_size;
     if (type == SEAM_TYPE_Q4_K && n == 1 && !seam_cpu_avx512() && !seam_cpu_vnni()) {
         seam_avx2_q4_Kx8_decode(nb, (const block_q4_Kx8 *)packed + g0 * nb, g1 - g0,
                                 (const block_q8_K *)act, y + g0 * GROUP);
