@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "../kernels/cpu/glu.h"
 #include "../kernels/cpu/quant.h"
 #include "../kernels/cpu/matmul.h"
 #include "../kernels/cpu/pool.h"
@@ -488,6 +489,51 @@ static void test_f16_helpers(void **st)
     seam_cpu_isa_set(seam_avx2_supported() ? SEAM_ISA_AVX2 : SEAM_ISA_SCALAR);
 }
 
+/* SiLU's exponential against the double-precision one (about 1 ulp asked, 2 allowed), and its
+ * AVX2 loop against the scalar one to the bit, at the clamps, through NaN and infinities, and
+ * on odd lengths (the tail runs scalar). */
+static void test_silu(void **st)
+{
+    (void)st;
+    int worst_ulp = 0;
+    for (float x = -87.0f; x <= 88.0f; x += 0.0137f) {
+        double ref = exp((double)x);
+        float got = seam_silu_exp(x), near = (float)ref;
+        int32_t a, b;
+        memcpy(&a, &got, 4), memcpy(&b, &near, 4);
+        int ulp = abs(a - b);
+        worst_ulp = ulp > worst_ulp ? ulp : worst_ulp;
+    }
+    printf("  silu exp: worst %d ulp from exp() on [-87, 88]\n", worst_ulp);
+    assert_true(worst_ulp <= 2);
+    assert_true(isinf(seam_silu_exp(88.5f)) && seam_silu_exp(-200.0f) < 1e-37f && isnan(seam_silu_exp(NAN)));
+
+    enum { N = 1003 };
+    static float g0[N], g1[N], up[N];
+    const float edge[] = {0.0f, -0.0f, 1e-40f, -87.0f, -87.5f, 87.0f, 88.0f, 88.1f, 89.0f,
+                          -89.0f, 100.0f, -100.0f, INFINITY, -INFINITY, NAN, 1e30f, -1e30f};
+    size_t n_edge = sizeof edge / sizeof *edge;
+    for (int i = 0; i < N; i++) {
+        g0[i] = g1[i] = i < (int)n_edge ? edge[i] : frnd() * (i % 3 ? 12.0f : 120.0f);
+        up[i] = frnd() + 1.5f;
+    }
+    assert_true(seam_cpu_isa_set(SEAM_ISA_SCALAR));
+    seam_cpu_glu(0, g0, up, N, NULL);
+    double worst = 0.0;
+    for (int i = (int)n_edge; i < N; i++) {
+        double x = g1[i], ref = x / (1.0 + exp(-x)) * up[i];
+        double err = fabs(g0[i] - ref) / (fabs(ref) + 1e-30);
+        worst = err > worst ? err : worst;
+    }
+    printf("  silu: worst relative error %.2e against double\n", worst);
+    assert_true(worst < 5e-7); /* libm's expf in the same formula: 2.1e-7 */
+    if (seam_cpu_isa_set(SEAM_ISA_AVX2)) {
+        seam_cpu_glu(0, g1, up, N, NULL);
+        assert_memory_equal(g0, g1, sizeof g0);
+    }
+    seam_cpu_isa_set(seam_avx2_supported() ? SEAM_ISA_AVX2 : SEAM_ISA_SCALAR);
+}
+
 /* The model loader admits exactly the types whose traits say computable; every one of them must
  * then have each kernel the forward pass calls (dequantisation, the activation quantiser of its
  * dot type, the dot itself, scalar and dispatched), or the switch in quant.c would stop the
@@ -530,6 +576,7 @@ int main(void)
         cmocka_unit_test(test_q4_1), cmocka_unit_test(test_q5_1), cmocka_unit_test(test_q2_K),
         cmocka_unit_test(test_q3_K), cmocka_unit_test(test_iq4_nl), cmocka_unit_test(test_iq4_xs),
         cmocka_unit_test(test_half_round_trip), cmocka_unit_test(test_f16_helpers),
+        cmocka_unit_test(test_silu),
         cmocka_unit_test(test_dequant_vs_gguf_py), cmocka_unit_test(test_dot_rows_bit_identical),
         cmocka_unit_test(test_dot_weight_rows_bit_identical),
         cmocka_unit_test(test_quantizers_match_scalar), cmocka_unit_test(test_repacked),

@@ -1,12 +1,14 @@
 /* GLU activations. GELU goes through half precision on input and output, as ggml's CPU
  * backend does, so that activations track llama.cpp's; since both ends are halves it is a
  * 64K-entry table (of the output halves widened to f32), built once, indexed 8 inputs at a time
- * through the dispatched f32 -> f16 conversion. SiLU is plain f32. */
+ * through the dispatched f32 -> f16 conversion. SiLU is f32, with the exponential of glu.h
+ * (seam_silu_exp), which glu_avx2.c computes 8 lanes at a time to the same bits. */
 #include "glu.h"
 
 #include <math.h>
 #include <pthread.h>
 
+#include "glu_avx2.h"
 #include "quant.h"
 
 static float gelu_table[1 << 16];
@@ -42,9 +44,12 @@ static void glu_range(void *arg, int64_t b, int64_t e, int thread)
     const glu_t *a = arg;
     (void)thread;
     if (a->kind == 0) {
-        for (int64_t i = b; i < e; i++) {
+        int64_t i = b;
+        if (seam_cpu_isa() == SEAM_ISA_AVX2)
+            i += seam_avx2_silu_mul(a->gate + b, a->up + b, e - b);
+        for (; i < e; i++) {
             float g = a->gate[i];
-            a->gate[i] = g / (1.0f + expf(-g)) * a->up[i];
+            a->gate[i] = g / (1.0f + seam_silu_exp(-g)) * a->up[i];
         }
         return;
     }
@@ -62,8 +67,7 @@ void seam_cpu_glu(int kind, float *gate, const float *up, size_t n, seam_pool_t 
     if (kind == 1)
         pthread_once(&gelu_once, gelu_init);
     glu_t a = {.kind = kind, .gate = gate, .up = up};
-    /* SiLU's expf costs about 3 ns a value: one token's 5,632 (a 1.1B Llama) took 18 us on
-     * the caller alone while the other threads waited, so they share from 4,096 on; GELU's
-     * table is cheaper than waking them for fewer than 16,384 */
-    seam_pool_for(n > (kind == 1 ? 16384u : 4096u) ? pool : NULL, (int64_t)n, 0, glu_range, &a);
+    /* waking the other threads costs more than GELU's table or SiLU's vector loop does on
+     * fewer than 16,384 values (SiLU with libm's expf, about 3 ns a value, shared from 4,096) */
+    seam_pool_for(n > 16384u ? pool : NULL, (int64_t)n, 0, glu_range, &a);
 }
