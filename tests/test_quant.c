@@ -457,32 +457,47 @@ static void test_dequant_vs_gguf_py(void **st)
     cJSON_Delete(ref);
 }
 
-/* The half-precision helpers attention uses: scalar and AVX2 agree on odd lengths too. */
+/* The half-precision helpers attention uses: scalar and AVX2 agree on odd lengths too, and the
+ * AVX2 weighted sum of rows is, bit for bit, one y += w x pass per row (an fma per value where
+ * 8 values fill a vector, a multiply and an add in the tail), as attention did it before the
+ * sums moved into registers. */
 static void test_f16_helpers(void **st)
 {
     (void)st;
-    const int sizes[] = {1, 7, 8, 64, 255, 256};
+    const int sizes[] = {1, 7, 8, 64, 72, 255, 256};
+    enum { ROWS = 5, STRIDE = 300 };
     for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
         int n = sizes[si];
-        uint16_t a[256], b[256], ha[256], hb[256];
-        float x[256], y0[256], y1[256];
+        static uint16_t a[ROWS * STRIDE], b[256], ha[256], hb[256];
+        float x[256], w[ROWS], y0[256], y1[256], yr[256], d0[ROWS], d1[ROWS];
+        for (int i = 0; i < ROWS * STRIDE; i++)
+            a[i] = seam_f32_to_f16(frnd());
         for (int i = 0; i < n; i++) {
             x[i] = frnd() * 4.0f;
-            a[i] = seam_f32_to_f16(frnd());
             b[i] = seam_f32_to_f16(frnd());
-            y0[i] = y1[i] = frnd();
         }
+        for (int j = 0; j < ROWS; j++)
+            w[j] = seam_f16_to_f32(seam_f32_to_f16(frnd()));
         assert_true(seam_cpu_isa_set(SEAM_ISA_SCALAR));
-        float ds = seam_cpu_dot_f16(a, b, n);
-        seam_cpu_mad_f16(y0, a, 0.37f, n);
+        seam_cpu_dot_f16_rows(a, STRIDE, ROWS, b, n, d0);
+        seam_cpu_sum_f16_rows(y0, a, STRIDE, ROWS, w, n);
         seam_cpu_f32_to_f16(ha, x, n);
         if (seam_cpu_isa_set(SEAM_ISA_AVX2)) {
-            float dv = seam_cpu_dot_f16(a, b, n);
-            seam_cpu_mad_f16(y1, a, 0.37f, n);
+            seam_cpu_dot_f16_rows(a, STRIDE, ROWS, b, n, d1);
+            seam_cpu_sum_f16_rows(y1, a, STRIDE, ROWS, w, n);
             seam_cpu_f32_to_f16(hb, x, n);
-            assert_true(fabsf(ds - dv) <= 1e-5f * (1.0f + fabsf(ds)));
-            for (int i = 0; i < n; i++)
+            for (int j = 0; j < ROWS; j++)
+                assert_true(fabsf(d0[j] - d1[j]) <= 1e-5f * (1.0f + fabsf(d0[j])));
+            for (int i = 0; i < n; i++) {
                 assert_true(fabsf(y0[i] - y1[i]) <= 1e-6f * (1.0f + fabsf(y0[i])));
+                yr[i] = 0.0f;
+                for (int j = 0; j < ROWS; j++) {
+                    float v = seam_f16_to_f32(a[j * STRIDE + i]);
+                    volatile float prod = w[j] * v; /* the tail's two roundings */
+                    yr[i] = i < n / 8 * 8 ? fmaf(v, w[j], yr[i]) : yr[i] + prod;
+                }
+            }
+            assert_memory_equal(yr, y1, sizeof(float) * (size_t)n);
             assert_memory_equal(ha, hb, sizeof(uint16_t) * (size_t)n); /* both round to even */
         }
     }

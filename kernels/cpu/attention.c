@@ -44,12 +44,18 @@ static void attend(void *arg, int64_t b, int64_t e, int thread)
         float *oh = a->out + ((size_t)t * a->n_head + h) * hd;
         if (a->kv_f16)
             seam_cpu_f32_to_f16(q16, qh, hd);
+        size_t at = (size_t)lo * a->kv_dim + (size_t)kvh * hd; /* key lo of this kv head */
+        int keys = p - lo + 1;
+        if (a->kv_f16) {
+            seam_cpu_dot_f16_rows((const uint16_t *)a->k + at, (size_t)a->kv_dim, keys, q16, hd,
+                                  score + lo);
+        } else {
+            for (int j = lo; j <= p; j++)
+                score[j] = dot_f32((const float *)a->k + (size_t)j * a->kv_dim + (size_t)kvh * hd, qh, hd);
+        }
         float max = -INFINITY;
         for (int j = lo; j <= p; j++) {
-            size_t off = (size_t)j * a->kv_dim + (size_t)kvh * hd;
-            float s = a->kv_f16 ? seam_cpu_dot_f16((const uint16_t *)a->k + off, q16, hd)
-                                : dot_f32((const float *)a->k + off, qh, hd);
-            score[j] = s * a->scale;
+            score[j] *= a->scale;
             if (score[j] > max)
                 max = score[j];
         }
@@ -59,17 +65,16 @@ static void attend(void *arg, int64_t b, int64_t e, int thread)
             sum += score[j];
         }
         float inv = (float)(1.0 / sum);
-        memset(oh, 0, sizeof(float) * (size_t)hd);
-        for (int j = lo; j <= p; j++) {
-            float w = score[j] * inv;
-            size_t off = (size_t)j * a->kv_dim + (size_t)kvh * hd;
-            if (a->kv_f16) {
-                w = seam_f16_to_f32(seam_f32_to_f16(w));
-                seam_cpu_mad_f16(oh, (const uint16_t *)a->v + off, w, hd);
-            } else {
-                const float *vj = (const float *)a->v + off;
+        for (int j = lo; j <= p; j++) /* the softmax weights, in f16 before they meet f16 values */
+            score[j] = a->kv_f16 ? seam_f16_to_f32(seam_f32_to_f16(score[j] * inv)) : score[j] * inv;
+        if (a->kv_f16) {
+            seam_cpu_sum_f16_rows(oh, (const uint16_t *)a->v + at, (size_t)a->kv_dim, keys, score + lo, hd);
+        } else {
+            memset(oh, 0, sizeof(float) * (size_t)hd);
+            for (int j = lo; j <= p; j++) {
+                const float *vj = (const float *)a->v + (size_t)j * a->kv_dim + (size_t)kvh * hd;
                 for (int i = 0; i < hd; i++)
-                    oh[i] += w * vj[i];
+                    oh[i] += score[j] * vj[i];
             }
         }
     }
@@ -88,8 +93,9 @@ int seam_cpu_attention(const void *k, const void *v, bool kv_f16, const float *q
     if (!a.scratch)
         return -1;
     int64_t tasks = (int64_t)n * n_head;
-    /* uneven tasks (a causal prefill): threads take them one at a time */
-    seam_pool_for(tasks > 1 ? pool : NULL, tasks, 1, attend, &a);
+    /* one token's tasks are even (a share per thread); a causal prefill's are not, and
+     * threads take them one at a time */
+    seam_pool_for(tasks > 1 ? pool : NULL, tasks, n == 1 ? 0 : 1, attend, &a);
     free(a.scratch);
     return 0;
 }

@@ -672,24 +672,32 @@ seam_vec_dot_rows_fn seam_cpu_vec_dot_rows_fn(seam_type_t t)
     return seam_cpu_isa() == SEAM_ISA_AVX2 ? seam_avx2_vec_dot_rows_fn(t) : NULL;
 }
 
-float seam_cpu_dot_f16(const uint16_t *x, const uint16_t *y, int n)
-{
-    if (seam_cpu_isa() == SEAM_ISA_AVX2)
-        return seam_avx2_dot_f16(x, y, n);
-    float s = 0.0f;
-    for (int i = 0; i < n; i++)
-        s += seam_f16_to_f32(x[i]) * seam_f16_to_f32(y[i]);
-    return s;
-}
-
-void seam_cpu_mad_f16(float *y, const uint16_t *x, float w, int n)
+void seam_cpu_dot_f16_rows(const uint16_t *x, size_t stride, int rows, const uint16_t *y, int n,
+                           float *out)
 {
     if (seam_cpu_isa() == SEAM_ISA_AVX2) {
-        seam_avx2_mad_f16(y, x, w, n);
+        seam_avx2_dot_f16_rows(x, stride, rows, y, n, out);
         return;
     }
-    for (int i = 0; i < n; i++)
-        y[i] += w * seam_f16_to_f32(x[i]);
+    for (int j = 0; j < rows; j++, x += stride) {
+        float s = 0.0f;
+        for (int i = 0; i < n; i++)
+            s += seam_f16_to_f32(x[i]) * seam_f16_to_f32(y[i]);
+        out[j] = s;
+    }
+}
+
+void seam_cpu_sum_f16_rows(float *y, const uint16_t *x, size_t stride, int rows, const float *w,
+                           int n)
+{
+    if (seam_cpu_isa() == SEAM_ISA_AVX2) {
+        seam_avx2_sum_f16_rows(y, x, stride, rows, w, n);
+        return;
+    }
+    memset(y, 0, sizeof(float) * (size_t)n);
+    for (int j = 0; j < rows; j++, x += stride)
+        for (int i = 0; i < n; i++)
+            y[i] += w[j] * seam_f16_to_f32(x[i]);
 }
 
 void seam_cpu_f32_to_f16(uint16_t *y, const float *x, int n)

@@ -41,9 +41,13 @@ seam_vec_dot_n_fn seam_cpu_vec_dot_n_fn(seam_type_t t);
 seam_vec_dot_rows_fn seam_cpu_vec_dot_rows_fn(seam_type_t t);
 
 /* Half-precision vector helpers for attention over an f16 cache, dispatched like the dots:
- * dot of two f16 vectors; y += w · x; f32 → f16 (round to nearest even). */
-float seam_cpu_dot_f16(const uint16_t *x, const uint16_t *y, int n);
-void seam_cpu_mad_f16(float *y, const uint16_t *x, float w, int n);
+ * out[j] = x_j · y over `rows` rows x_j = x + j * stride (the keys against a query);
+ * y = sum_j w[j] x_j (the values, weighted), added up row after row, each row's term one
+ * fma per value, as y += w[j] x_j would be; f32 → f16 (round to nearest even). */
+void seam_cpu_dot_f16_rows(const uint16_t *x, size_t stride, int rows, const uint16_t *y, int n,
+                           float *out);
+void seam_cpu_sum_f16_rows(float *y, const uint16_t *x, size_t stride, int rows, const float *w,
+                           int n);
 void seam_cpu_f32_to_f16(uint16_t *y, const float *x, int n);
 
 #endif

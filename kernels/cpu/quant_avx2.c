@@ -655,16 +655,46 @@ void seam_avx2_quantize_q8_K(const float *x, block_q8_K *y, int64_t nb)
     }
 }
 
-float seam_avx2_dot_f16(const uint16_t *x, const uint16_t *y, int n) { return dot_f16(n, x, y); }
-
-void seam_avx2_mad_f16(float *y, const uint16_t *x, float w, int n)
+void seam_avx2_dot_f16_rows(const uint16_t *x, size_t stride, int rows, const uint16_t *y, int n,
+                            float *out)
 {
-    __m256 vw = _mm256_set1_ps(w);
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(load_f16(x + i), vw, _mm256_loadu_ps(y + i)));
-    for (; i < n; i++)
-        y[i] += w * h2f(x[i]);
+    for (int j = 0; j < rows; j++, x += stride)
+        out[j] = dot_f16(n, x, y);
+}
+
+/* Values [c, c + 8 * vecs) of the weighted sum, in vecs accumulators (registers, for vecs a
+ * constant): per value the same fmas in the same order as one y += w x_j pass per row. */
+static inline __attribute__((always_inline)) void sum_f16_span(float *y, const uint16_t *x,
+                                                               size_t stride, int rows,
+                                                               const float *w, int c, int vecs)
+{
+    __m256 acc[8];
+    for (int v = 0; v < vecs; v++)
+        acc[v] = _mm256_setzero_ps();
+    for (int j = 0; j < rows; j++, x += stride) {
+        __m256 vw = _mm256_set1_ps(w[j]);
+        for (int v = 0; v < vecs; v++)
+            acc[v] = _mm256_fmadd_ps(load_f16(x + c + 8 * v), vw, acc[v]);
+    }
+    for (int v = 0; v < vecs; v++)
+        _mm256_storeu_ps(y + c + 8 * v, acc[v]);
+}
+
+void seam_avx2_sum_f16_rows(float *y, const uint16_t *x, size_t stride, int rows, const float *w,
+                            int n)
+{
+    int c = 0;
+    for (; c + 64 <= n; c += 64) /* a 64-value span's sums stay in 8 registers */
+        sum_f16_span(y, x, stride, rows, w, c, 8);
+    for (; c + 8 <= n; c += 8)
+        sum_f16_span(y, x, stride, rows, w, c, 1);
+    for (; c < n; c++) { /* the tail as the scalar y += w x: a multiply, then an add */
+        float s = 0.0f;
+        const uint16_t *xc = x + c;
+        for (int j = 0; j < rows; j++, xc += stride)
+            s += w[j] * h2f(*xc);
+        y[c] = s;
+    }
 }
 
 void seam_avx2_f32_to_f16(uint16_t *y, const float *x, int n)
@@ -738,18 +768,16 @@ void seam_avx2_quantize_q8_K(const float *x, block_q8_K *y, int64_t nb)
     (void)x, (void)y, (void)nb;
 }
 
-float seam_avx2_dot_f16(const uint16_t *x, const uint16_t *y, int n)
+void seam_avx2_dot_f16_rows(const uint16_t *x, size_t stride, int rows, const uint16_t *y, int n,
+                            float *out)
 {
-    float s = 0;
-    for (int i = 0; i < n; i++)
-        s += seam_f16_to_f32(x[i]) * seam_f16_to_f32(y[i]);
-    return s;
+    (void)x, (void)stride, (void)rows, (void)y, (void)n, (void)out;
 }
 
-void seam_avx2_mad_f16(float *y, const uint16_t *x, float w, int n)
+void seam_avx2_sum_f16_rows(float *y, const uint16_t *x, size_t stride, int rows, const float *w,
+                            int n)
 {
-    for (int i = 0; i < n; i++)
-        y[i] += w * seam_f16_to_f32(x[i]);
+    (void)y, (void)x, (void)stride, (void)rows, (void)w, (void)n;
 }
 
 void seam_avx2_f32_to_f16(uint16_t *y, const float *x, int n)

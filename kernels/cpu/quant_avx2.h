@@ -5,13 +5,16 @@
 #define SEAM_KERNELS_CPU_QUANT_AVX2_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../dtype.h"
 #include "blocks.h"
 
-float seam_avx2_dot_f16(const uint16_t *x, const uint16_t *y, int n);
-void seam_avx2_mad_f16(float *y, const uint16_t *x, float w, int n);
+void seam_avx2_dot_f16_rows(const uint16_t *x, size_t stride, int rows, const uint16_t *y, int n,
+                            float *out);
+void seam_avx2_sum_f16_rows(float *y, const uint16_t *x, size_t stride, int rows, const float *w,
+                            int n);
 void seam_avx2_f32_to_f16(uint16_t *y, const float *x, int n);
 seam_vec_dot_fn seam_avx2_vec_dot_fn(seam_type_t t);
 /* The activation quantisers, value for value those of quant.c. */
