@@ -145,7 +145,12 @@ void seam_cpu_groups(seam_type_t type, const void *packed, int64_t rows, int64_t
                      int64_t g1, float *y)
 {
     int64_t nb = cols / seam_type_traits(type)->block_size;
-    if (type == SEAM_TYPE_Q4_K && n == 1 && !seam_cpu_avx512() && !seam_cpu_vnni()) {
+    if (type == SEAM_TYPE_Q4_K && n == 1 && seam_cpu_avx512()) {
+        seam_avx512_q4_Kx8_decode(nb, (const block_q4_Kx8 *)packed + g0 * nb, g1 - g0,
+                                  (const block_q8_K *)act, y + g0 * GROUP);
+        return;
+    }
+    if (type == SEAM_TYPE_Q4_K && n == 1 && !seam_cpu_vnni()) {
         seam_avx2_q4_Kx8_decode(nb, (const block_q4_Kx8 *)packed + g0 * nb, g1 - g0,
                                 (const block_q8_K *)act, y + g0 * GROUP);
         return;
@@ -165,8 +170,6 @@ void seam_cpu_groups(seam_type_t type, const void *packed, int64_t rows, int64_t
             else if (type == SEAM_TYPE_Q5_0)
                 seam_avx2_q5_0x8(nb, (const block_q5_0x8 *)packed + g * nb, acts, row_sums, nt, out,
                                  (size_t)rows);
-            else if (nt == 1 && seam_cpu_avx512())
-                seam_avx512_q4_Kx8(nb, (const block_q4_Kx8 *)packed + g * nb, acts[0], out);
             else if (seam_cpu_vnni())
                 seam_vnni_q4_Kx8(nb, (const block_q4_Kx8 *)packed + g * nb, acts, nt, out, (size_t)rows);
             else

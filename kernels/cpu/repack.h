@@ -74,6 +74,9 @@ bool seam_cpu_past_avx2(void);
 /* Decode's kernel (one activation row) with AVX-512 VNNI (repack_avx512.c): the AVX2 kernel's
  * outputs bit for bit, and whether this CPU and OS run it (SEAM_ISA=avx2 says no). */
 void seam_avx512_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const block_q8_K *y, float *out);
+/* Groups [0, groups) with it in one call, out[8 * g + r]. */
+void seam_avx512_q4_Kx8_decode(int64_t nb, const block_q4_Kx8 *w, int64_t groups, const block_q8_K *y,
+                               float *out);
 bool seam_cpu_avx512(void);
 /* How many blocks ahead of its reads decode's Q4_K group kernel prefetches (-1: none), as
  * measured best (bench/results/prefetch-*.txt, bench_groups -a): 1 on Intel cores, whose L2
