@@ -333,6 +333,57 @@ static void test_repacked(void **st)
     check_repacked(SEAM_TYPE_Q8_0, 640);
 }
 
+/* The AVX-512 group kernels against the AVX2 ones they stand in for, bit for bit: Q5_0 for 1
+ * to 8 activation rows at once, decode's Q4_K over an odd number of groups. */
+static void test_avx512_groups(void **st)
+{
+    (void)st;
+    if (!seam_cpu_avx512()) {
+        printf("  no AVX-512 VNNI here (or SEAM_ISA=avx2): nothing to compare\n");
+        return;
+    }
+    enum { ROWS = 24, COLS = 768, N = SEAM_DOT_MAX_ROWS };
+    float x[N * COLS];
+    for (int i = 0; i < N * COLS; i++)
+        x[i] = frnd() * 3.0f;
+    { /* Q5_0 */
+        static block_q5_0 w[ROWS * COLS / QK5_0];
+        static block_q5_0x8 packed[ROWS * COLS / QK5_0];
+        static block_q8_0 act[N][COLS / QK8_0];
+        static int32_t sums[N][COLS / QK8_0];
+        random_weights(SEAM_TYPE_Q5_0, w, ROWS * COLS);
+        seam_cpu_repack(SEAM_TYPE_Q5_0, w, ROWS, COLS, packed);
+        const void *acts[N];
+        const int32_t *row_sums[N];
+        for (int t = 0; t < N; t++) {
+            seam_cpu_quantize_row(SEAM_TYPE_Q8_0, x + t * COLS, act[t], COLS);
+            seam_cpu_q8_0_sums(act[t], COLS / QK8_0, sums[t]);
+            acts[t] = act[t], row_sums[t] = sums[t];
+        }
+        for (int nt = 1; nt <= N; nt++)
+            for (int g = 0; g < ROWS / 8; g++) {
+                float a[N * 8], b[N * 8];
+                const block_q5_0x8 *pg = packed + g * (COLS / QK5_0);
+                seam_avx2_q5_0x8(COLS / QK5_0, pg, acts, row_sums, nt, a, 8);
+                seam_avx512_q5_0x8(COLS / QK5_0, pg, acts, row_sums, nt, b, 8);
+                assert_memory_equal(a, b, sizeof(float) * 8 * (size_t)nt);
+            }
+    }
+    { /* Q4_K decode */
+        static block_q4_K w[ROWS * COLS / QK_K];
+        static block_q4_Kx8 packed[ROWS * COLS / QK_K];
+        static block_q8_K act[COLS / QK_K];
+        random_weights(SEAM_TYPE_Q4_K, w, ROWS * COLS);
+        seam_cpu_repack(SEAM_TYPE_Q4_K, w, ROWS, COLS, packed);
+        seam_cpu_quantize_row(SEAM_TYPE_Q8_K, x, act, COLS);
+        float a[ROWS], b[ROWS];
+        seam_avx2_q4_Kx8_decode(COLS / QK_K, packed, ROWS / 8, act, a);
+        seam_avx512_q4_Kx8_decode(COLS / QK_K, packed, ROWS / 8, act, b);
+        assert_memory_equal(a, b, sizeof a);
+    }
+    printf("  avx-512 Q5_0 groups (1-8 rows) and Q4_K decode = avx2, bit for bit\n");
+}
+
 /* Several products of one input in one pass (q, k and v): on a pool of 3 threads, with a
  * regrouped Q4_K, a plain Q6_K (another activation type's neighbour: both Q8_K) and a
  * regrouped Q5_0 (Q8_0 activations), every output has the bits of its product run alone on
@@ -594,7 +645,7 @@ int main(void)
         cmocka_unit_test(test_silu),
         cmocka_unit_test(test_dequant_vs_gguf_py), cmocka_unit_test(test_dot_rows_bit_identical),
         cmocka_unit_test(test_dot_weight_rows_bit_identical),
-        cmocka_unit_test(test_quantizers_match_scalar), cmocka_unit_test(test_repacked),
+        cmocka_unit_test(test_quantizers_match_scalar), cmocka_unit_test(test_repacked), cmocka_unit_test(test_avx512_groups),
         cmocka_unit_test(test_matmuls_one_pass), cmocka_unit_test(test_pool_balanced),
         cmocka_unit_test(test_every_computable_type_has_kernels),
     };

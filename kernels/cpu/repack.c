@@ -167,6 +167,9 @@ void seam_cpu_groups(seam_type_t type, const void *packed, int64_t rows, int64_t
             float *out = y + (size_t)t * (size_t)rows + g * GROUP;
             if (type == SEAM_TYPE_Q8_0)
                 seam_avx2_q8_0x8(nb, (const block_q8_0x8 *)packed + g * nb, acts, nt, out, (size_t)rows);
+            else if (type == SEAM_TYPE_Q5_0 && seam_cpu_avx512())
+                seam_avx512_q5_0x8(nb, (const block_q5_0x8 *)packed + g * nb, acts, row_sums, nt, out,
+                                   (size_t)rows);
             else if (type == SEAM_TYPE_Q5_0)
                 seam_avx2_q5_0x8(nb, (const block_q5_0x8 *)packed + g * nb, acts, row_sums, nt, out,
                                  (size_t)rows);

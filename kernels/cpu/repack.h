@@ -71,12 +71,15 @@ bool seam_cpu_vnni(void);
 /* True when kernels past AVX2 may be used: the ISA in use is AVX2 and SEAM_ISA does not ask
  * for plain avx2 (the VNNI and AVX-512 kernels ask it before their CPU checks). */
 bool seam_cpu_past_avx2(void);
-/* Decode's kernel (one activation row) with AVX-512 VNNI (repack_avx512.c): the AVX2 kernel's
- * outputs bit for bit, and whether this CPU and OS run it (SEAM_ISA=avx2 says no). */
+/* The kernels with AVX-512 VNNI (repack_avx512.c), each with the outputs of the AVX2 kernel it
+ * stands in for, bit for bit, and whether this CPU and OS run them (SEAM_ISA=avx2 says no).
+ * Decode's Q4_K kernel, one group against one activation row, and over groups [0, groups)
+ * in one call (out[8 * g + r]); Q5_0 groups against nt <= SEAM_DOT_MAX_ROWS rows. */
 void seam_avx512_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const block_q8_K *y, float *out);
-/* Groups [0, groups) with it in one call, out[8 * g + r]. */
 void seam_avx512_q4_Kx8_decode(int64_t nb, const block_q4_Kx8 *w, int64_t groups, const block_q8_K *y,
                                float *out);
+void seam_avx512_q5_0x8(int64_t nb, const block_q5_0x8 *w, const void *const *acts,
+                        const int32_t *const *sums, int nt, float *out, size_t os);
 bool seam_cpu_avx512(void);
 /* How many blocks ahead of its reads decode's Q4_K group kernel prefetches (-1: none), as
  * measured best (bench/results/prefetch-*.txt, bench_groups -a): 1 on Intel cores, whose L2

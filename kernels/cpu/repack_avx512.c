@@ -1,5 +1,6 @@
-/* Decode's Q4_K group kernel with AVX-512 VNNI (compiled with -mavx512f -mavx512bw -mavx512vl
- * -mavx512vnni; called only where seam_cpu_avx512() says the CPU and OS run it). One 64-byte
+/* Group kernels with AVX-512 VNNI (compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni;
+ * called only where seam_cpu_avx512() says the CPU and OS run it): decode's Q4_K and prefill's
+ * Q5_0 (further down). Q4_K: one 64-byte
  * load holds two of a sub-block's 4-value groups for the 8 rows (lanes 0-7 and 8-15), so a
  * block takes half the loads, masks and dot instructions of the 256-bit kernel; the two halves
  * are added once per block. The integer sums are the same exact ones as repack_avx2.c's and
@@ -78,6 +79,73 @@ void seam_avx512_q4_Kx8_decode(int64_t nb, const block_q4_Kx8 *w, int64_t groups
         q4_Kx8(nb, w + g * nb, y, ahead, out + 8 * g);
 }
 
+/* Q5_0 groups: a 64-byte vector holds two of a block's 4-byte groups for the 8 rows (q in
+ * lanes 0-7, q + 1 in 8-15), so a block is 4 vectors of values, each met by one dpbusd per
+ * activation row, where the AVX2 kernel takes 8 maddubs and their int16 and int32 adds. The
+ * fifth bits (bits 4q..4q+3 of each row's qh for group q, 16 on for the high nibbles) shift
+ * into place lane by lane, spread to the lane's 4 bytes and add 16 where set. The sums are the
+ * same exact integers and the float steps the same, so the outputs are seam_avx2_q5_0x8's. */
+static inline __attribute__((always_inline)) void q5_0x8(int64_t nb, const block_q5_0x8 *w,
+                                                          const void *const *acts,
+                                                          const int32_t *const *sums, int nt,
+                                                          float *out, size_t os)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(0x10);
+    const __m512i bits = _mm512_set1_epi32(0x08040201);
+    const __m512i spread = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12));
+    /* vector v holds groups 2v' and 2v' + 1 (v' = v % 2) of the low (v < 2) or high nibbles */
+    const __m512i shift[4] = {
+        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4),
+        _mm512_setr_epi32(8, 8, 8, 8, 8, 8, 8, 8, 12, 12, 12, 12, 12, 12, 12, 12),
+        _mm512_setr_epi32(16, 16, 16, 16, 16, 16, 16, 16, 20, 20, 20, 20, 20, 20, 20, 20),
+        _mm512_setr_epi32(24, 24, 24, 24, 24, 24, 24, 24, 28, 28, 28, 28, 28, 28, 28, 28)};
+    __m256 acc[SEAM_DOT_MAX_ROWS];
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q5_0x8 *b = &w[i];
+        __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
+        __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b->qh)), u[4];
+        __m512i p01 = _mm512_loadu_si512((const void *)b->qs[0]), p23 = _mm512_loadu_si512((const void *)b->qs[2]);
+        u[0] = _mm512_and_si512(p01, m4);
+        u[1] = _mm512_and_si512(p23, m4);
+        u[2] = _mm512_and_si512(_mm512_srli_epi16(p01, 4), m4);
+        u[3] = _mm512_and_si512(_mm512_srli_epi16(p23, 4), m4);
+        for (int v = 0; v < 4; v++) {
+            __m512i x = _mm512_shuffle_epi8(_mm512_srlv_epi32(qh, shift[v]), spread);
+            u[v] = _mm512_mask_add_epi8(u[v], _mm512_test_epi8_mask(x, bits), u[v], sixteen);
+        }
+        for (int t = 0; t < nt; t++) {
+            const block_q8_0 *y = (const block_q8_0 *)acts[t] + i;
+            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[0], bcast4x2(y->qs));
+            s = _mm512_dpbusd_epi32(s, u[1], bcast4x2(y->qs + 8));
+            s = _mm512_dpbusd_epi32(s, u[2], bcast4x2(y->qs + 16));
+            s = _mm512_dpbusd_epi32(s, u[3], bcast4x2(y->qs + 24));
+            __m256i s8 = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
+            /* Σ y over the block (matmul.c summed it once for every group), in every lane */
+            s8 = _mm256_sub_epi32(s8, _mm256_slli_epi32(_mm256_set1_epi32(sums[t][i]), 4));
+            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(_cvtsh_ss(y->d))), _mm256_cvtepi32_ps(s8), acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        _mm256_storeu_ps(out + (size_t)t * os, acc[t]);
+}
+
+void seam_avx512_q5_0x8(int64_t nb, const block_q5_0x8 *w, const void *const *acts,
+                        const int32_t *const *sums, int nt, float *out, size_t os)
+{
+    switch (nt) { /* a constant count in each, so that the row loops unroll */
+    case 8: q5_0x8(nb, w, acts, sums, 8, out, os); break;
+    case 7: q5_0x8(nb, w, acts, sums, 7, out, os); break;
+    case 6: q5_0x8(nb, w, acts, sums, 6, out, os); break;
+    case 5: q5_0x8(nb, w, acts, sums, 5, out, os); break;
+    case 4: q5_0x8(nb, w, acts, sums, 4, out, os); break;
+    case 3: q5_0x8(nb, w, acts, sums, 3, out, os); break;
+    case 2: q5_0x8(nb, w, acts, sums, 2, out, os); break;
+    default: q5_0x8(nb, w, acts, sums, 1, out, os); break;
+    }
+}
+
 bool seam_cpu_avx512(void)
 {
     static _Atomic int state = -1; /* -1: not asked yet */
@@ -101,6 +169,12 @@ void seam_avx512_q4_Kx8_decode(int64_t nb, const block_q4_Kx8 *w, int64_t groups
                                float *out)
 {
     (void)nb, (void)w, (void)groups, (void)y, (void)out;
+}
+
+void seam_avx512_q5_0x8(int64_t nb, const block_q5_0x8 *w, const void *const *acts,
+                        const int32_t *const *sums, int nt, float *out, size_t os)
+{
+    (void)nb, (void)w, (void)acts, (void)sums, (void)nt, (void)out, (void)os;
 }
 
 bool seam_cpu_avx512(void) { return false; }
