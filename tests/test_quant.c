@@ -19,6 +19,7 @@
 #include "../kernels/cpu/glu.h"
 #include "../kernels/cpu/quant.h"
 #include "../kernels/cpu/matmul.h"
+#include "../kernels/cpu/norm.h"
 #include "../kernels/cpu/pool.h"
 #include "../kernels/cpu/quant_avx2.h"
 #include "../kernels/cpu/repack.h"
@@ -600,6 +601,36 @@ static void test_silu(void **st)
     seam_cpu_isa_set(seam_avx2_supported() ? SEAM_ISA_AVX2 : SEAM_ISA_SCALAR);
 }
 
+/* RMSNorm's AVX2 row (8 double lanes) against the scalar one-sum loop, which is ggml's: the
+ * order of the double adds changes the sum by a few units of its last place, so the float scale
+ * and every output should come out the same, bit for bit, on rows of any length and scale. */
+static void test_rmsnorm(void **st)
+{
+    (void)st;
+    const int dims[] = {1, 7, 8, 9, 256, 640, 2048, 2051, 5632};
+    enum { MAXD = 5632 };
+    static float x[MAXD], w[MAXD], y0[MAXD], y1[MAXD];
+    int rows = 0;
+    for (size_t di = 0; di < sizeof dims / sizeof *dims; di++)
+        for (int rep = 0; rep < 40; rep++) {
+            int d = dims[di];
+            float mag = rep % 4 == 0 ? 1e-3f : rep % 4 == 1 ? 1.0f : rep % 4 == 2 ? 30.0f : 1e4f;
+            for (int i = 0; i < d; i++) {
+                x[i] = frnd() * mag * (i % 17 == 0 ? 50.0f : 1.0f); /* some outliers, as activations have */
+                w[i] = 1.0f + frnd();
+            }
+            assert_true(seam_cpu_isa_set(SEAM_ISA_SCALAR));
+            seam_cpu_rmsnorm(y0, x, w, 1, d, 1e-6f, NULL);
+            if (!seam_cpu_isa_set(SEAM_ISA_AVX2))
+                continue;
+            seam_cpu_rmsnorm(y1, x, w, 1, d, 1e-6f, NULL);
+            assert_memory_equal(y0, y1, sizeof(float) * (size_t)d);
+            rows++;
+        }
+    seam_cpu_isa_set(seam_avx2_supported() ? SEAM_ISA_AVX2 : SEAM_ISA_SCALAR);
+    printf("  rmsnorm: avx2 = scalar, bit for bit, on %d rows\n", rows);
+}
+
 /* The model loader admits exactly the types whose traits say computable; every one of them must
  * then have each kernel the forward pass calls (dequantisation, the activation quantiser of its
  * dot type, the dot itself, scalar and dispatched), or the switch in quant.c would stop the
@@ -642,7 +673,7 @@ int main(void)
         cmocka_unit_test(test_q4_1), cmocka_unit_test(test_q5_1), cmocka_unit_test(test_q2_K),
         cmocka_unit_test(test_q3_K), cmocka_unit_test(test_iq4_nl), cmocka_unit_test(test_iq4_xs),
         cmocka_unit_test(test_half_round_trip), cmocka_unit_test(test_f16_helpers),
-        cmocka_unit_test(test_silu),
+        cmocka_unit_test(test_silu), cmocka_unit_test(test_rmsnorm),
         cmocka_unit_test(test_dequant_vs_gguf_py), cmocka_unit_test(test_dot_rows_bit_identical),
         cmocka_unit_test(test_dot_weight_rows_bit_identical),
         cmocka_unit_test(test_quantizers_match_scalar), cmocka_unit_test(test_repacked), cmocka_unit_test(test_avx512_groups),

@@ -1,9 +1,13 @@
 /* RMSNorm. The sum of squares is accumulated in double, as ggml does, so results track
- * llama.cpp's to the last bits. */
+ * llama.cpp's to the last bits; with AVX2 in 8 lanes (norm_avx2.c says why and what it
+ * changes). */
 #include "norm.h"
 
 #include <math.h>
 #include <stddef.h>
+
+#include "norm_avx2.h"
+#include "quant.h"
 
 typedef struct {
     float *y;
@@ -16,9 +20,14 @@ static void norm_rows(void *arg, int64_t b, int64_t e, int thread)
 {
     const norm_t *a = arg;
     (void)thread;
+    bool avx2 = seam_cpu_isa() == SEAM_ISA_AVX2;
     for (int64_t r = b; r < e; r++) {
         const float *xr = a->x + (size_t)r * a->dim;
         float *yr = a->y + (size_t)r * a->dim;
+        if (avx2) {
+            seam_avx2_rmsnorm_row(yr, xr, a->w, a->dim, a->eps);
+            continue;
+        }
         double sum = 0.0;
         for (int i = 0; i < a->dim; i++)
             sum += (double)(xr[i] * xr[i]);
