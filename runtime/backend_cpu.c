@@ -248,9 +248,10 @@ static int cpu_kv_write(seam_backend_t *be, seam_kv_t *kv, const float *k, const
     size_t count = (size_t)n * kv->kv_dim, at = (size_t)pos * kv->kv_dim;
     if (kv->f16) {
         uint16_t *kd = (uint16_t *)kv->k + at, *vd = (uint16_t *)kv->v + at;
-        for (size_t i = 0; i < count; i++) {
-            kd[i] = seam_f32_to_f16(k[i]);
-            vd[i] = seam_f32_to_f16(v[i]);
+        for (size_t i = 0; i < count; i += 1u << 20) { /* the dispatched conversion (F16C) */
+            int len = (int)(count - i < (1u << 20) ? count - i : (1u << 20));
+            seam_cpu_f32_to_f16(kd + i, k + i, len);
+            seam_cpu_f32_to_f16(vd + i, v + i, len);
         }
     } else {
         memcpy((float *)kv->k + at, k, count * sizeof(float));
