@@ -1,7 +1,7 @@
 /* Attention, one (token, head) pair per task. With an f16 cache the query and the softmax
  * weights are rounded to f16 before they meet the keys and values, which is what llama.cpp's
  * CPU path does (its matmuls convert the f32 side to the cache's type); softmax sums in double
- * like ggml's. */
+ * like ggml's, over glu.h's exponential (AVX2 and scalar give the same bits). */
 #include "attention.h"
 
 #include <math.h>
@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "glu.h"
+#include "glu_avx2.h"
 #include "quant.h"
 
 static float dot_f32(const float *a, const float *b, int n)
@@ -59,11 +61,12 @@ static void attend(void *arg, int64_t b, int64_t e, int thread)
             if (score[j] > max)
                 max = score[j];
         }
+        int done = seam_cpu_isa() == SEAM_ISA_AVX2 ? (int)seam_avx2_exp_shifted(score + lo, keys, max) : 0;
+        for (int j = lo + done; j <= p; j++)
+            score[j] = seam_cpu_exp(score[j] - max);
         double sum = 0.0;
-        for (int j = lo; j <= p; j++) {
-            score[j] = expf(score[j] - max);
+        for (int j = lo; j <= p; j++)
             sum += score[j];
-        }
         float inv = (float)(1.0 / sum);
         for (int j = lo; j <= p; j++) /* the softmax weights, in f16 before they meet f16 values */
             score[j] = a->kv_f16 ? seam_f16_to_f32(seam_f32_to_f16(score[j] * inv)) : score[j] * inv;

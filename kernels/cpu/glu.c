@@ -2,7 +2,7 @@
  * backend does, so that activations track llama.cpp's; since both ends are halves it is a
  * 64K-entry table (of the output halves widened to f32), built once, indexed 8 inputs at a time
  * through the dispatched f32 -> f16 conversion. SiLU is f32, with the exponential of glu.h
- * (seam_silu_exp), which glu_avx2.c computes 8 lanes at a time to the same bits. */
+ * (seam_cpu_exp), which glu_avx2.c computes 8 lanes at a time to the same bits. */
 #include "glu.h"
 
 #include <math.h>
@@ -49,7 +49,7 @@ static void glu_range(void *arg, int64_t b, int64_t e, int thread)
             i += seam_avx2_silu_mul(a->gate + b, a->up + b, e - b);
         for (; i < e; i++) {
             float g = a->gate[i];
-            a->gate[i] = g / (1.0f + seam_silu_exp(-g)) * a->up[i];
+            a->gate[i] = g / (1.0f + seam_cpu_exp(-g)) * a->up[i];
         }
         return;
     }
