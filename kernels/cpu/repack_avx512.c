@@ -13,6 +13,7 @@
 #if defined(__x86_64__) && defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
     defined(__AVX512VNNI__)
 #include <immintrin.h>
+#include <string.h>
 
 #include "repack_q4k.h"
 
@@ -21,6 +22,14 @@ static inline __m512i bcast4x2(const int8_t *p)
 {
     const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
     return _mm512_permutexvar_epi32(idx, _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)p)));
+}
+
+/* The 8 bytes at p in every 64-bit lane. */
+static inline __m512i bcast8(const int8_t *p)
+{
+    int64_t v;
+    memcpy(&v, p, 8);
+    return _mm512_set1_epi64(v);
 }
 
 /* 8 scale or min bytes (one per row) as int32 lanes, in both halves. */
@@ -83,8 +92,12 @@ void seam_avx512_q4_Kx8_decode(int64_t nb, const block_q4_Kx8 *w, int64_t groups
  * lanes 0-7, q + 1 in 8-15), so a block is 4 vectors of values, each met by one dpbusd per
  * activation row, where the AVX2 kernel takes 8 maddubs and their int16 and int32 adds. The
  * fifth bits (bits 4q..4q+3 of each row's qh for group q, 16 on for the high nibbles) shift
- * into place lane by lane, spread to the lane's 4 bytes and add 16 where set. The sums are the
- * same exact integers and the float steps the same, so the outputs are seam_avx2_q5_0x8's. */
+ * into place lane by lane, spread to the lane's 4 bytes and add 16 where set. Each vector is
+ * then permuted once so that row r's two groups sit in lanes 2r and 2r + 1: an activation row
+ * meets it as 8 bytes broadcast to every 64-bit lane, a load, where permuting the activations
+ * took a shuffle per vector per row; the pairs are added at the end of the block. The sums are
+ * the same exact integers and the float steps the same, so the outputs are seam_avx2_q5_0x8's.
+ * The loops over rows are unrolled (GCC left them rolled). */
 static inline __attribute__((always_inline)) void q5_0x8(int64_t nb, const block_q5_0x8 *w,
                                                           const void *const *acts,
                                                           const int32_t *const *sums, int nt,
@@ -99,7 +112,9 @@ static inline __attribute__((always_inline)) void q5_0x8(int64_t nb, const block
         _mm512_setr_epi32(8, 8, 8, 8, 8, 8, 8, 8, 12, 12, 12, 12, 12, 12, 12, 12),
         _mm512_setr_epi32(16, 16, 16, 16, 16, 16, 16, 16, 20, 20, 20, 20, 20, 20, 20, 20),
         _mm512_setr_epi32(24, 24, 24, 24, 24, 24, 24, 24, 28, 28, 28, 28, 28, 28, 28, 28)};
+    const __m512i pair = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
     __m256 acc[SEAM_DOT_MAX_ROWS];
+    _Pragma("GCC unroll 8")
     for (int t = 0; t < nt; t++)
         acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
@@ -114,19 +129,24 @@ static inline __attribute__((always_inline)) void q5_0x8(int64_t nb, const block
         for (int v = 0; v < 4; v++) {
             __m512i x = _mm512_shuffle_epi8(_mm512_srlv_epi32(qh, shift[v]), spread);
             u[v] = _mm512_mask_add_epi8(u[v], _mm512_test_epi8_mask(x, bits), u[v], sixteen);
+            u[v] = _mm512_permutexvar_epi32(pair, u[v]); /* row r's two groups in lanes 2r, 2r + 1 */
         }
+        _Pragma("GCC unroll 8")
         for (int t = 0; t < nt; t++) {
             const block_q8_0 *y = (const block_q8_0 *)acts[t] + i;
-            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[0], bcast4x2(y->qs));
-            s = _mm512_dpbusd_epi32(s, u[1], bcast4x2(y->qs + 8));
-            s = _mm512_dpbusd_epi32(s, u[2], bcast4x2(y->qs + 16));
-            s = _mm512_dpbusd_epi32(s, u[3], bcast4x2(y->qs + 24));
-            __m256i s8 = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
+            /* 8 activation bytes in every 64-bit lane: a load, no shuffle */
+            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[0], bcast8(y->qs));
+            s = _mm512_dpbusd_epi32(s, u[1], bcast8(y->qs + 8));
+            s = _mm512_dpbusd_epi32(s, u[2], bcast8(y->qs + 16));
+            s = _mm512_dpbusd_epi32(s, u[3], bcast8(y->qs + 24));
+            /* lane 2r + lane 2r + 1, then the low halves of the 64-bit lanes: row r in lane r */
+            __m256i s8 = _mm512_cvtepi64_epi32(_mm512_add_epi32(s, _mm512_srli_epi64(s, 32)));
             /* Σ y over the block (matmul.c summed it once for every group), in every lane */
             s8 = _mm256_sub_epi32(s8, _mm256_slli_epi32(_mm256_set1_epi32(sums[t][i]), 4));
             acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(_cvtsh_ss(y->d))), _mm256_cvtepi32_ps(s8), acc[t]);
         }
     }
+    _Pragma("GCC unroll 8")
     for (int t = 0; t < nt; t++)
         _mm256_storeu_ps(out + (size_t)t * os, acc[t]);
 }
