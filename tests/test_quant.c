@@ -22,6 +22,7 @@
 #include "../kernels/cpu/norm.h"
 #include "../kernels/cpu/pool.h"
 #include "../kernels/cpu/quant_avx2.h"
+#include "../kernels/cpu/quant_avx512.h"
 #include "../kernels/cpu/repack.h"
 #include "harness.h"
 
@@ -334,8 +335,9 @@ static void test_repacked(void **st)
     check_repacked(SEAM_TYPE_Q8_0, 640);
 }
 
-/* The AVX-512 group kernels against the AVX2 ones they stand in for, bit for bit: Q5_0 for 1
- * to 8 activation rows at once, decode's Q4_K over an odd number of groups. */
+/* The AVX-512 kernels against the AVX2 ones they stand in for, bit for bit: Q5_0 groups for 1
+ * to 8 activation rows at once, decode's Q4_K over an odd number of groups, Q6_K's batched dot
+ * over plain rows for 1 to 8. */
 static void test_avx512_groups(void **st)
 {
     (void)st;
@@ -382,7 +384,25 @@ static void test_avx512_groups(void **st)
         seam_avx512_q4_Kx8_decode(COLS / QK_K, packed, ROWS / 8, act, b);
         assert_memory_equal(a, b, sizeof a);
     }
-    printf("  avx-512 Q5_0 groups (1-8 rows) and Q4_K decode = avx2, bit for bit\n");
+    { /* Q6_K's batched dot over plain rows */
+        static block_q6_K w[COLS / QK_K];
+        static block_q8_K act[N][COLS / QK_K];
+        random_weights(SEAM_TYPE_Q6_K, w, COLS);
+        const void *acts[N];
+        for (int t = 0; t < N; t++) {
+            seam_cpu_quantize_row(SEAM_TYPE_Q8_K, x + t * COLS, act[t], COLS);
+            acts[t] = act[t];
+        }
+        seam_vec_dot_n_fn wide = seam_avx512_vec_dot_n_fn(SEAM_TYPE_Q6_K), narrow = seam_avx2_vec_dot_n_fn(SEAM_TYPE_Q6_K);
+        assert_non_null(wide);
+        for (int nt = 1; nt <= N; nt++) {
+            float a[N], b[N];
+            narrow(COLS, w, acts, nt, a);
+            wide(COLS, w, acts, nt, b);
+            assert_memory_equal(a, b, sizeof(float) * (size_t)nt);
+        }
+    }
+    printf("  avx-512 Q5_0 groups (1-8 rows), Q4_K decode and Q6_K rows = avx2, bit for bit\n");
 }
 
 /* Several products of one input in one pass (q, k and v): on a pool of 3 threads, with a
