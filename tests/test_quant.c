@@ -335,9 +335,9 @@ static void test_repacked(void **st)
     check_repacked(SEAM_TYPE_Q8_0, 640);
 }
 
-/* The AVX-512 kernels against the AVX2 ones they stand in for, bit for bit: Q5_0 groups for 1
- * to 8 activation rows at once, decode's Q4_K over an odd number of groups, Q6_K's batched dot
- * over plain rows for 1 to 8. */
+/* The AVX-512 kernels against the AVX2 ones they stand in for, bit for bit: Q5_0 and Q4_K
+ * groups for 1 to 8 activation rows at once, decode's Q4_K over an odd number of groups, Q6_K's
+ * batched dot over plain rows for 1 to 8. */
 static void test_avx512_groups(void **st)
 {
     (void)st;
@@ -383,6 +383,18 @@ static void test_avx512_groups(void **st)
         seam_avx2_q4_Kx8_decode(COLS / QK_K, packed, ROWS / 8, act, a);
         seam_avx512_q4_Kx8_decode(COLS / QK_K, packed, ROWS / 8, act, b);
         assert_memory_equal(a, b, sizeof a);
+        static block_q8_K acts8[N][COLS / QK_K]; /* and against 1 to 8 rows at once */
+        const void *acts[N];
+        for (int t = 0; t < N; t++) {
+            seam_cpu_quantize_row(SEAM_TYPE_Q8_K, x + t * COLS, acts8[t], COLS);
+            acts[t] = acts8[t];
+        }
+        for (int nt = 1; nt <= N; nt++) {
+            float an[N * 8], bn[N * 8];
+            seam_avx2_q4_Kx8(COLS / QK_K, packed + COLS / QK_K, acts, nt, an, 8);
+            seam_avx512_q4_Kx8_n(COLS / QK_K, packed + COLS / QK_K, acts, nt, bn, 8);
+            assert_memory_equal(an, bn, sizeof(float) * 8 * (size_t)nt);
+        }
     }
     { /* Q6_K's batched dot over plain rows */
         static block_q6_K w[COLS / QK_K];
@@ -402,7 +414,7 @@ static void test_avx512_groups(void **st)
             assert_memory_equal(a, b, sizeof(float) * (size_t)nt);
         }
     }
-    printf("  avx-512 Q5_0 groups (1-8 rows), Q4_K decode and Q6_K rows = avx2, bit for bit\n");
+    printf("  avx-512 Q5_0 and Q4_K groups (1-8 rows), Q4_K decode and Q6_K rows = avx2, bit for bit\n");
 }
 
 /* Several products of one input in one pass (q, k and v): on a pool of 3 threads, with a

@@ -173,6 +173,8 @@ void seam_cpu_groups(seam_type_t type, const void *packed, int64_t rows, int64_t
             else if (type == SEAM_TYPE_Q5_0)
                 seam_avx2_q5_0x8(nb, (const block_q5_0x8 *)packed + g * nb, acts, row_sums, nt, out,
                                  (size_t)rows);
+            else if (seam_cpu_avx512())
+                seam_avx512_q4_Kx8_n(nb, (const block_q4_Kx8 *)packed + g * nb, acts, nt, out, (size_t)rows);
             else if (seam_cpu_vnni())
                 seam_vnni_q4_Kx8(nb, (const block_q4_Kx8 *)packed + g * nb, acts, nt, out, (size_t)rows);
             else

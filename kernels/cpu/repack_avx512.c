@@ -88,6 +88,89 @@ void seam_avx512_q4_Kx8_decode(int64_t nb, const block_q4_Kx8 *w, int64_t groups
         q4_Kx8(nb, w + g * nb, y, ahead, out + 8 * g);
 }
 
+/* One group against nt <= 4 activation rows (prefill, a server's batches). Each vector of
+ * nibbles is loaded and unpacked once and permuted so that row r's two 4-value groups sit in
+ * lanes 2r and 2r + 1; every row then meets it as 8 activation bytes broadcast to each 64-bit
+ * lane (a load, no shuffle), as in the Q5_0 kernel below. The scales come in the same pairs of
+ * lanes, and each row's sub-block sums are added to its lane r at the end of the block. The
+ * integer sums are the exact ones of the other kernels and the float steps theirs, so the
+ * outputs are the AVX2 kernel's, bit for bit. */
+static inline __attribute__((always_inline)) void q4_Kx8_rows(int64_t nb, const block_q4_Kx8 *w,
+                                                               const void *const *acts, int nt,
+                                                               float *out, size_t os)
+{
+    enum { T = 4 };
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i pair = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+    const __m128i twice = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    __m256 acc[T], accm[T];
+    _Pragma("GCC unroll 4")
+    for (int t = 0; t < nt; t++)
+        acc[t] = accm[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q4_Kx8 *b = &w[i];
+        const block_q8_K *y[T];
+        __m512i sv[T];
+        _Pragma("GCC unroll 4")
+        for (int t = 0; t < nt; t++) {
+            y[t] = (const block_q8_K *)acts[t] + i;
+            sv[t] = _mm512_setzero_si512();
+        }
+        for (int k = 0; k < 4; k++) {
+            __m512i pl[T], ph[T];
+            _Pragma("GCC unroll 4")
+            for (int t = 0; t < nt; t++)
+                pl[t] = ph[t] = _mm512_setzero_si512();
+            _Pragma("GCC unroll 4")
+            for (int p = 0; p < 4; p++) {
+                __m512i q = _mm512_permutexvar_epi32(pair, _mm512_loadu_si512((const void *)b->qs[k][2 * p]));
+                __m512i l = _mm512_and_si512(q, m4), h = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+                _Pragma("GCC unroll 4")
+                for (int t = 0; t < nt; t++) {
+                    pl[t] = _mm512_dpbusd_epi32(pl[t], l, bcast8(y[t]->qs + 64 * k + 8 * p));
+                    ph[t] = _mm512_dpbusd_epi32(ph[t], h, bcast8(y[t]->qs + 64 * k + 32 + 8 * p));
+                }
+            }
+            /* row r's scales of sub-blocks 2k and 2k + 1 in lanes 2r and 2r + 1 */
+            __m512i s0 = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(_mm_loadl_epi64((const __m128i *)b->sc[2 * k]), twice));
+            __m512i s1 = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(_mm_loadl_epi64((const __m128i *)b->sc[2 * k + 1]), twice));
+            _Pragma("GCC unroll 4")
+            for (int t = 0; t < nt; t++)
+                sv[t] = _mm512_add_epi32(sv[t], _mm512_add_epi32(_mm512_mullo_epi32(pl[t], s0),
+                                                                 _mm512_mullo_epi32(ph[t], s1)));
+        }
+        __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d));
+        __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin));
+        __m256i mn[4];
+        q4_Kx8_mins(b, mn);
+        _Pragma("GCC unroll 4")
+        for (int t = 0; t < nt; t++) {
+            __m256i mv = q4_Kx8_min_sums(mn, q4_Kx8_act_sums(y[t]));
+            __m256i s8 = _mm512_cvtepi64_epi32(_mm512_add_epi32(sv[t], _mm512_srli_epi64(sv[t], 32)));
+            __m256 dy = _mm256_set1_ps(y[t]->d);
+            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dx, dy), _mm256_cvtepi32_ps(s8), acc[t]);
+            accm[t] = _mm256_fmadd_ps(_mm256_mul_ps(dm, dy), _mm256_cvtepi32_ps(mv), accm[t]);
+        }
+    }
+    _Pragma("GCC unroll 4")
+    for (int t = 0; t < nt; t++)
+        _mm256_storeu_ps(out + (size_t)t * os, _mm256_sub_ps(acc[t], accm[t]));
+}
+
+void seam_avx512_q4_Kx8_n(int64_t nb, const block_q4_Kx8 *w, const void *const *acts, int nt,
+                          float *out, size_t os)
+{
+    int t = 0;
+    for (; t + 4 <= nt; t += 4)
+        q4_Kx8_rows(nb, w, acts + t, 4, out + (size_t)t * os, os);
+    if (nt - t == 3)
+        q4_Kx8_rows(nb, w, acts + t, 3, out + (size_t)t * os, os);
+    else if (nt - t == 2)
+        q4_Kx8_rows(nb, w, acts + t, 2, out + (size_t)t * os, os);
+    else if (nt - t == 1)
+        q4_Kx8_rows(nb, w, acts + t, 1, out + (size_t)t * os, os);
+}
+
 /* Q5_0 groups: a 64-byte vector holds two of a block's 4-byte groups for the 8 rows (q in
  * lanes 0-7, q + 1 in 8-15), so a block is 4 vectors of values, each met by one dpbusd per
  * activation row, where the AVX2 kernel takes 8 maddubs and their int16 and int32 adds. The
@@ -195,6 +278,12 @@ void seam_avx512_q5_0x8(int64_t nb, const block_q5_0x8 *w, const void *const *ac
                         const int32_t *const *sums, int nt, float *out, size_t os)
 {
     (void)nb, (void)w, (void)acts, (void)sums, (void)nt, (void)out, (void)os;
+}
+
+void seam_avx512_q4_Kx8_n(int64_t nb, const block_q4_Kx8 *w, const void *const *acts, int nt,
+                          float *out, size_t os)
+{
+    (void)nb, (void)w, (void)acts, (void)nt, (void)out, (void)os;
 }
 
 bool seam_cpu_avx512(void) { return false; }
