@@ -21,8 +21,10 @@ static inline float seam_cpu_exp(float x)
 {
     if (x > 88.0f)
         return INFINITY;
-    if (!(x >= -87.0f)) /* NaN stays NaN */
-        x = x != x ? x : -87.0f;
+    if (x != x)
+        return x; /* NaN, which the vector lanes carry through as well */
+    if (x < -87.0f)
+        x = -87.0f;
     float n = nearbyintf(x * 1.44269504088896341f);
     float r = fmaf(n, -0.693145751953125f, x);
     r = fmaf(n, -1.428606765330187045e-06f, r);
@@ -34,7 +36,7 @@ static inline float seam_cpu_exp(float x)
     p = fmaf(p, r, 0.5f);
     p = fmaf(p, r, 1.0f);
     p = fmaf(p, r, 1.0f);
-    int32_t bits = ((int32_t)n + 127) << 23;
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;
