@@ -7,6 +7,7 @@
 #include "matmul.h"
 
 #include "quant.h"
+#include "quant_avx512.h"
 #include "repack.h"
 
 #define ROW_CHUNK 16
@@ -78,13 +79,21 @@ static void quantise_rows(void *arg, int64_t b, int64_t e, int thread)
     }
 }
 
+/* The dot of one weight row against several activation rows: AVX-512's where this CPU runs it
+ * and the type has one (quant_avx512.h: the AVX2 kernel's bits), else the dispatched one. */
+static seam_vec_dot_n_fn batched_dot(seam_type_t t)
+{
+    seam_vec_dot_n_fn wide = seam_cpu_avx512() ? seam_avx512_vec_dot_n_fn(t) : NULL;
+    return wide ? wide : seam_cpu_vec_dot_n_fn(t);
+}
+
 /* Row-major rows [r0, r1) of product j against every activation row. */
 static void plain_rows(const mm_t *m, int j, int64_t r0, int64_t r1)
 {
     const seam_cpu_product_t *p = &m->p[j];
     size_t wbytes = seam_type_row_bytes(p->type, m->cols);
     seam_vec_dot_fn dot = seam_cpu_vec_dot_fn(p->type);
-    seam_vec_dot_n_fn dotn = m->n > 1 ? seam_cpu_vec_dot_n_fn(p->type) : NULL;
+    seam_vec_dot_n_fn dotn = m->n > 1 ? batched_dot(p->type) : NULL;
     int t = 0;
     if (dotn) /* groups of tokens share each unpacked weight block */
         for (; t + 2 <= m->n; t += SEAM_DOT_MAX_ROWS) {

@@ -3,8 +3,6 @@
  * integer parts agree exactly and only the float summation order differs. */
 #include "quant.h"
 #include "quant_avx2.h"
-#include "quant_avx512.h"
-#include "repack.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -666,10 +664,7 @@ seam_vec_dot_fn seam_cpu_vec_dot_fn(seam_type_t t)
 
 seam_vec_dot_n_fn seam_cpu_vec_dot_n_fn(seam_type_t t)
 {
-    if (seam_cpu_isa() != SEAM_ISA_AVX2)
-        return NULL;
-    seam_vec_dot_n_fn wide = seam_cpu_avx512() ? seam_avx512_vec_dot_n_fn(t) : NULL;
-    return wide ? wide : seam_avx2_vec_dot_n_fn(t);
+    return seam_cpu_isa() == SEAM_ISA_AVX2 ? seam_avx2_vec_dot_n_fn(t) : NULL;
 }
 
 seam_vec_dot_rows_fn seam_cpu_vec_dot_rows_fn(seam_type_t t)

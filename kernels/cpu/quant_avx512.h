@@ -1,6 +1,6 @@
 /* Plain-layout dot kernels with AVX-512 (quant_avx512.c), for the batched products that run on
  * rows as the GGUF stores them. Each has the outputs of quant_avx2.c's kernel of its type, bit
- * for bit; called only where seam_cpu_avx512() (repack.h) says the CPU runs them. */
+ * for bit; matmul.c calls them only where seam_cpu_avx512() (repack.h) says the CPU runs them. */
 #ifndef SEAM_KERNELS_CPU_QUANT_AVX512_H
 #define SEAM_KERNELS_CPU_QUANT_AVX512_H
 
