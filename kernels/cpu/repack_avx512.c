@@ -1,11 +1,11 @@
 /* Group kernels with AVX-512 VNNI (compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni;
- * called only where seam_cpu_avx512() says the CPU and OS run it): decode's Q4_K and prefill's
- * Q5_0 (further down). Q4_K: one 64-byte
- * load holds two of a sub-block's 4-value groups for the 8 rows (lanes 0-7 and 8-15), so a
- * block takes half the loads, masks and dot instructions of the 256-bit kernel; the two halves
- * are added once per block. The integer sums are the same exact ones as repack_avx2.c's and
- * the float steps are the same, so the outputs are that kernel's for one activation row, bit
- * for bit (test_quant checks it on every CPU that has the instructions). */
+ * called only where seam_cpu_avx512() says the CPU and OS run it): decode's Q4_K, then the
+ * batches' Q4_K and Q5_0 further down. Decode's: one 64-byte load holds two of a sub-block's
+ * 4-value groups for the 8 rows (lanes 0-7 and 8-15), so a block takes half the loads, masks
+ * and dot instructions of the 256-bit kernel; the two halves are added once per block. Every
+ * kernel here sums the same exact integers as repack_avx2.c's and takes the same float steps,
+ * so the outputs are the AVX2 kernels', bit for bit (test_quant checks it on every CPU that
+ * has the instructions). */
 #include "repack.h"
 
 #include "quant.h"
