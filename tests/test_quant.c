@@ -335,6 +335,21 @@ static void test_repacked(void **st)
     check_repacked(SEAM_TYPE_Q8_0, 640);
 }
 
+/* The kernels past AVX2 follow the ISA in use: after a switch to the scalar kernels (as
+ * test_reference makes) none of them may still be picked, though the CPU has them. */
+static void test_isa_switch(void **st)
+{
+    (void)st;
+    bool avx512 = seam_cpu_avx512(), vnni = seam_cpu_vnni();
+    assert_true(seam_cpu_isa_set(SEAM_ISA_SCALAR));
+    assert_false(seam_cpu_past_avx2());
+    assert_false(seam_cpu_avx512());
+    assert_false(seam_cpu_vnni());
+    seam_cpu_isa_set(seam_avx2_supported() ? SEAM_ISA_AVX2 : SEAM_ISA_SCALAR);
+    assert_int_equal(seam_cpu_avx512(), avx512);
+    assert_int_equal(seam_cpu_vnni(), vnni);
+}
+
 /* The AVX-512 kernels against the AVX2 ones they stand in for, bit for bit: Q5_0 and Q4_K
  * groups for 1 to 8 activation rows at once, decode's Q4_K over an odd number of groups, Q6_K's
  * batched dot over plain rows for 1 to 8. */
@@ -708,7 +723,8 @@ int main(void)
         cmocka_unit_test(test_silu), cmocka_unit_test(test_rmsnorm),
         cmocka_unit_test(test_dequant_vs_gguf_py), cmocka_unit_test(test_dot_rows_bit_identical),
         cmocka_unit_test(test_dot_weight_rows_bit_identical),
-        cmocka_unit_test(test_quantizers_match_scalar), cmocka_unit_test(test_repacked), cmocka_unit_test(test_avx512_groups),
+        cmocka_unit_test(test_quantizers_match_scalar), cmocka_unit_test(test_repacked), cmocka_unit_test(test_isa_switch),
+        cmocka_unit_test(test_avx512_groups),
         cmocka_unit_test(test_matmuls_one_pass), cmocka_unit_test(test_pool_balanced),
         cmocka_unit_test(test_every_computable_type_has_kernels),
     };

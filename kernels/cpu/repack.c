@@ -88,24 +88,30 @@ void seam_cpu_repack(seam_type_t type, const void *w, int64_t rows, int64_t cols
         }
 }
 
+/* Asked on every call, since the ISA in use can change (seam_cpu_isa_set: test_reference runs
+ * the scalar kernels after the AVX2 ones); SEAM_ISA is read once. */
 bool seam_cpu_past_avx2(void)
 {
-    const char *env = getenv("SEAM_ISA");
-    return seam_cpu_isa() == SEAM_ISA_AVX2 && !(env && strcmp(env, "avx2") == 0);
+    static _Atomic int plain = -1; /* SEAM_ISA=avx2; -1: not read yet */
+    if (plain < 0) {
+        const char *env = getenv("SEAM_ISA");
+        plain = env && strcmp(env, "avx2") == 0;
+    }
+    return seam_cpu_isa() == SEAM_ISA_AVX2 && !plain;
 }
 
 bool seam_cpu_vnni(void)
 {
-    static _Atomic int state = -1; /* -1: not asked yet; threads may ask at once */
-    if (state < 0) {
-        bool has = false;
+    static _Atomic int has = -1; /* the CPU's answer; -1: not asked yet; threads may ask at once */
+    if (has < 0) {
+        bool yes = false;
 #if defined(__x86_64__)
         unsigned a, b, c, d; /* AVX-VNNI (VEX): CPUID.(7,1):EAX bit 4 */
-        has = __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4));
+        yes = __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4));
 #endif
-        state = has && seam_cpu_past_avx2();
+        has = yes;
     }
-    return state;
+    return has && seam_cpu_past_avx2();
 }
 
 int seam_cpu_prefetch_blocks(void)

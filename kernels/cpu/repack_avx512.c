@@ -251,14 +251,13 @@ void seam_avx512_q5_0x8(int64_t nb, const block_q5_0x8 *w, const void *const *ac
 
 bool seam_cpu_avx512(void)
 {
-    static _Atomic int state = -1; /* -1: not asked yet */
-    if (state < 0) {
+    static _Atomic int has = -1; /* the CPU's answer; -1: not asked yet */
+    if (has < 0) {
         __builtin_cpu_init(); /* the builtins check that the OS saves the zmm state too */
-        bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                   __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
-        state = has && seam_cpu_past_avx2();
+        has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
     }
-    return state;
+    return has && seam_cpu_past_avx2(); /* the ISA in use now */
 }
 
 #else /* a compiler or machine without them: never called */
