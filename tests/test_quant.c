@@ -598,6 +598,13 @@ static void test_f16_helpers(void **st)
             }
             assert_memory_equal(yr, y1, sizeof(float) * (size_t)n);
             assert_memory_equal(ha, hb, sizeof(uint16_t) * (size_t)n); /* both round to even */
+            float r0[256], r1[256]; /* the softmax weights' round trip, the same way */
+            memcpy(r0, x, sizeof(float) * (size_t)n), memcpy(r1, x, sizeof(float) * (size_t)n);
+            seam_cpu_scale_round_f16(r1, 0.37f, n);
+            assert_true(seam_cpu_isa_set(SEAM_ISA_SCALAR));
+            seam_cpu_scale_round_f16(r0, 0.37f, n);
+            assert_true(seam_cpu_isa_set(SEAM_ISA_AVX2));
+            assert_memory_equal(r0, r1, sizeof(float) * (size_t)n);
         }
     }
     seam_cpu_isa_set(seam_avx2_supported() ? SEAM_ISA_AVX2 : SEAM_ISA_SCALAR);

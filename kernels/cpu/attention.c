@@ -68,8 +68,11 @@ static void attend(void *arg, int64_t b, int64_t e, int thread)
         for (int j = lo; j <= p; j++)
             sum += score[j];
         float inv = (float)(1.0 / sum);
-        for (int j = lo; j <= p; j++) /* the softmax weights, in f16 before they meet f16 values */
-            score[j] = a->kv_f16 ? seam_f16_to_f32(seam_f32_to_f16(score[j] * inv)) : score[j] * inv;
+        if (a->kv_f16) /* the softmax weights, in f16 before they meet f16 values */
+            seam_cpu_scale_round_f16(score + lo, inv, keys);
+        else
+            for (int j = lo; j <= p; j++)
+                score[j] *= inv;
         if (a->kv_f16) {
             seam_cpu_sum_f16_rows(oh, (const uint16_t *)a->v + at, (size_t)a->kv_dim, keys, score + lo, hd);
         } else {

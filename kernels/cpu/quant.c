@@ -700,6 +700,16 @@ void seam_cpu_sum_f16_rows(float *y, const uint16_t *x, size_t stride, int rows,
             y[i] += w[j] * seam_f16_to_f32(x[i]);
 }
 
+void seam_cpu_scale_round_f16(float *x, float scale, int n)
+{
+    if (seam_cpu_isa() == SEAM_ISA_AVX2) {
+        seam_avx2_scale_round_f16(x, scale, n);
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        x[i] = seam_f16_to_f32(seam_f32_to_f16(x[i] * scale));
+}
+
 void seam_cpu_f32_to_f16(uint16_t *y, const float *x, int n)
 {
     if (seam_cpu_isa() == SEAM_ISA_AVX2) {

@@ -49,5 +49,8 @@ void seam_cpu_dot_f16_rows(const uint16_t *x, size_t stride, int rows, const uin
 void seam_cpu_sum_f16_rows(float *y, const uint16_t *x, size_t stride, int rows, const float *w,
                            int n);
 void seam_cpu_f32_to_f16(uint16_t *y, const float *x, int n);
+/* x[i] = x[i] · scale rounded to f16 (nearest even) and widened back: attention's softmax
+ * weights before they meet f16 values. */
+void seam_cpu_scale_round_f16(float *x, float scale, int n);
 
 #endif

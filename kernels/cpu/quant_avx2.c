@@ -707,6 +707,18 @@ void seam_avx2_f32_to_f16(uint16_t *y, const float *x, int n)
         y[i] = seam_f32_to_f16(x[i]);
 }
 
+void seam_avx2_scale_round_f16(float *x, float scale, int n)
+{
+    const __m256 vs = _mm256_set1_ps(scale);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i h = _mm256_cvtps_ph(_mm256_mul_ps(_mm256_loadu_ps(x + i), vs), _MM_FROUND_TO_NEAREST_INT);
+        _mm256_storeu_ps(x + i, _mm256_cvtph_ps(h));
+    }
+    for (; i < n; i++)
+        x[i] = h2f(seam_f32_to_f16(x[i] * scale));
+}
+
 seam_vec_dot_fn seam_avx2_vec_dot_fn(seam_type_t t)
 {
     switch (t) {
@@ -784,6 +796,12 @@ void seam_avx2_f32_to_f16(uint16_t *y, const float *x, int n)
 {
     for (int i = 0; i < n; i++)
         y[i] = seam_f32_to_f16(x[i]);
+}
+
+void seam_avx2_scale_round_f16(float *x, float scale, int n)
+{
+    for (int i = 0; i < n; i++)
+        x[i] = seam_f16_to_f32(seam_f32_to_f16(x[i] * scale));
 }
 
 #endif
