@@ -610,6 +610,48 @@ static void test_f16_helpers(void **st)
     seam_cpu_isa_set(seam_avx2_supported() ? SEAM_ISA_AVX2 : SEAM_ISA_SCALAR);
 }
 
+/* The grouped-query helpers against the one-query ones, bit for bit, for group sizes the
+ * switch specialises (2, 4, 8) and others (1, 3), scalar and AVX2, on a head size with a tail. */
+static void test_f16_rows_grouped(void **st)
+{
+    (void)st;
+    enum { ROWS = 9, STRIDE = 280, N = 267, GM = 8 };
+    static uint16_t kv[ROWS * STRIDE], q16[GM][N];
+    static float qf[GM][N], w[GM][ROWS], d1[GM][ROWS], dq[GM][ROWS], y1[GM][N], yq[GM][N];
+    for (int i = 0; i < ROWS * STRIDE; i++)
+        kv[i] = seam_f32_to_f16(frnd());
+    for (int g = 0; g < GM; g++) {
+        for (int i = 0; i < N; i++) {
+            q16[g][i] = seam_f32_to_f16(frnd() * 2.0f);
+            qf[g][i] = seam_f16_to_f32(q16[g][i]);
+        }
+        for (int j = 0; j < ROWS; j++)
+            w[g][j] = seam_f16_to_f32(seam_f32_to_f16(frnd()));
+    }
+    const int groups[] = {1, 2, 3, 4, 8};
+    for (int isa = 0; isa < 2; isa++) {
+        if (!seam_cpu_isa_set(isa ? SEAM_ISA_AVX2 : SEAM_ISA_SCALAR))
+            continue;
+        for (size_t gi = 0; gi < sizeof groups / sizeof *groups; gi++) {
+            int G = groups[gi];
+            const float *qp[GM], *wp[GM];
+            float *dp[GM], *yp[GM];
+            for (int g = 0; g < G; g++) {
+                seam_cpu_dot_f16_rows(kv, STRIDE, ROWS, q16[g], N, d1[g]);
+                seam_cpu_sum_f16_rows(y1[g], kv, STRIDE, ROWS, w[g], N);
+                qp[g] = qf[g], wp[g] = w[g], dp[g] = dq[g], yp[g] = yq[g];
+            }
+            seam_cpu_dot_f16_rows_q(kv, STRIDE, ROWS, qp, G, N, dp);
+            seam_cpu_sum_f16_rows_q(yp, kv, STRIDE, ROWS, wp, G, N);
+            for (int g = 0; g < G; g++) {
+                assert_memory_equal(d1[g], dq[g], sizeof(float) * ROWS);
+                assert_memory_equal(y1[g], yq[g], sizeof(float) * N);
+            }
+        }
+    }
+    seam_cpu_isa_set(seam_avx2_supported() ? SEAM_ISA_AVX2 : SEAM_ISA_SCALAR);
+}
+
 /* SiLU's exponential against the double-precision one (about 1 ulp asked, 2 allowed), and its
  * AVX2 loop against the scalar one to the bit, at the clamps, through NaN and infinities, and
  * on odd lengths (the tail runs scalar). */
@@ -727,6 +769,7 @@ int main(void)
         cmocka_unit_test(test_q4_1), cmocka_unit_test(test_q5_1), cmocka_unit_test(test_q2_K),
         cmocka_unit_test(test_q3_K), cmocka_unit_test(test_iq4_nl), cmocka_unit_test(test_iq4_xs),
         cmocka_unit_test(test_half_round_trip), cmocka_unit_test(test_f16_helpers),
+        cmocka_unit_test(test_f16_rows_grouped),
         cmocka_unit_test(test_silu), cmocka_unit_test(test_rmsnorm),
         cmocka_unit_test(test_dequant_vs_gguf_py), cmocka_unit_test(test_dot_rows_bit_identical),
         cmocka_unit_test(test_dot_weight_rows_bit_identical),

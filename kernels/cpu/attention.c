@@ -26,11 +26,35 @@ typedef struct {
     bool kv_f16;
     const float *q;
     float *out;
-    int pos, n_head, head_dim, kv_dim, group, window;
+    int pos, n_head, head_dim, kv_dim, group, window, kv_ctx;
     float scale;
     float *scratch;
     size_t per_thread;
 } attn_t;
+
+/* The scores of `keys` keys scaled, through softmax (the sum in double), and, with an f16
+ * cache, rounded to f16 before they meet the f16 values. */
+static void softmax(float *score, int keys, float scale, bool kv_f16)
+{
+    float max = -INFINITY;
+    for (int j = 0; j < keys; j++) {
+        score[j] *= scale;
+        if (score[j] > max)
+            max = score[j];
+    }
+    int done = seam_cpu_isa() == SEAM_ISA_AVX2 ? (int)seam_avx2_exp_shifted(score, keys, max) : 0;
+    for (int j = done; j < keys; j++)
+        score[j] = seam_cpu_exp(score[j] - max);
+    double sum = 0.0;
+    for (int j = 0; j < keys; j++)
+        sum += score[j];
+    float inv = (float)(1.0 / sum);
+    if (kv_f16)
+        seam_cpu_scale_round_f16(score, inv, keys);
+    else
+        for (int j = 0; j < keys; j++)
+            score[j] *= inv;
+}
 
 /* Tasks [b, e): task = token * n_head + head. */
 static void attend(void *arg, int64_t b, int64_t e, int thread)
@@ -55,24 +79,7 @@ static void attend(void *arg, int64_t b, int64_t e, int thread)
             for (int j = lo; j <= p; j++)
                 score[j] = dot_f32((const float *)a->k + (size_t)j * a->kv_dim + (size_t)kvh * hd, qh, hd);
         }
-        float max = -INFINITY;
-        for (int j = lo; j <= p; j++) {
-            score[j] *= a->scale;
-            if (score[j] > max)
-                max = score[j];
-        }
-        int done = seam_cpu_isa() == SEAM_ISA_AVX2 ? (int)seam_avx2_exp_shifted(score + lo, keys, max) : 0;
-        for (int j = lo + done; j <= p; j++)
-            score[j] = seam_cpu_exp(score[j] - max);
-        double sum = 0.0;
-        for (int j = lo; j <= p; j++)
-            sum += score[j];
-        float inv = (float)(1.0 / sum);
-        if (a->kv_f16) /* the softmax weights, in f16 before they meet f16 values */
-            seam_cpu_scale_round_f16(score + lo, inv, keys);
-        else
-            for (int j = lo; j <= p; j++)
-                score[j] *= inv;
+        softmax(score + lo, keys, a->scale, a->kv_f16);
         if (a->kv_f16) {
             seam_cpu_sum_f16_rows(oh, (const uint16_t *)a->v + at, (size_t)a->kv_dim, keys, score + lo, hd);
         } else {
@@ -86,6 +93,43 @@ static void attend(void *arg, int64_t b, int64_t e, int thread)
     }
 }
 
+/* A prefill's tasks over an f16 cache with grouped queries: task = token * n_head_kv + kv head,
+ * the group's queries taken together (quant.h's _q helpers: each key and value row is loaded
+ * and widened once for all of them). Each head's steps are attend()'s, so its output has the
+ * same bits as when its token runs alone (decode). */
+static void attend_grouped(void *arg, int64_t b, int64_t e, int thread)
+{
+    const attn_t *a = arg;
+    enum { G_MAX = 8 };
+    int hd = a->head_dim, G = a->group, n_kv = a->n_head / a->group;
+    size_t ctx = (size_t)a->kv_ctx;
+    float *base = a->scratch + a->per_thread * (size_t)thread, *score[G_MAX], *qf[G_MAX], *oh[G_MAX];
+    for (int g = 0; g < G; g++) {
+        score[g] = base + (size_t)g * ctx;
+        qf[g] = base + (size_t)G * ctx + (size_t)g * hd;
+    }
+    for (int64_t task = b; task < e; task++) {
+        int t = (int)(task / n_kv), kvh = (int)(task % n_kv);
+        int p = a->pos + t, lo = a->window > 0 && p - a->window + 1 > 0 ? p - a->window + 1 : 0, keys = p - lo + 1;
+        float *s_lo[G_MAX];
+        const float *w_lo[G_MAX], *q_c[G_MAX];
+        for (int g = 0; g < G; g++) {
+            int h = kvh * G + g;
+            memcpy(qf[g], a->q + ((size_t)t * a->n_head + h) * hd, sizeof(float) * (size_t)hd);
+            seam_cpu_scale_round_f16(qf[g], 1.0f, hd); /* the f16 query, widened */
+            oh[g] = a->out + ((size_t)t * a->n_head + h) * hd;
+            s_lo[g] = score[g] + lo;
+            w_lo[g] = s_lo[g];
+            q_c[g] = qf[g];
+        }
+        size_t at = (size_t)lo * a->kv_dim + (size_t)kvh * hd;
+        seam_cpu_dot_f16_rows_q((const uint16_t *)a->k + at, (size_t)a->kv_dim, keys, q_c, G, hd, s_lo);
+        for (int g = 0; g < G; g++)
+            softmax(s_lo[g], keys, a->scale, true);
+        seam_cpu_sum_f16_rows_q(oh, (const uint16_t *)a->v + at, (size_t)a->kv_dim, keys, w_lo, G, hd);
+    }
+}
+
 int seam_cpu_attention(const void *k, const void *v, bool kv_f16, const float *q, float *out,
                        int pos, int n, int n_head, int n_head_kv, int head_dim, float scale,
                        int window, seam_pool_t *pool)
@@ -93,15 +137,20 @@ int seam_cpu_attention(const void *k, const void *v, bool kv_f16, const float *q
     attn_t a = {.k = k, .v = v, .kv_f16 = kv_f16, .q = q, .out = out, .pos = pos,
                 .n_head = n_head, .head_dim = head_dim, .kv_dim = n_head_kv * head_dim,
                 .group = n_head / n_head_kv, .window = window, .scale = scale};
-    /* scores for every key, then the f16 query (head_dim halves fit in head_dim floats) */
-    a.per_thread = (size_t)(pos + n) + (size_t)head_dim;
+    /* a prefill over an f16 cache takes a group's queries together; one token's heads stay
+     * tasks of their own, to share them between threads */
+    bool grouped = kv_f16 && n > 1 && a.group > 1 && a.group <= 8;
+    a.kv_ctx = pos + n;
+    /* scores for every key, then the f16 query (head_dim halves fit in head_dim floats);
+     * grouped: each head's scores, then its widened query */
+    a.per_thread = ((size_t)(pos + n) + (size_t)head_dim) * (size_t)(grouped ? a.group : 1);
     a.scratch = malloc(sizeof(float) * a.per_thread * (size_t)seam_pool_size(pool));
     if (!a.scratch)
         return -1;
-    int64_t tasks = (int64_t)n * n_head;
+    int64_t tasks = (int64_t)n * (grouped ? n_head_kv : n_head);
     /* one token's tasks are even (a share per thread); a causal prefill's are not, and
      * threads take them one at a time */
-    seam_pool_for(tasks > 1 ? pool : NULL, tasks, n == 1 ? 0 : 1, attend, &a);
+    seam_pool_for(tasks > 1 ? pool : NULL, tasks, n == 1 ? 0 : 1, grouped ? attend_grouped : attend, &a);
     free(a.scratch);
     return 0;
 }

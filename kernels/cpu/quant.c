@@ -700,6 +700,34 @@ void seam_cpu_sum_f16_rows(float *y, const uint16_t *x, size_t stride, int rows,
             y[i] += w[j] * seam_f16_to_f32(x[i]);
 }
 
+void seam_cpu_dot_f16_rows_q(const uint16_t *x, size_t stride, int rows, const float *const *qf, int G,
+                             int n, float *const *out)
+{
+    if (seam_cpu_isa() == SEAM_ISA_AVX2) {
+        seam_avx2_dot_f16_rows_q(x, stride, rows, qf, G, n, out);
+        return;
+    }
+    for (int g = 0; g < G; g++) /* seam_cpu_dot_f16_rows' loop; qf[g][i] is y[i] widened */
+        for (int j = 0; j < rows; j++) {
+            const uint16_t *xj = x + (size_t)j * stride;
+            float s = 0.0f;
+            for (int i = 0; i < n; i++)
+                s += seam_f16_to_f32(xj[i]) * qf[g][i];
+            out[g][j] = s;
+        }
+}
+
+void seam_cpu_sum_f16_rows_q(float *const *y, const uint16_t *x, size_t stride, int rows,
+                             const float *const *w, int G, int n)
+{
+    if (seam_cpu_isa() == SEAM_ISA_AVX2) {
+        seam_avx2_sum_f16_rows_q(y, x, stride, rows, w, G, n);
+        return;
+    }
+    for (int g = 0; g < G; g++)
+        seam_cpu_sum_f16_rows(y[g], x, stride, rows, w[g], n);
+}
+
 void seam_cpu_scale_round_f16(float *x, float scale, int n)
 {
     if (seam_cpu_isa() == SEAM_ISA_AVX2) {

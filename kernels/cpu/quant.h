@@ -48,6 +48,13 @@ void seam_cpu_dot_f16_rows(const uint16_t *x, size_t stride, int rows, const uin
                            float *out);
 void seam_cpu_sum_f16_rows(float *y, const uint16_t *x, size_t stride, int rows, const float *w,
                            int n);
+/* The same for G queries of one kv head at once (grouped-query attention), each row met by
+ * all G while loaded, with every output the bits of the one-query helper's: out[g][j] =
+ * x_j · q_g, the queries' f16 values given widened (qf[g]); y[g] = sum_j w[g][j] x_j. */
+void seam_cpu_dot_f16_rows_q(const uint16_t *x, size_t stride, int rows, const float *const *qf, int G,
+                             int n, float *const *out);
+void seam_cpu_sum_f16_rows_q(float *const *y, const uint16_t *x, size_t stride, int rows,
+                             const float *const *w, int G, int n);
 void seam_cpu_f32_to_f16(uint16_t *y, const float *x, int n);
 /* x[i] = x[i] · scale rounded to f16 (nearest even) and widened back: attention's softmax
  * weights before they meet f16 values. */

@@ -697,6 +697,117 @@ void seam_avx2_sum_f16_rows(float *y, const uint16_t *x, size_t stride, int rows
     }
 }
 
+/* The grouped-query forms: G queries (their f16 values widened, exactly) of one kv head meet
+ * each key or value row while it is in registers, so a row is loaded and widened once for the
+ * G heads instead of once per head. Per query the steps are those of the one-query helpers
+ * above (dot_f16's two chains and hsum; the weighted sum's fma per value in row order, the
+ * tail's multiply and add), so every output has their bits. */
+static inline __attribute__((always_inline)) void dots_q(const uint16_t *x, size_t stride, int rows,
+                                                         const float *const *qf, int G, int n,
+                                                         float *const *out)
+{
+    for (int j = 0; j < rows; j++, x += stride) {
+        __m256 a0[8], a1[8];
+        SEAM_UNROLL
+        for (int g = 0; g < G; g++)
+            a0[g] = a1[g] = _mm256_setzero_ps();
+        int i = 0;
+        for (; i + 16 <= n; i += 16) {
+            __m256 k0 = load_f16(x + i), k1 = load_f16(x + i + 8);
+            SEAM_UNROLL
+        for (int g = 0; g < G; g++) {
+                a0[g] = _mm256_fmadd_ps(k0, _mm256_loadu_ps(qf[g] + i), a0[g]);
+                a1[g] = _mm256_fmadd_ps(k1, _mm256_loadu_ps(qf[g] + i + 8), a1[g]);
+            }
+        }
+        SEAM_UNROLL
+        for (int g = 0; g < G; g++) {
+            float s = hsum_ps(_mm256_add_ps(a0[g], a1[g]));
+            for (int k = i; k < n; k++)
+                s += h2f(x[k]) * qf[g][k];
+            out[g][j] = s;
+        }
+    }
+}
+
+void seam_avx2_dot_f16_rows_q(const uint16_t *x, size_t stride, int rows, const float *const *qf, int G,
+                              int n, float *const *out)
+{
+    switch (G) { /* a constant count in each: the accumulators stay in registers */
+    case 2: dots_q(x, stride, rows, qf, 2, n, out); return;
+    case 4: dots_q(x, stride, rows, qf, 4, n, out); return;
+    case 8: dots_q(x, stride, rows, qf, 8, n, out); return;
+    default:
+        SEAM_UNROLL
+        for (int g = 0; g < G; g++)
+            dots_q(x, stride, rows, qf + g, 1, n, out + g);
+    }
+}
+
+/* Values [c, c + 8 V) of G weighted sums. */
+static inline __attribute__((always_inline)) void sums_q_span(float *const *y, const uint16_t *x, size_t stride,
+                                                              int rows, const float *const *w, int G,
+                                                              int c, int V)
+{
+    __m256 acc[8][4];
+    SEAM_UNROLL
+    for (int g = 0; g < G; g++)
+        SEAM_UNROLL
+        for (int v = 0; v < V; v++)
+            acc[g][v] = _mm256_setzero_ps();
+    for (int j = 0; j < rows; j++, x += stride) {
+        __m256 xv[4];
+        SEAM_UNROLL
+        for (int v = 0; v < V; v++)
+            xv[v] = load_f16(x + c + 8 * v);
+        SEAM_UNROLL
+        for (int g = 0; g < G; g++) {
+            __m256 vw = _mm256_set1_ps(w[g][j]);
+            SEAM_UNROLL
+            for (int v = 0; v < V; v++)
+                acc[g][v] = _mm256_fmadd_ps(xv[v], vw, acc[g][v]);
+        }
+    }
+    SEAM_UNROLL
+    for (int g = 0; g < G; g++)
+        SEAM_UNROLL
+        for (int v = 0; v < V; v++)
+            _mm256_storeu_ps(y[g] + c + 8 * v, acc[g][v]);
+}
+
+static inline __attribute__((always_inline)) void sums_q(float *const *y, const uint16_t *x, size_t stride,
+                                                         int rows, const float *const *w, int G, int n)
+{
+    const int V = G <= 4 ? 4 : 2; /* G x V accumulators: 16 registers */
+    int c = 0;
+    for (; c + 8 * V <= n; c += 8 * V)
+        sums_q_span(y, x, stride, rows, w, G, c, V);
+    for (; c + 8 <= n; c += 8)
+        sums_q_span(y, x, stride, rows, w, G, c, 1);
+    for (; c < n; c++) /* the tail as the scalar y += w x: a multiply, then an add */
+        SEAM_UNROLL
+        for (int g = 0; g < G; g++) {
+            float s = 0.0f;
+            const uint16_t *xc = x + c;
+            for (int j = 0; j < rows; j++, xc += stride)
+                s += w[g][j] * h2f(*xc);
+            y[g][c] = s;
+        }
+}
+
+void seam_avx2_sum_f16_rows_q(float *const *y, const uint16_t *x, size_t stride, int rows,
+                              const float *const *w, int G, int n)
+{
+    switch (G) {
+    case 2: sums_q(y, x, stride, rows, w, 2, n); return;
+    case 4: sums_q(y, x, stride, rows, w, 4, n); return;
+    case 8: sums_q(y, x, stride, rows, w, 8, n); return;
+    default:
+        for (int g = 0; g < G; g++)
+            sums_q(y + g, x, stride, rows, w + g, 1, n);
+    }
+}
+
 void seam_avx2_f32_to_f16(uint16_t *y, const float *x, int n)
 {
     int i = 0;
@@ -790,6 +901,18 @@ void seam_avx2_sum_f16_rows(float *y, const uint16_t *x, size_t stride, int rows
                             int n)
 {
     (void)y, (void)x, (void)stride, (void)rows, (void)w, (void)n;
+}
+
+void seam_avx2_dot_f16_rows_q(const uint16_t *x, size_t stride, int rows, const float *const *qf, int G,
+                              int n, float *const *out)
+{
+    (void)x, (void)stride, (void)rows, (void)qf, (void)G, (void)n, (void)out;
+}
+
+void seam_avx2_sum_f16_rows_q(float *const *y, const uint16_t *x, size_t stride, int rows,
+                              const float *const *w, int G, int n)
+{
+    (void)y, (void)x, (void)stride, (void)rows, (void)w, (void)G, (void)n;
 }
 
 void seam_avx2_f32_to_f16(uint16_t *y, const float *x, int n)

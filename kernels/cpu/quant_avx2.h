@@ -15,6 +15,10 @@ void seam_avx2_dot_f16_rows(const uint16_t *x, size_t stride, int rows, const ui
                             float *out);
 void seam_avx2_sum_f16_rows(float *y, const uint16_t *x, size_t stride, int rows, const float *w,
                             int n);
+void seam_avx2_dot_f16_rows_q(const uint16_t *x, size_t stride, int rows, const float *const *qf, int G,
+                              int n, float *const *out);
+void seam_avx2_sum_f16_rows_q(float *const *y, const uint16_t *x, size_t stride, int rows,
+                              const float *const *w, int G, int n);
 void seam_avx2_f32_to_f16(uint16_t *y, const float *x, int n);
 void seam_avx2_scale_round_f16(float *x, float scale, int n);
 seam_vec_dot_fn seam_avx2_vec_dot_fn(seam_type_t t);
