@@ -27,6 +27,7 @@ typedef struct {
     const float *q;
     float *out;
     int pos, n_head, head_dim, kv_dim, group, window, kv_ctx;
+    int sub; /* attend_grouped: queries per task, a divisor of group */
     float scale;
     float *scratch;
     size_t per_thread;
@@ -93,15 +94,16 @@ static void attend(void *arg, int64_t b, int64_t e, int thread)
     }
 }
 
-/* A prefill's tasks over an f16 cache with grouped queries: task = token * n_head_kv + kv head,
- * the group's queries taken together (quant.h's _q helpers: each key and value row is loaded
- * and widened once for all of them). Each head's steps are attend()'s, so its output has the
- * same bits as when its token runs alone (decode). */
+/* Tasks over an f16 cache with grouped queries: task = (token * n_head_kv + kv head) * parts
+ * + part, where part takes `sub` of the group's queries together (quant.h's _q helpers: each
+ * key and value row is loaded and widened once for all of them). A prefill takes the whole
+ * group; one token's group is cut into parts enough for the threads. Each head's steps are
+ * attend()'s, so its output has the same bits however the heads are grouped. */
 static void attend_grouped(void *arg, int64_t b, int64_t e, int thread)
 {
     const attn_t *a = arg;
     enum { G_MAX = 8 };
-    int hd = a->head_dim, G = a->group, n_kv = a->n_head / a->group;
+    int hd = a->head_dim, G = a->sub, parts = a->group / a->sub, n_kv = a->n_head / a->group;
     size_t ctx = (size_t)a->kv_ctx;
     float *base = a->scratch + a->per_thread * (size_t)thread, *score[G_MAX], *qf[G_MAX], *oh[G_MAX];
     for (int g = 0; g < G; g++) {
@@ -109,12 +111,13 @@ static void attend_grouped(void *arg, int64_t b, int64_t e, int thread)
         qf[g] = base + (size_t)G * ctx + (size_t)g * hd;
     }
     for (int64_t task = b; task < e; task++) {
-        int t = (int)(task / n_kv), kvh = (int)(task % n_kv);
+        int t = (int)(task / (n_kv * parts)), kvh = (int)(task % (n_kv * parts)) / parts;
+        int first = kvh * a->group + (int)(task % parts) * G; /* the part's first head */
         int p = a->pos + t, lo = a->window > 0 && p - a->window + 1 > 0 ? p - a->window + 1 : 0, keys = p - lo + 1;
         float *s_lo[G_MAX];
         const float *w_lo[G_MAX], *q_c[G_MAX];
         for (int g = 0; g < G; g++) {
-            int h = kvh * G + g;
+            int h = first + g;
             memcpy(qf[g], a->q + ((size_t)t * a->n_head + h) * hd, sizeof(float) * (size_t)hd);
             seam_cpu_scale_round_f16(qf[g], 1.0f, hd); /* the f16 query, widened */
             oh[g] = a->out + ((size_t)t * a->n_head + h) * hd;
@@ -137,17 +140,21 @@ int seam_cpu_attention(const void *k, const void *v, bool kv_f16, const float *q
     attn_t a = {.k = k, .v = v, .kv_f16 = kv_f16, .q = q, .out = out, .pos = pos,
                 .n_head = n_head, .head_dim = head_dim, .kv_dim = n_head_kv * head_dim,
                 .group = n_head / n_head_kv, .window = window, .scale = scale};
-    /* a prefill over an f16 cache takes a group's queries together; one token's heads stay
-     * tasks of their own, to share them between threads */
-    bool grouped = kv_f16 && n > 1 && a.group > 1 && a.group <= 8;
+    /* over an f16 cache a group's queries go together: a prefill's whole group; one token's
+     * group in as many parts as the threads need (a part of 1: a head's own task) */
+    bool grouped = kv_f16 && a.group > 1 && a.group <= 8;
+    a.sub = a.group;
+    while (grouped && n == 1 && a.sub > 1 && (int64_t)n_head_kv * (a.group / a.sub) < seam_pool_size(pool))
+        a.sub /= 2;
+    grouped = grouped && a.sub > 1 && a.group % a.sub == 0;
     a.kv_ctx = pos + n;
     /* scores for every key, then the f16 query (head_dim halves fit in head_dim floats);
      * grouped: each head's scores, then its widened query */
-    a.per_thread = ((size_t)(pos + n) + (size_t)head_dim) * (size_t)(grouped ? a.group : 1);
+    a.per_thread = ((size_t)(pos + n) + (size_t)head_dim) * (size_t)(grouped ? a.sub : 1);
     a.scratch = malloc(sizeof(float) * a.per_thread * (size_t)seam_pool_size(pool));
     if (!a.scratch)
         return -1;
-    int64_t tasks = (int64_t)n * (grouped ? n_head_kv : n_head);
+    int64_t tasks = (int64_t)n * (grouped ? n_head_kv * (a.group / a.sub) : n_head);
     /* one token's tasks are even (a share per thread); a causal prefill's are not, and
      * threads take them one at a time */
     seam_pool_for(tasks > 1 ? pool : NULL, tasks, n == 1 ? 0 : 1, grouped ? attend_grouped : attend, &a);
