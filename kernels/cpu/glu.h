@@ -9,14 +9,14 @@
 
 #include "pool.h"
 
-/* e^x for SiLU and attention's softmax, within about 1 ulp of expf: x = n ln2 + r (two-part ln2), e^r by its Taylor
- * series to r^7 (the next term is under 1e-8 for |r| <= ln2/2), times 2^n. Every step is one
- * rounding (a multiply, an fma or an add), so glu_avx2.c's lanes give the same bits. Below
- * -87 it is e^-87 (1 + it is then 1, as for anything smaller), above 88 infinity, so that
- * SiLU's g / (1 + e^-g) is g and -0 there, as with expf (and a softmax weight that small
- * is 0 once scaled and rounded to f16; in f32 it is below 1e-37 of the largest). libm's expf
- * also takes a slow path for every result that underflows, which a softmax over long
- * contexts meets often. */
+/* e^x for SiLU and attention's softmax, within about 1 ulp of expf: x = n ln2 + r (two-part
+ * ln2), e^r by its Taylor series to r^7 (the next term is under 1e-8 for |r| <= ln2/2), times
+ * 2^n. Every step is one rounding (a multiply, an fma or an add), so glu_avx2.c's lanes give
+ * the same bits. Below -87 it is e^-87 (1 + it is then 1, as for anything smaller), above
+ * 88 infinity, so that SiLU's g / (1 + e^-g) is g and -0 there, as with expf (and a softmax
+ * weight that small is 0 once scaled and rounded to f16; in f32 it is below 1e-37 of the
+ * largest). libm's expf also takes a slow path for every result that underflows, which a
+ * softmax over long contexts meets often. */
 static inline float seam_cpu_exp(float x)
 {
     if (x > 88.0f)

@@ -1,6 +1,5 @@
 /* The exponential's AVX2/FMA loops (glu_avx2.c): glu.h's seam_cpu_exp 8 values at a time, to
- * the same bits.
- * Without AVX2 at build time it is a stub that is never picked. */
+ * the same bits. Without AVX2 at build time they are stubs that are never picked. */
 #ifndef SEAM_KERNELS_CPU_GLU_AVX2_H
 #define SEAM_KERNELS_CPU_GLU_AVX2_H
 

@@ -73,9 +73,8 @@ bool seam_cpu_vnni(void);
 bool seam_cpu_past_avx2(void);
 /* The kernels with AVX-512 VNNI (repack_avx512.c), each with the outputs of the AVX2 kernel it
  * stands in for, bit for bit, and whether this CPU and OS run them (SEAM_ISA=avx2 says no).
- * Decode's Q4_K kernel, one group against one activation row, and over groups [0, groups)
- * in one call (out[8 * g + r]); Q4_K and Q5_0 groups against nt <= SEAM_DOT_MAX_ROWS rows. */
-void seam_avx512_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const block_q8_K *y, float *out);
+ * Decode's Q4_K kernel, groups [0, groups) against one activation row (out[8 * g + r]);
+ * Q4_K and Q5_0 groups against nt <= SEAM_DOT_MAX_ROWS rows. */
 void seam_avx512_q4_Kx8_decode(int64_t nb, const block_q4_Kx8 *w, int64_t groups, const block_q8_K *y,
                                float *out);
 void seam_avx512_q4_Kx8_n(int64_t nb, const block_q4_Kx8 *w, const void *const *acts, int nt,

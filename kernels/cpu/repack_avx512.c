@@ -72,11 +72,6 @@ static inline __attribute__((always_inline)) void q4_Kx8(int64_t nb, const block
     _mm256_storeu_ps(out, _mm256_sub_ps(acc, accm));
 }
 
-void seam_avx512_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const block_q8_K *y, float *out)
-{
-    q4_Kx8(nb, w, y, seam_cpu_prefetch_blocks(), out);
-}
-
 /* One stream of groups a call: two groups at a time (as the AVX2 decode kernel does) read two
  * streams 9 KiB apart, and on AMD Zen 5 that came to 73-85% of a plain read against 96-98%
  * for one (bench_groups -m 6.19, 2026-12-04). */
@@ -261,11 +256,6 @@ bool seam_cpu_avx512(void)
 }
 
 #else /* a compiler or machine without them: never called */
-
-void seam_avx512_q4_Kx8(int64_t nb, const block_q4_Kx8 *w, const block_q8_K *y, float *out)
-{
-    (void)nb, (void)w, (void)y, (void)out;
-}
 
 void seam_avx512_q4_Kx8_decode(int64_t nb, const block_q4_Kx8 *w, int64_t groups, const block_q8_K *y,
                                float *out)
