@@ -2,7 +2,7 @@
  * like quant_avx2.c, and called only when seam_cpu_repack_supported() said so. Lane r of every
  * vector belongs to row r of the group: 4 bytes of its nibbles times the same 4 activation
  * bytes broadcast to all lanes. Each vector of nibbles is unpacked once for up to 4 activation
- * rows (prefill), or met by one row in two groups at once (decode); each output's float sum is
+ * rows (prefill) or by one (decode, in a loop of its own); each output's float sum is
  * the same steps whatever the number of rows. What bounded the earlier loops was found with
  * llvm-mca (-mcpu=znver3) on the compiled code: register spills and the FP load pipes, not
  * the ALUs; read the compiled loops again after changing these. */
@@ -148,73 +148,52 @@ static inline __attribute__((always_inline)) void q4_Kx8(int64_t nb, const block
 }
 
 #ifndef SEAM_REPACK_VNNI
-/* Decode's kernel: two groups against one activation row at once. Each broadcast of 4
- * activation bytes then feeds 16 rows, so a block costs half the broadcast loads, which bound
- * the one-group loop on AMD Zen 3 (llvm-mca: 91 cycles a block there, 78 here). Per group the
- * integer sums and float steps are q4_Kx8's with nt = 1, bit for bit. Its prefetches (two
- * lines at q = 0, 2, 4, 6, 7 of each quarter) are spread through the block: from DRAM, on Zen
- * 3, the stream came to 86-93% of a plain read, against 76-84% with all of a block's lines
- * asked for at its start (bench/results/groups-2026-12-03-amd-spread.txt). */
-static void q4_Kx8_pair(int64_t nb, const block_q4_Kx8 *wa, const block_q8_K *y, int ahead,
-                        float *out)
+/* Decode's kernel: one group against one activation row, a stream of groups one after another.
+ * Two groups at once (each broadcast then feeds 16 rows) took fewer cycles in the caches
+ * (llvm-mca znver3: 78 a block against 91), but it reads two streams 9 KiB apart, and from
+ * DRAM on AMD Zen 4 decode was 14-31% slower with it (1.1B Q4_K, SEAM_ISA=avx2, tokens
+ * alternated in one process, 2026-12-04); Zen 5 had shown the same with AVX-512. The
+ * prefetches (two lines at q = 0, 2, 4, 6, 7 of each quarter) are spread through the block:
+ * from DRAM, on Zen 3, the stream came to 86-93% of a plain read, against 76-84% with all of a
+ * block's lines asked for at its start (bench/results/groups-2026-12-03-amd-spread.txt). The
+ * integer sums and float steps are q4_Kx8's with nt = 1, bit for bit. */
+static void q4_Kx8_one(int64_t nb, const block_q4_Kx8 *w, const block_q8_K *y, int ahead, float *out)
 {
-    const block_q4_Kx8 *wb = wa + nb;
-    __m256 acca = _mm256_setzero_ps(), accb = acca, accma = acca, accmb = acca;
+    __m256 acc = _mm256_setzero_ps(), accm = acc;
     for (int64_t i = 0; i < nb; i++, y++) {
-        const block_q4_Kx8 *ba = &wa[i], *bb = &wb[i];
-        __m256i sva = _mm256_setzero_si256(), svb = sva;
+        const block_q4_Kx8 *b = &w[i];
+        __m256i sv = _mm256_setzero_si256();
         _Pragma("GCC unroll 1")
         for (int k = 0; k < 4; k++) {
-            __m256i pla, pha, plb, phb, l, h;
-            { /* the first products start the sums */
-                __m256i al = bcast4(y->qs + 64 * k), ah = bcast4(y->qs + 64 * k + 32);
-                q4_Kx8_prefetch_line(ba, ahead, k, 0);
-                q4_Kx8_prefetch_line(bb, ahead, k, 0);
-                q4_Kx8_unpack(ba, k, 0, &l, &h);
-                pla = _mm256_maddubs_epi16(l, al);
-                pha = _mm256_maddubs_epi16(h, ah);
-                q4_Kx8_unpack(bb, k, 0, &l, &h);
-                plb = _mm256_maddubs_epi16(l, al);
-                phb = _mm256_maddubs_epi16(h, ah);
-            }
+            __m256i pl, ph, l, h;
+            q4_Kx8_prefetch_line(b, ahead, k, 0);
+            q4_Kx8_unpack(b, k, 0, &l, &h); /* the first products start the sums */
+            pl = _mm256_maddubs_epi16(l, bcast4(y->qs + 64 * k));
+            ph = _mm256_maddubs_epi16(h, bcast4(y->qs + 64 * k + 32));
             SEAM_UNROLL
             for (int q = 1; q < 8; q++) {
-                __m256i al = bcast4(y->qs + 64 * k + 4 * q), ah = bcast4(y->qs + 64 * k + 32 + 4 * q);
-                if (q % 2 == 0 || q == 7) { /* lines 1-4 of the quarter ahead, at q = 2, 4, 6, 7 */
-                    q4_Kx8_prefetch_line(ba, ahead, k, (q + 1) / 2);
-                    q4_Kx8_prefetch_line(bb, ahead, k, (q + 1) / 2);
-                }
-                q4_Kx8_unpack(ba, k, q, &l, &h);
-                q4_Kx8_acc(l, h, al, ah, &pla, &pha);
-                q4_Kx8_unpack(bb, k, q, &l, &h);
-                q4_Kx8_acc(l, h, al, ah, &plb, &phb);
+                if (q % 2 == 0 || q == 7) /* lines 1-4 of the quarter ahead, at q = 2, 4, 6, 7 */
+                    q4_Kx8_prefetch_line(b, ahead, k, (q + 1) / 2);
+                q4_Kx8_unpack(b, k, q, &l, &h);
+                q4_Kx8_acc(l, h, bcast4(y->qs + 64 * k + 4 * q), bcast4(y->qs + 64 * k + 32 + 4 * q),
+                           &pl, &ph);
             }
-            sva = _mm256_add_epi32(sva, _mm256_add_epi32(_mm256_madd_epi16(pla, q4_Kx8_pairs16(ba->sc[2 * k], Q4K_LO)),
-                                                         _mm256_madd_epi16(pha, q4_Kx8_pairs16(ba->sc[2 * k], Q4K_HI))));
-            svb = _mm256_add_epi32(svb, _mm256_add_epi32(_mm256_madd_epi16(plb, q4_Kx8_pairs16(bb->sc[2 * k], Q4K_LO)),
-                                                         _mm256_madd_epi16(phb, q4_Kx8_pairs16(bb->sc[2 * k], Q4K_HI))));
+            sv = _mm256_add_epi32(sv, _mm256_add_epi32(_mm256_madd_epi16(pl, q4_Kx8_pairs16(b->sc[2 * k], Q4K_LO)),
+                                                       _mm256_madd_epi16(ph, q4_Kx8_pairs16(b->sc[2 * k], Q4K_HI))));
         }
-        __m256i ys = q4_Kx8_act_sums(y), mn[4]; /* the activations' sums serve both groups */
-        q4_Kx8_mins(ba, mn);
-        q4_Kx8_end(ba, q4_Kx8_min_sums(mn, ys), y, sva, &acca, &accma);
-        q4_Kx8_mins(bb, mn);
-        q4_Kx8_end(bb, q4_Kx8_min_sums(mn, ys), y, svb, &accb, &accmb);
+        __m256i mn[4];
+        q4_Kx8_mins(b, mn);
+        q4_Kx8_end(b, q4_Kx8_min_sums(mn, q4_Kx8_act_sums(y)), y, sv, &acc, &accm);
     }
-    _mm256_storeu_ps(out, _mm256_sub_ps(acca, accma));
-    _mm256_storeu_ps(out + 8, _mm256_sub_ps(accb, accmb));
+    _mm256_storeu_ps(out, _mm256_sub_ps(acc, accm));
 }
 
 void seam_avx2_q4_Kx8_decode(int64_t nb, const block_q4_Kx8 *w, int64_t groups, const block_q8_K *y,
                              float *out)
 {
     const int ahead = seam_cpu_prefetch_blocks();
-    int64_t g = 0;
-    for (; g + 2 <= groups; g += 2)
-        q4_Kx8_pair(nb, w + g * nb, y, ahead, out + g * 8);
-    if (g < groups) {
-        const void *act = y;
-        q4_Kx8(nb, w + g * nb, &act, 1, out + g * 8, 8);
-    }
+    for (int64_t g = 0; g < groups; g++)
+        q4_Kx8_one(nb, w + g * nb, y, ahead, out + g * 8);
 }
 
 /* Q5_0: the values plus 16 (0..31, unsigned for maddubs), and 16 times the activations' sum

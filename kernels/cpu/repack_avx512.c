@@ -53,9 +53,12 @@ static inline __attribute__((always_inline)) void q4_Kx8(int64_t nb, const block
         /* S: by sub-block, even 4-value groups in the low half and odd in the high */
         __m512i sv = _mm512_setzero_si512();
         for (int k = 0; k < 4; k++) {
-            q4_Kx8_prefetch(b, ahead, k);
             __m512i pl = _mm512_setzero_si512(), ph = _mm512_setzero_si512();
             for (int p = 0; p < 4; p++) {
+                /* each load is a line: the same line of the block ahead, and at p = 3 line 4 */
+                q4_Kx8_prefetch_line(b, ahead, k, p);
+                if (p == 3)
+                    q4_Kx8_prefetch_line(b, ahead, k, 4);
                 __m512i q = _mm512_loadu_si512((const void *)b->qs[k][2 * p]);
                 pl = _mm512_dpbusd_epi32(pl, _mm512_and_si512(q, m4), bcast4x2(y->qs + 64 * k + 8 * p));
                 ph = _mm512_dpbusd_epi32(ph, _mm512_and_si512(_mm512_srli_epi16(q, 4), m4),
