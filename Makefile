@@ -98,6 +98,7 @@ BENCH_AGREE := $(BUILD)/bench/wire_agreement
 BENCH_SERVE := $(BUILD)/bench/bench_serve
 BENCH_RECOVERY := $(BUILD)/bench/bench_recovery
 BENCH_GROUPS := $(BUILD)/bench/bench_groups
+BENCH_PREFETCH := $(BUILD)/bench/bench_prefetch
 BENCH_CUDA := $(if $(NVCC),$(BUILD)/bench/cuda/bench_matvec)
 FIXTURES := $(BUILD)/fixtures/.stamp
 BPE_VOCAB := $(BUILD)/vocab/ggml-vocab-llama-bpe.gguf
@@ -106,7 +107,7 @@ LLAMA_CPP_PY := 0.3.36
 
 .PHONY: FORCE install uninstall examples all deps venv venv-report model demo test test-data test-unit test-asan test-tsan fuzz bench bench-compare refs clean info
 .SECONDARY:
-all: info $(LIB) $(SHLIB) $(CUDA_PLUGIN) $(SEAM) $(TESTS) $(BENCH) $(BENCH_WIRE) $(BENCH_AGREE) $(BENCH_SERVE) $(BENCH_RECOVERY) $(BENCH_GROUPS) $(BENCH_CUDA)
+all: info $(LIB) $(SHLIB) $(CUDA_PLUGIN) $(SEAM) $(TESTS) $(BENCH) $(BENCH_WIRE) $(BENCH_AGREE) $(BENCH_SERVE) $(BENCH_RECOVERY) $(BENCH_GROUPS) $(BENCH_PREFETCH) $(BENCH_CUDA)
 
 info:
 	@echo "  $(OPENMP_MSG)"

@@ -170,6 +170,11 @@ int main(int argc, char **argv)
     printf("model            %s (%s, %d layers)\n", in.name, in.arch_name, in.n_layer);
     printf("threads          %d, kernels %s%s, %d repetitions\n", threads, seam_cpu_isa_name(seam_cpu_isa()),
            seam_cpu_avx512() ? " (Q4_K decode: avx-512 vnni)" : seam_cpu_vnni() ? " (Q4_K decode: avx-vnni)" : "", reps);
+    if (seam_cpu_prefetch_blocks() < 0)
+        printf("prefetch         none (the CPU's own prefetchers; SEAM_PREFETCH_BLOCKS=N asks N blocks ahead)\n");
+    else
+        printf("prefetch         decode asks %d blocks ahead (SEAM_PREFETCH_BLOCKS=N sets it, -1: none)\n",
+               seam_cpu_prefetch_blocks());
     printf("prefill          pp%d: %.1f ± %.1f tok/s\n", n_prompt, pp_mean, pp_sd);
     printf("decode           tg%d: %.1f ± %.1f tok/s (%.2f ms/token)\n", n_decode, decode, tg_sd, 1e3 / decode);
     printf("bytes per token  %.1f MiB of weights read per decode step\n", bytes / 1048576.0);

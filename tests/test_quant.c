@@ -282,7 +282,7 @@ static void test_quantizers_match_scalar(void **st)
  * the activation rows come one at a time (decode) or together (prefill, batches). */
 static void check_repacked(seam_type_t type, int64_t cols)
 {
-    const int64_t rows = 40; /* 5 groups: decode takes them two at a time, and one alone */
+    const int64_t rows = 40; /* 5 groups: an odd count, and more than a thread's share */
     assert_false(seam_cpu_repack_supported(type, 20, cols)); /* not a multiple of 8 */
     void *w = malloc(seam_type_row_bytes(type, cols) * rows);
     random_weights(type, w, rows * cols);
@@ -306,6 +306,13 @@ static void check_repacked(seam_type_t type, int64_t cols)
             pp.y = one;
             seam_cpu_matmuls(&pp, 1, cols, x + (size_t)t * cols, 1, scratch, NULL);
             assert_memory_equal(one, all + (size_t)t * rows, sizeof(float) * (size_t)rows);
+            const int saved = seam_cpu_prefetch_blocks(), distances[] = {-1, 1, 12, 64};
+            for (int d = 0; d < 4; d++) { /* decode's prefetch distance moves no bit */
+                assert_true(seam_cpu_prefetch_set(distances[d]));
+                seam_cpu_matmuls(&pp, 1, cols, x + (size_t)t * cols, 1, scratch, NULL);
+                assert_memory_equal(one, all + (size_t)t * rows, sizeof(float) * (size_t)rows);
+            }
+            assert_true(seam_cpu_prefetch_set(saved));
             for (int64_t r = 0; r < rows; r++) {
                 double a = all[t * rows + r], b = plain[t * rows + r];
                 worst = fmax(worst, fabs(a - b) / (1.0 + fabs(b)));
@@ -330,6 +337,10 @@ static void test_repacked(void **st)
         return;
     }
     assert_false(seam_cpu_repack_supported(SEAM_TYPE_Q6_K, 24, 768));
+    int saved = seam_cpu_prefetch_blocks();
+    assert_false(seam_cpu_prefetch_set(-2));
+    assert_false(seam_cpu_prefetch_set(65));
+    assert_int_equal(seam_cpu_prefetch_blocks(), saved);
     check_repacked(SEAM_TYPE_Q4_K, 768);
     check_repacked(SEAM_TYPE_Q5_0, 640);
     check_repacked(SEAM_TYPE_Q8_0, 640);

@@ -114,15 +114,24 @@ bool seam_cpu_vnni(void)
     return has && seam_cpu_past_avx2();
 }
 
+static _Atomic int ahead = -2; /* decode's prefetch distance; -2: not chosen yet */
+
 int seam_cpu_prefetch_blocks(void)
 {
-    static _Atomic int ahead = -2; /* -2: not asked yet */
     if (ahead == -2) {
         int n = 12;
 #if defined(__x86_64__)
-        unsigned a, b, c, d;
-        if (__get_cpuid(0, &a, &b, &c, &d) && b == 0x756e6547 && d == 0x49656e69 && c == 0x6c65746e)
+        unsigned a = 0, b = 0, c = 0, d = 0;
+        if (!__get_cpuid(0, &a, &b, &c, &d))
+            b = c = d = 0;
+        if (b == 0x756e6547 && d == 0x49656e69 && c == 0x6c65746e)
             n = 1; /* "GenuineIntel" */
+        else if (b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163 && /* "AuthenticAMD" */
+                 __get_cpuid(1, &a, &b, &c, &d)) {
+            unsigned family = ((a >> 8) & 0xf) + (((a >> 8) & 0xf) == 0xf ? (a >> 20) & 0xff : 0);
+            if (family == 0x19 && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 16)))
+                n = -1; /* Zen 4: family 19h with AVX-512F (Zen 3, the same family, has none) */
+        }
 #endif
         const char *env = getenv("SEAM_PREFETCH_BLOCKS");
         if (env && *env) {
@@ -134,6 +143,14 @@ int seam_cpu_prefetch_blocks(void)
         ahead = n;
     }
     return ahead;
+}
+
+bool seam_cpu_prefetch_set(int blocks)
+{
+    if (blocks < -1 || blocks > 64)
+        return false;
+    ahead = blocks;
+    return true;
 }
 
 void seam_cpu_q8_0_sums(const block_q8_0 *y, int64_t nb, int32_t *sums)

@@ -86,9 +86,16 @@ bool seam_cpu_avx512(void);
  * measured best (bench/results/prefetch-*.txt, bench_groups -a): 1 on Intel cores, whose L2
  * streamer covers the rest and which lose a quarter of the stream's speed at 4-12 (measured
  * with each block's lines asked for at its start); 12 elsewhere (on AMD Zen 3, with the asks
- * spread through the block: 92% of a plain read at 12, 87% at 24, 82% at 4, 78% without).
+ * spread through the block: 92% of a plain read at 12, 87% at 24, 82% at 4, 78% without);
+ * none on AMD Zen 4, whose own prefetchers do better alone (bench_prefetch: a 1.1B decode
+ * token 2-8% faster than at 12, Gemma's up to 12%; 6 within 2% of none on Gemma, 2-7% slower
+ * on the 1.1B; bench/results/prefetch-2026-12-04-zen4.txt). Zen 5 keeps 12, not measured
+ * without.
  * SEAM_PREFETCH_BLOCKS=N sets it. */
 int seam_cpu_prefetch_blocks(void);
+/* Sets that distance for the calls from now on (-1..64; false, and no change, outside them):
+ * bench_prefetch alternates distances token by token with it. */
+bool seam_cpu_prefetch_set(int blocks);
 /* The same for Q5_0 groups against Q8_0 activation rows, with each row's block sums (Σ of a
  * block's 32 values, seam_cpu_q8_0_sums) at sums[t]. */
 void seam_avx2_q5_0x8(int64_t nb, const block_q5_0x8 *w, const void *const *acts,
