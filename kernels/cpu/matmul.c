@@ -175,9 +175,8 @@ void seam_cpu_matmuls(const seam_cpu_product_t *p, int k, int64_t cols, const fl
             seam_pool_for(n > 1 ? par : NULL, n, 0, quantise_rows, &m);
         }
     /* pieces of about a sixteenth of a thread's share: few enough that taking them costs
-     * nothing, enough that a slowed thread's last ones can move to the other; an even count,
-     * as decode's Q4_K kernel takes its groups two at a time */
-    int64_t piece = total / (16 * seam_pool_size(par)) & ~(int64_t)1;
+     * nothing, enough that a slowed thread's last ones can move to the other */
+    int64_t piece = total / (16 * seam_pool_size(par));
     seam_pool_for_balanced(par, total, piece, units, &m);
 }
 

@@ -67,12 +67,11 @@ static uint64_t now_ns(void)
 /* The size of the next piece of a share with `left` items: `piece`, until an eighth of what
  * is left is less; then that eighth, so the last pieces shrink and a thread done early waits
  * for a small one, not a whole piece (with fixed pieces of a sixteenth of a share, the waits
- * at the ends of decode's matmuls were 1.3% of the caller's time and 3.7% of the worker's).
- * Even when `piece` is: decode's Q4_K kernel takes its groups two at a time. */
+ * at the ends of decode's matmuls were 1.3% of the caller's time and 3.7% of the worker's). */
 static int64_t piece_size(int64_t piece, int64_t left)
 {
-    int64_t grain = piece % 2 == 0 ? 2 : 1, size = left / 8 / grain * grain;
-    return size < grain ? grain : size < piece ? size : piece;
+    int64_t size = left / 8;
+    return size < 1 ? 1 : size < piece ? size : piece;
 }
 
 /* Takes the next piece off the front (own) or the back (a helper) of share s: false when it

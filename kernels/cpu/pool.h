@@ -23,9 +23,10 @@ int seam_pool_size(const seam_pool_t *p);
 void seam_pool_for(seam_pool_t *p, int64_t n, int64_t chunk, seam_task_fn fn, void *ctx);
 
 /* Runs fn over [0, n) as chunk == 0 splits it, one contiguous share per thread, walked in
- * pieces of up to `piece` items (smaller as a share runs out; even when `piece` is); a thread
- * done with its share takes pieces off the back of the others'. Memory-bound work (decode's matmuls) keeps one stream per thread, and the threads
- * still finish together when one of them is slowed (a shared machine's other tenants).
+ * pieces of up to `piece` items (smaller as a share runs out); a thread done with its share
+ * takes pieces off the back of the others'. Memory-bound work (decode's matmuls) keeps one
+ * stream per thread, and the threads still finish together when one of them is slowed (a
+ * shared machine's other tenants).
  * Which thread runs an item must not change its result. */
 void seam_pool_for_balanced(seam_pool_t *p, int64_t n, int64_t piece, seam_task_fn fn, void *ctx);
 
